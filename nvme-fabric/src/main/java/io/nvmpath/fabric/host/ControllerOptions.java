@@ -1,0 +1,228 @@
+package io.nvmpath.fabric.host;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * How a host connects to and keeps a controller: the knobs of {@code nvme connect}, with Linux's
+ * defaults. Fluent setters; a {@link Controller} takes a copy.
+ */
+public final class ControllerOptions {
+    /** Linux's NVME_AQ_DEPTH. */
+    public static final int DEFAULT_ADMIN_QUEUE_SIZE = 32;
+    /** Linux's default queue_size for fabrics. */
+    public static final int DEFAULT_IO_QUEUE_SIZE = 128;
+
+    private UUID hostId = UUID.randomUUID();
+    private String hostNqn;
+    private boolean headerDigest;
+    private boolean dataDigest;
+    private int ioQueues;
+    private int ioQueueSize = DEFAULT_IO_QUEUE_SIZE;
+    private int adminQueueSize = DEFAULT_ADMIN_QUEUE_SIZE;
+    private Duration keepAliveTimeout = Duration.ofSeconds(5);
+    private Duration reconnectDelay = Duration.ofSeconds(10);
+    private Duration ctrlLossTimeout = Duration.ofSeconds(600);
+    private Duration fastIoFailTimeout;
+    private boolean holdIoWhileReconnecting;
+    private Duration ioTimeout = Duration.ofSeconds(30);
+    private Duration adminTimeout = Duration.ofSeconds(60);
+    private Duration connectTimeout = Duration.ofSeconds(10);
+    private int maxPduData = 8 << 20;
+
+    public ControllerOptions copy() {
+        ControllerOptions o = new ControllerOptions();
+        o.hostId = hostId;
+        o.hostNqn = hostNqn;
+        o.headerDigest = headerDigest;
+        o.dataDigest = dataDigest;
+        o.ioQueues = ioQueues;
+        o.ioQueueSize = ioQueueSize;
+        o.adminQueueSize = adminQueueSize;
+        o.keepAliveTimeout = keepAliveTimeout;
+        o.reconnectDelay = reconnectDelay;
+        o.ctrlLossTimeout = ctrlLossTimeout;
+        o.fastIoFailTimeout = fastIoFailTimeout;
+        o.holdIoWhileReconnecting = holdIoWhileReconnecting;
+        o.ioTimeout = ioTimeout;
+        o.adminTimeout = adminTimeout;
+        o.connectTimeout = connectTimeout;
+        o.maxPduData = maxPduData;
+        return o;
+    }
+
+    /** HOSTID sent in Connect; nvme-cli keeps it in /etc/nvme/hostid. */
+    public UUID hostId() {
+        return hostId;
+    }
+
+    public ControllerOptions hostId(UUID id) {
+        this.hostId = Objects.requireNonNull(id);
+        return this;
+    }
+
+    /** HOSTNQN; by default the UUID form built from the host ID, as nvme-cli generates it. */
+    public String hostNqn() {
+        return hostNqn != null ? hostNqn : "nqn.2014-08.org.nvmexpress:uuid:" + hostId;
+    }
+
+    public ControllerOptions hostNqn(String nqn) {
+        this.hostNqn = nqn;
+        return this;
+    }
+
+    public boolean headerDigest() {
+        return headerDigest;
+    }
+
+    public ControllerOptions headerDigest(boolean on) {
+        this.headerDigest = on;
+        return this;
+    }
+
+    public boolean dataDigest() {
+        return dataDigest;
+    }
+
+    public ControllerOptions dataDigest(boolean on) {
+        this.dataDigest = on;
+        return this;
+    }
+
+    /** I/O queues to ask for; 0 means one per event-loop thread. */
+    public int ioQueues() {
+        return ioQueues;
+    }
+
+    public ControllerOptions ioQueues(int n) {
+        if (n < 0 || n > 1024) {
+            throw new IllegalArgumentException("ioQueues must be 0..1024, not " + n);
+        }
+        this.ioQueues = n;
+        return this;
+    }
+
+    /** Entries per I/O queue (SQSIZE + 1); at most SQSIZE - 1 commands are outstanding. */
+    public int ioQueueSize() {
+        return ioQueueSize;
+    }
+
+    public ControllerOptions ioQueueSize(int n) {
+        if (n < 2 || n > 4096) {
+            throw new IllegalArgumentException("ioQueueSize must be 2..4096, not " + n);
+        }
+        this.ioQueueSize = n;
+        return this;
+    }
+
+    public int adminQueueSize() {
+        return adminQueueSize;
+    }
+
+    /** KATO: the controller drops us after this long without a command; zero turns keep-alive off. */
+    public Duration keepAliveTimeout() {
+        return keepAliveTimeout;
+    }
+
+    public ControllerOptions keepAliveTimeout(Duration d) {
+        this.keepAliveTimeout = nonNegative(d, "keepAliveTimeout");
+        return this;
+    }
+
+    public Duration reconnectDelay() {
+        return reconnectDelay;
+    }
+
+    public ControllerOptions reconnectDelay(Duration d) {
+        this.reconnectDelay = nonNegative(d, "reconnectDelay");
+        return this;
+    }
+
+    /** How long to keep trying to reconnect before deleting the controller; negative = forever. */
+    public Duration ctrlLossTimeout() {
+        return ctrlLossTimeout;
+    }
+
+    public ControllerOptions ctrlLossTimeout(Duration d) {
+        this.ctrlLossTimeout = Objects.requireNonNull(d);
+        return this;
+    }
+
+    /** With {@link #holdIoWhileReconnecting()}: fail held I/O this long after the loss; null = off. */
+    public Duration fastIoFailTimeout() {
+        return fastIoFailTimeout;
+    }
+
+    public ControllerOptions fastIoFailTimeout(Duration d) {
+        this.fastIoFailTimeout = d == null ? null : nonNegative(d, "fastIoFailTimeout");
+        return this;
+    }
+
+    /**
+     * Off (the default, what a multipath layer wants): I/O submitted while the controller is not LIVE
+     * completes at once with Host Pathing Error. On (a single-path user): it waits, bounded, for the
+     * reconnect, until {@link #fastIoFailTimeout()} or controller loss.
+     */
+    public boolean holdIoWhileReconnecting() {
+        return holdIoWhileReconnecting;
+    }
+
+    public ControllerOptions holdIoWhileReconnecting(boolean on) {
+        this.holdIoWhileReconnecting = on;
+        return this;
+    }
+
+    /** An I/O command outstanding longer than this resets the controller. */
+    public Duration ioTimeout() {
+        return ioTimeout;
+    }
+
+    public ControllerOptions ioTimeout(Duration d) {
+        this.ioTimeout = positive(d, "ioTimeout");
+        return this;
+    }
+
+    public Duration adminTimeout() {
+        return adminTimeout;
+    }
+
+    public ControllerOptions adminTimeout(Duration d) {
+        this.adminTimeout = positive(d, "adminTimeout");
+        return this;
+    }
+
+    /** TCP connect plus ICReq/ICResp must finish within this. */
+    public Duration connectTimeout() {
+        return connectTimeout;
+    }
+
+    public ControllerOptions connectTimeout(Duration d) {
+        this.connectTimeout = positive(d, "connectTimeout");
+        return this;
+    }
+
+    /** Largest data section accepted in one received PDU. */
+    public int maxPduData() {
+        return maxPduData;
+    }
+
+    public ControllerOptions maxPduData(int bytes) {
+        this.maxPduData = bytes;
+        return this;
+    }
+
+    private static Duration nonNegative(Duration d, String name) {
+        if (d == null || d.isNegative()) {
+            throw new IllegalArgumentException(name + " must be zero or more");
+        }
+        return d;
+    }
+
+    private static Duration positive(Duration d, String name) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(name + " must be positive");
+        }
+        return d;
+    }
+}

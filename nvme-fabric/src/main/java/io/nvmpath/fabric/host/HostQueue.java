@@ -1,0 +1,568 @@
+package io.nvmpath.fabric.host;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.nvmpath.fabric.nvme.Cqe;
+import io.nvmpath.fabric.nvme.Opcodes;
+import io.nvmpath.fabric.nvme.Sqe;
+import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.tcp.ConnectionParams;
+import io.nvmpath.fabric.tcp.Pdu;
+import io.nvmpath.fabric.tcp.PduDecoder;
+import io.nvmpath.fabric.tcp.PduEncoder;
+import io.nvmpath.fabric.tcp.PduException;
+import io.nvmpath.fabric.tcp.PduType;
+import io.nvmpath.fabric.tcp.TermReqStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One NVMe queue pair over its own TCP connection: the host side of the NVMe/TCP transport.
+ *
+ * <p>Everything here runs on the connection's event loop: command identifiers, the in-flight table,
+ * R2T answers, data reassembly. Submission from another thread hops onto the loop. A command
+ * identifier carries a 4-bit generation above its 12-bit slot, so a late or bogus completion for a
+ * reused slot is caught instead of completing the wrong command.
+ *
+ * <p>At most {@code depth} commands are outstanding; more wait in a backlog bounded to four times
+ * that, beyond which submission fails: the caller gets backpressure, never an unbounded queue.
+ */
+final class HostQueue extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(HostQueue.class);
+
+    private static final int TAG_BITS = 12;
+    private static final int TAG_MASK = (1 << TAG_BITS) - 1;
+    private static final int GEN_MASK = 0xF;
+    /** Admin and Fabrics commands may carry up to 8 KiB in the capsule. */
+    static final int ADMIN_IN_CAPSULE = 8192;
+    private static final long SWEEP_MILLIS = 250;
+
+    /** Told about a queue whose connection failed or that stalled. */
+    interface Owner {
+        /** Called on the queue's event loop, once per queue, when it stops being usable. */
+        void queueFailed(HostQueue queue, String reason);
+    }
+
+    private final int qid;
+    private final int depth;
+    private final TransportAddress address;
+    private final ControllerOptions options;
+    private final Owner owner;
+    private final ConnectionParams params = new ConnectionParams();
+    private final CompletableFuture<HostQueue> ready = new CompletableFuture<>();
+
+    private final NvmeRequest[] slots;
+    private final byte[] generation;
+    private final int[] freeSlots;
+    private int freeTop;
+    private final ArrayDeque<NvmeRequest> backlog = new ArrayDeque<>();
+
+    private EventLoop loop;
+    private ChannelHandlerContext ctx;
+    private boolean icDone;
+    private boolean closed;
+    private boolean failureReported;
+    private String closeReason;
+    private boolean flushScheduled;
+    private ScheduledFuture<?> sweeper;
+    private long maxH2CData;
+    private int ioInCapsule;
+    private volatile int inFlight;
+    private volatile long lastCompletionNanos;
+
+    private HostQueue(int qid, int size, TransportAddress address, ControllerOptions options, Owner owner) {
+        this.qid = qid;
+        this.depth = Math.min(size - 1, TAG_MASK + 1);
+        this.address = address;
+        this.options = options;
+        this.owner = owner;
+        this.slots = new NvmeRequest[depth];
+        this.generation = new byte[depth];
+        this.freeSlots = new int[depth];
+        for (int i = depth - 1; i >= 0; i--) {
+            freeSlots[freeTop++] = i;
+        }
+        params.maxRxData(options.maxPduData());
+    }
+
+    /**
+     * Opens the TCP connection and exchanges ICReq/ICResp. The future completes once the queue can
+     * take commands (the Fabrics Connect is the caller's first one).
+     */
+    static CompletableFuture<HostQueue> open(EventLoop loop, TransportAddress address, int qid, int size,
+                                             ControllerOptions options, Owner owner) {
+        HostQueue q = new HostQueue(qid, size, address, options, owner);
+        Bootstrap b = new Bootstrap()
+                .group(loop)
+                .channel(NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.SO_KEEPALIVE, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.connectTimeout().toMillis())
+                .handler(new io.netty.channel.ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        q.install(ch);
+                    }
+                });
+        b.connect(address.traddr(), address.trsvcid()).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                q.ready.completeExceptionally(new TransportException(
+                        "cannot connect to " + address + ": " + rootMessage(f.cause()), f.cause()));
+            }
+        });
+        q.loop = loop;
+        loop.schedule(() -> {
+            if (!q.ready.isDone()) {
+                q.close("no ICResp within " + options.connectTimeout().toMillis() + " ms");
+                q.ready.completeExceptionally(new TransportException(
+                        address + ": connection setup timed out (no ICResp)"));
+            }
+        }, options.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        return q.ready;
+    }
+
+    /**
+     * Builds a queue on an already created channel (tests use an EmbeddedChannel): call from the
+     * channel's initializer, before it becomes active.
+     */
+    static HostQueue attach(Channel ch, int qid, int size, ControllerOptions options, Owner owner) {
+        HostQueue q = new HostQueue(qid, size, new TransportAddress("embedded", 1), options, owner);
+        q.install(ch);
+        return q;
+    }
+
+    private void install(Channel ch) {
+        loop = ch.eventLoop();
+        ch.pipeline().addLast("pdu-decoder", new PduDecoder(PduType.Direction.C2H, params));
+        ch.pipeline().addLast("pdu-encoder", new PduEncoder(params));
+        ch.pipeline().addLast("queue", this);
+    }
+
+    /** Completes when ICResp has been accepted. */
+    CompletableFuture<HostQueue> ready() {
+        return ready;
+    }
+
+    int qid() {
+        return qid;
+    }
+
+    int depth() {
+        return depth;
+    }
+
+    /** Commands currently outstanding on the wire. */
+    int inFlight() {
+        return inFlight;
+    }
+
+    long lastCompletionNanos() {
+        return lastCompletionNanos;
+    }
+
+    EventLoop eventLoop() {
+        return loop;
+    }
+
+    boolean headerDigest() {
+        return params.headerDigest();
+    }
+
+    boolean dataDigest() {
+        return params.dataDigest();
+    }
+
+    long maxH2CData() {
+        return maxH2CData;
+    }
+
+    /** In-capsule data limit for NVM commands on this I/O queue, from IOCCSZ. */
+    void ioInCapsule(int bytes) {
+        this.ioInCapsule = Math.max(0, bytes);
+    }
+
+    // ---- submission ---------------------------------------------------------------------------
+
+    /** Queues the command for sending; completes it with Host Pathing Error if the queue is closed. */
+    void submit(NvmeRequest r) {
+        if (loop.inEventLoop()) {
+            submit0(r);
+        } else {
+            loop.execute(() -> submit0(r));
+        }
+    }
+
+    private void submit0(NvmeRequest r) {
+        if (closed || !icDone) {
+            r.complete(Status.HOST_PATH_ERROR, 0, 0,
+                    new TransportException("queue " + qid + " to " + address + " is not connected"));
+            return;
+        }
+        if (freeTop == 0) {
+            if (backlog.size() >= 4 * depth) {
+                r.complete(Status.INTERNAL | Status.DNR, 0, 0, new TransportException(
+                        "queue " + qid + " full: " + depth + " in flight and " + backlog.size() + " waiting"));
+                return;
+            }
+            backlog.addLast(r);
+            return;
+        }
+        send(r);
+    }
+
+    private void send(NvmeRequest r) {
+        int slot = freeSlots[--freeTop];
+        slots[slot] = r;
+        inFlight++;
+        r.received = 0;
+        r.solicited = 0;
+        long timeout = r.timeoutNanos() < 0
+                ? (qid == 0 ? options.adminTimeout() : options.ioTimeout()).toNanos()
+                : r.timeoutNanos();
+        r.deadlineNanos = timeout == 0 ? Long.MAX_VALUE : System.nanoTime() + timeout;
+        Sqe sqe = r.sqe();
+        sqe.cid(((generation[slot] & GEN_MASK) << TAG_BITS) | slot);
+        ByteBuf data = Unpooled.EMPTY_BUFFER;
+        switch (r.direction()) {
+            case TO_CONTROLLER -> {
+                int len = r.dataLength();
+                if (len <= inCapsuleLimit(sqe)) {
+                    sqe.sgl(0, len, Sqe.SGL_DATA_BLOCK_OFFSET);
+                    ByteBuf wd = r.writeData();
+                    data = wd.retainedSlice(wd.readerIndex(), len);
+                } else {
+                    sqe.sgl(0, len, Sqe.SGL_TRANSPORT_DATA_BLOCK);
+                }
+            }
+            case FROM_CONTROLLER -> sqe.sgl(0, r.dataLength(), Sqe.SGL_TRANSPORT_DATA_BLOCK);
+            case NONE -> sqe.sgl(0, 0, Sqe.SGL_TRANSPORT_DATA_BLOCK);
+        }
+        write(new Pdu.CapsuleCmd(sqe, data));
+    }
+
+    private int inCapsuleLimit(Sqe sqe) {
+        if (qid == 0 || sqe.opcode() == Opcodes.FABRICS) {
+            return ADMIN_IN_CAPSULE;
+        }
+        return ioInCapsule;
+    }
+
+    private void write(Object msg) {
+        ctx.write(msg, ctx.voidPromise());
+        if (!flushScheduled) {
+            flushScheduled = true;
+            loop.execute(this::flushNow);
+        }
+    }
+
+    private void flushNow() {
+        flushScheduled = false;
+        if (ctx != null) {
+            ctx.flush();
+        }
+    }
+
+    // ---- receive ------------------------------------------------------------------------------
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        write(new Pdu.ICReq(0, 0, options.headerDigest(), options.dataDigest(), 0));
+        sweeper = loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closed) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        switch (msg) {
+            case PduException e -> fatal(e);
+            case Pdu.ICResp r -> onICResp(r);
+            case Pdu.TermReq t -> {
+                String what = "controller terminated the connection: " + TermReqStatus.describe(t.fes())
+                        + " FEI " + t.fei();
+                t.release();
+                close(what);
+            }
+            case Pdu p when !icDone -> {
+                ReferenceCountUtil.release(p);
+                fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0, p.type() + " before ICResp"));
+            }
+            case Pdu.CapsuleResp r -> onResponse(r.cqe());
+            case Pdu.C2HData d -> onData(d);
+            case Pdu.R2T r -> onR2T(r);
+            default -> {
+                ReferenceCountUtil.release(msg);
+                fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 0, "unexpected " + msg));
+            }
+        }
+    }
+
+    private void onICResp(Pdu.ICResp r) {
+        if (icDone) {
+            fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0, "second ICResp"));
+            return;
+        }
+        if (r.pfv() != 0) {
+            fatal(new PduException(TermReqStatus.UNSUPPORTED_PARAMETER, 8, "ICResp PFV " + r.pfv()));
+            return;
+        }
+        if ((r.headerDigest() && !options.headerDigest()) || (r.dataDigest() && !options.dataDigest())) {
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 11,
+                    "ICResp enables a digest the host did not ask for"));
+            return;
+        }
+        if (r.maxh2cdata() < 4096 || (r.maxh2cdata() & 3) != 0) {
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 12, "ICResp MAXH2CDATA " + r.maxh2cdata()));
+            return;
+        }
+        if (r.cpda() > 31) {
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 10, "ICResp CPDA " + r.cpda()));
+            return;
+        }
+        params.digests(r.headerDigest(), r.dataDigest()).peerDataAlignment(r.cpda());
+        maxH2CData = r.maxh2cdata();
+        icDone = true;
+        ready.complete(this);
+    }
+
+    private int slotOf(int cid) {
+        int slot = cid & TAG_MASK;
+        if (slot >= depth || slots[slot] == null || (generation[slot] & GEN_MASK) != (cid >>> TAG_BITS)) {
+            return -1;
+        }
+        return slot;
+    }
+
+    private void onResponse(Cqe cqe) {
+        int slot = slotOf(cqe.cid());
+        if (slot < 0) {
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 20,
+                    "response for unknown command ID " + cqe.cid()));
+            return;
+        }
+        NvmeRequest r = slots[slot];
+        int status = cqe.status();
+        Throwable cause = null;
+        if (Status.isSuccess(status) && r.direction() == NvmeRequest.Direction.FROM_CONTROLLER
+                && r.received != r.dataLength()) {
+            status = Status.DATA_XFER_ERROR;
+            cause = new TransportException("short read: " + r.received + " of " + r.dataLength() + " bytes");
+        }
+        complete(slot, status, cqe.dw0(), cqe.dw1(), cause);
+    }
+
+    private void onData(Pdu.C2HData d) {
+        int slot = slotOf(d.cccid());
+        if (slot < 0) {
+            d.release();
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "C2HData for unknown command ID " + d.cccid()));
+            return;
+        }
+        NvmeRequest r = slots[slot];
+        int len = d.data().readableBytes();
+        if (r.direction() != NvmeRequest.Direction.FROM_CONTROLLER) {
+            d.release();
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "C2HData for a command that reads nothing"));
+            return;
+        }
+        if (d.datao() != r.received) {
+            d.release();
+            fatal(new PduException(TermReqStatus.DATA_OUT_OF_RANGE, 12,
+                    "C2HData at offset " + d.datao() + ", expected " + r.received));
+            return;
+        }
+        if (d.datao() + len > r.dataLength()) {
+            d.release();
+            fatal(new PduException(TermReqStatus.DATA_OUT_OF_RANGE, 16,
+                    "C2HData past the command's " + r.dataLength() + " bytes"));
+            return;
+        }
+        ByteBuf have = r.readData();
+        if (have == null) {
+            r.readData(d.data());
+        } else if (have instanceof CompositeByteBuf comp) {
+            comp.addComponent(true, d.data());
+        } else {
+            CompositeByteBuf comp = ctx.alloc().compositeBuffer(1024);
+            comp.addComponent(true, have);
+            comp.addComponent(true, d.data());
+            r.readData(comp);
+        }
+        r.received += len;
+        if (d.success()) {
+            if (r.received != r.dataLength()) {
+                complete(slot, Status.DATA_XFER_ERROR, 0, 0, new TransportException(
+                        "C2HData SUCCESS after " + r.received + " of " + r.dataLength() + " bytes"));
+            } else {
+                complete(slot, Status.SUCCESS, 0, 0, null);
+            }
+        }
+    }
+
+    private void onR2T(Pdu.R2T t) {
+        int slot = slotOf(t.cccid());
+        if (slot < 0) {
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "R2T for unknown command ID " + t.cccid()));
+            return;
+        }
+        NvmeRequest r = slots[slot];
+        if (r.direction() != NvmeRequest.Direction.TO_CONTROLLER) {
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "R2T for a command that writes nothing"));
+            return;
+        }
+        if (t.r2tl() == 0 || t.r2to() + t.r2tl() > r.dataLength() || t.r2to() < r.solicited) {
+            fatal(new PduException(TermReqStatus.DATA_OUT_OF_RANGE, 12, "R2T offset " + t.r2to() + " length "
+                    + t.r2tl() + " for " + r.dataLength() + " bytes (" + r.solicited + " already sent)"));
+            return;
+        }
+        ByteBuf wd = r.writeData();
+        long off = t.r2to();
+        long end = t.r2to() + t.r2tl();
+        while (off < end) {
+            int n = (int) Math.min(maxH2CData, end - off);
+            ByteBuf slice = wd.retainedSlice(wd.readerIndex() + (int) off, n);
+            write(new Pdu.H2CData(t.cccid(), t.ttag(), off, slice, off + n == end));
+            off += n;
+        }
+        r.solicited = end;
+    }
+
+    private void complete(int slot, int status, int dw0, int dw1, Throwable cause) {
+        NvmeRequest r = slots[slot];
+        slots[slot] = null;
+        generation[slot]++;
+        freeSlots[freeTop++] = slot;
+        inFlight--;
+        lastCompletionNanos = System.nanoTime();
+        r.complete(status, dw0, dw1, cause);
+        while (freeTop > 0 && !backlog.isEmpty() && !closed) {
+            send(backlog.pollFirst());
+        }
+    }
+
+    // ---- failure ------------------------------------------------------------------------------
+
+    private void sweep() {
+        if (closed || inFlight == 0) {
+            return;
+        }
+        long now = System.nanoTime();
+        for (int i = 0; i < depth; i++) {
+            NvmeRequest r = slots[i];
+            if (r != null && now - r.deadlineNanos > 0) {
+                String what = (qid == 0 ? Opcodes.adminName(r.sqe().opcode()) : Opcodes.ioName(r.sqe().opcode()))
+                        + " (cid " + r.sqe().cid() + ") on queue " + qid + " timed out";
+                reportFailure(what);
+                return;
+            }
+        }
+    }
+
+    private void fatal(PduException e) {
+        String reason = "NVMe/TCP protocol error from " + address + " on queue " + qid + ": " + e.getMessage();
+        log.debug("{}", reason);
+        if (e.status() != null && ctx != null && ctx.channel().isActive()) {
+            Pdu.TermReq term = new Pdu.TermReq(PduType.H2C_TERM_REQ, e.status().code(), e.fei(), Unpooled.EMPTY_BUFFER);
+            ctx.writeAndFlush(term).addListener(ChannelFutureListener.CLOSE);
+        }
+        close(reason);
+    }
+
+    /** Closes the connection; every outstanding command completes with Command Aborted By Host. */
+    void close(String reason) {
+        if (!loop.inEventLoop()) {
+            loop.execute(() -> close(reason));
+            return;
+        }
+        if (closeReason == null) {
+            closeReason = reason;
+        }
+        if (ctx != null) {
+            ctx.close();
+        }
+        failOutstanding();
+        reportFailure(reason);
+    }
+
+    /** Tells the owner once; intentional closes by the owner are reported too (it ignores them). */
+    private void reportFailure(String reason) {
+        if (!failureReported) {
+            failureReported = true;
+            owner.queueFailed(this, reason);
+        }
+    }
+
+    private void failOutstanding() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (sweeper != null) {
+            sweeper.cancel(false);
+        }
+        TransportException cause = new TransportException(closeReason != null ? closeReason : "connection closed");
+        for (int i = 0; i < depth; i++) {
+            if (slots[i] != null) {
+                complete(i, Status.HOST_ABORTED_CMD, 0, 0, cause);
+            }
+        }
+        while (!backlog.isEmpty()) {
+            backlog.pollFirst().complete(Status.HOST_ABORTED_CMD, 0, 0, cause);
+        }
+        if (!ready.isDone()) {
+            ready.completeExceptionally(new TransportException(address + ": " + cause.getMessage()));
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (closeReason == null) {
+            closeReason = "connection to " + address + " closed by the peer";
+        }
+        failOutstanding();
+        reportFailure(closeReason);
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        close("connection to " + address + " failed: " + rootMessage(cause));
+    }
+
+    static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        String m = c.getMessage();
+        return m == null ? c.getClass().getSimpleName() : m;
+    }
+
+    @Override
+    public String toString() {
+        return "queue " + qid + " to " + address;
+    }
+}
