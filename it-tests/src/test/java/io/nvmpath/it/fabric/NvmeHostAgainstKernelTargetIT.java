@@ -308,6 +308,79 @@ class NvmeHostAgainstKernelTargetIT {
 
     @Test
     @Order(5)
+    void ana_change_is_delivered_as_an_async_event_and_io_on_the_inaccessible_path_fails_with_the_ana_status()
+            throws Exception {
+        java.util.concurrent.LinkedBlockingQueue<io.nvmpath.fabric.nvme.AsyncEvent> events =
+                new java.util.concurrent.LinkedBlockingQueue<>();
+        ControllerListener l = new ControllerListener() {
+            @Override
+            public void asyncEvent(Controller c, io.nvmpath.fabric.nvme.AsyncEvent e) {
+                events.add(e);
+            }
+        };
+        try (Controller c = connect(1, new ControllerOptions(), l)) {
+            try {
+                target.setAnaState(1, 1, NvmetGuest.AnaState.INACCESSIBLE);
+                io.nvmpath.fabric.nvme.AsyncEvent e = events.poll(15, TimeUnit.SECONDS);
+                assertThat(e).as("ANA change notice").isNotNull();
+                assertThat(e.isAnaChange()).as(e.toString()).isTrue();
+                assertThat(e.logPage()).isEqualTo(0x0C);
+                assertThat(c.anaLog(false).get().group(1).state()).isEqualTo(AnaState.INACCESSIBLE);
+                assertThatThrownBy(() -> c.io(Commands.read(1, 0, 1, 512), "read").get(10, TimeUnit.SECONDS))
+                        .hasCauseInstanceOf(NvmeException.class)
+                        .hasMessageContaining("ANA Inaccessible (SCT 3h SC 02h)")
+                        .satisfies(t -> assertThat(Status.isAnaError(((NvmeException) t.getCause()).status())).isTrue());
+            } finally {
+                target.setAnaState(1, 1, NvmetGuest.AnaState.OPTIMIZED);
+            }
+            // the request stays armed: a second change is reported too
+            io.nvmpath.fabric.nvme.AsyncEvent again = events.poll(15, TimeUnit.SECONDS);
+            assertThat(again).isNotNull();
+            assertThat(again.isAnaChange()).isTrue();
+            assertThat(c.anaLog(true).get().group(1).state()).isEqualTo(AnaState.OPTIMIZED);
+        }
+    }
+
+    @Test
+    @Order(6)
+    void write_zeroes_flush_fua_and_deallocate_reach_the_namespace() throws Exception {
+        try (Controller c = connect(1, new ControllerOptions())) {
+            long lba = 400000;
+            ByteBuf ones = PooledByteBufAllocator.DEFAULT.directBuffer(8192);
+            ones.writeBytes(new byte[8192].clone()).setZero(0, 0);
+            for (int i = 0; i < 8192; i++) {
+                ones.setByte(i, 0xA5);
+            }
+            c.io(Commands.write(1, lba, 16, ones, true), "write FUA").get(10, TimeUnit.SECONDS);
+            ones.release();
+            c.io(Commands.flush(1), "flush").get(10, TimeUnit.SECONDS);
+            assertThat(readAll(c, lba, 16)).containsOnly((byte) 0xA5);
+            c.io(Commands.writeZeroes(1, lba, 8, false, false), "write zeroes").get(10, TimeUnit.SECONDS);
+            byte[] after = readAll(c, lba, 16);
+            for (int i = 0; i < 8192; i++) {
+                assertThat(after[i]).as("byte %d", i).isEqualTo(i < 4096 ? (byte) 0 : (byte) 0xA5);
+            }
+            ByteBuf range = PooledByteBufAllocator.DEFAULT.buffer(16);
+            Commands.dsmRange(range, lba + 8, 8);
+            NvmeRequest dsm = c.io(Commands.deallocate(1, 1, range), "deallocate").get(10, TimeUnit.SECONDS);
+            range.release();
+            assertThat(dsm.ok()).isTrue();
+            // a loop device over tmpfs punches a hole: deallocated blocks read back as zeroes
+            assertThat(readAll(c, lba, 16)).containsOnly((byte) 0);
+        }
+    }
+
+    private static byte[] readAll(Controller c, long lba, int blocks) throws Exception {
+        NvmeRequest r = c.io(Commands.read(1, lba, blocks, 512), "read").get(10, TimeUnit.SECONDS);
+        ByteBuf b = r.takeReadData();
+        byte[] out = new byte[b.readableBytes()];
+        b.getBytes(b.readerIndex(), out);
+        b.release();
+        return out;
+    }
+
+    @Test
+    @Order(7)
     void connect_to_a_wrong_subsystem_nqn_fails_with_the_connect_status_by_name() {
         assertThatThrownBy(() -> Controller.connect(new TransportAddress(target.address(), target.port(1)),
                 "nqn.2026-11.test:nope", new ControllerOptions(), group).get(30, TimeUnit.SECONDS))

@@ -7,10 +7,14 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -30,8 +34,17 @@ class NvmetFactsTest {
         Map<String, String> fromScript = scriptFacts(dir.resolve("scripts").resolve("nvmet-lib.sh"));
         Map<String, String> fromProperties = NvmetFacts.load(dir).asMap();
         assertTrue(fromScript.size() >= 20, "FACTS block parsed: " + fromScript);
-        assertEquals(fromProperties, fromScript,
-                "nvmet-facts.properties and the FACTS block of nvmet-lib.sh differ");
+        List<String> diffs = new ArrayList<>();
+        Set<String> keys = new TreeSet<>(fromProperties.keySet());
+        keys.addAll(fromScript.keySet());
+        for (String k : keys) {
+            if (!Objects.equals(fromProperties.get(k), fromScript.get(k))) {
+                diffs.add(k + ": properties=" + fromProperties.get(k) + " script(NVMET_"
+                        + k.toUpperCase(Locale.ROOT).replace('.', '_') + ")=" + fromScript.get(k));
+            }
+        }
+        assertTrue(diffs.isEmpty(), "nvmet-facts.properties and the FACTS block of nvmet-lib.sh differ:\n  "
+                + String.join("\n  ", diffs));
     }
 
     @Test
