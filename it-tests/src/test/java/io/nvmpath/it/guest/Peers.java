@@ -32,9 +32,10 @@ public final class Peers {
     private Peers() {
     }
 
-    /** Whether a missing peer must fail the test (system property {@value #REQUIRE_PEERS}). */
+    /** Whether a missing peer must fail the test: system property {@value #REQUIRE_PEERS}, or CI=true. */
     public static boolean required() {
-        return Boolean.parseBoolean(System.getProperty(REQUIRE_PEERS, "false").trim());
+        return Boolean.parseBoolean(System.getProperty(REQUIRE_PEERS, "false").trim())
+                || "true".equalsIgnoreCase(System.getenv("CI"));
     }
 
     /**

@@ -1,0 +1,91 @@
+package io.nvmpath.fabric.host;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.nvmpath.fabric.nvme.Sqe;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Command encodings checked byte by byte against the specification's layouts. */
+class CommandsTest {
+    private static ByteBuf bytes(Sqe sqe) {
+        ByteBuf b = Unpooled.buffer(64);
+        sqe.encode(b);
+        return b;
+    }
+
+    @Test
+    void connect_puts_qid_sqsize_and_kato_at_bytes_42_44_and_48() {
+        ByteBuf data = Unpooled.buffer(1024);
+        UUID host = UUID.fromString("11111111-2222-3333-4444-555555555555");
+        Commands.connectData(data, host, 0xFFFF, "nqn.sub", "nqn.host");
+        NvmeRequest r = Commands.connect(3, 127, 5000, data);
+        ByteBuf b = bytes(r.sqe());
+        assertThat(b.getUnsignedByte(0)).isEqualTo((short) 0x7F);
+        assertThat(b.getUnsignedByte(1) & 0xC0).as("PSDT = SGL").isEqualTo(0x40);
+        assertThat(b.getUnsignedByte(4)).as("FCTYPE connect").isEqualTo((short) 0x01);
+        assertThat(b.getUnsignedShortLE(40)).as("RECFMT").isZero();
+        assertThat(b.getUnsignedShortLE(42)).as("QID").isEqualTo(3);
+        assertThat(b.getUnsignedShortLE(44)).as("SQSIZE").isEqualTo(127);
+        assertThat(b.getUnsignedByte(46)).as("CATTR").isZero();
+        assertThat(b.getIntLE(48)).as("KATO").isEqualTo(5000);
+        assertThat(data.getLong(0)).isEqualTo(host.getMostSignificantBits());
+        assertThat(data.getUnsignedShortLE(16)).as("CNTLID").isEqualTo(0xFFFF);
+        assertThat(data.toString(256, 7, StandardCharsets.US_ASCII)).isEqualTo("nqn.sub");
+        assertThat(data.toString(512, 8, StandardCharsets.US_ASCII)).isEqualTo("nqn.host");
+        b.release();
+        data.release();
+    }
+
+    @Test
+    void property_set_uses_attrib_40_offset_44_value_48() {
+        ByteBuf b = bytes(Commands.propertySet(0x14, 0x460001, false).sqe());
+        assertThat(b.getUnsignedByte(4)).isEqualTo((short) 0x00);
+        assertThat(b.getUnsignedByte(40)).isZero();
+        assertThat(b.getIntLE(44)).isEqualTo(0x14);
+        assertThat(b.getLongLE(48)).isEqualTo(0x460001);
+        b.release();
+        ByteBuf g = bytes(Commands.propertyGet(0x00, true).sqe());
+        assertThat(g.getUnsignedByte(4)).isEqualTo((short) 0x04);
+        assertThat(g.getUnsignedByte(40)).as("8-byte property").isEqualTo((short) 1);
+        g.release();
+    }
+
+    @Test
+    void get_log_page_encodes_lid_lsp_numd_and_offset() {
+        NvmeRequest r = Commands.getLogPage(0x0C, 1, false, 0, 8192, 4096 * 20);
+        Sqe s = r.sqe();
+        assertThat(s.cdw(10) & 0xFF).isEqualTo(0x0C);
+        assertThat((s.cdw(10) >>> 8) & 0x7F).as("LSP/RGO").isEqualTo(1);
+        long numd = ((s.cdw(10) >>> 16) & 0xFFFF) | ((long) (s.cdw(11) & 0xFFFF) << 16);
+        assertThat(numd).isEqualTo(4096L * 20 / 4 - 1);
+        assertThat(s.cdw(12)).isEqualTo(8192);
+        assertThat(r.dataLength()).isEqualTo(4096 * 20);
+    }
+
+    @Test
+    void read_write_and_write_zeroes_use_zero_based_block_counts_and_flags() {
+        Sqe read = Commands.read(1, 0x1_0000_0002L, 8, 512).sqe();
+        assertThat(read.slba()).isEqualTo(0x1_0000_0002L);
+        assertThat(read.nlb()).isEqualTo(8);
+        assertThat(read.cdw(12) & 0xFFFF).isEqualTo(7);
+        ByteBuf d = Unpooled.buffer(512).writeZero(512);
+        Sqe fua = Commands.write(1, 0, 1, d, true).sqe();
+        assertThat(fua.cdw(12) & (1 << 30)).isNotZero();
+        d.release();
+        Sqe wz = Commands.writeZeroes(1, 0, 16, true, false).sqe();
+        assertThat(wz.cdw(12) & (1 << 25)).as("DEAC").isNotZero();
+        ByteBuf ranges = Unpooled.buffer(32);
+        Commands.dsmRange(ranges, 100, 8);
+        Commands.dsmRange(ranges, 200, 8);
+        Sqe dsm = Commands.deallocate(1, 2, ranges).sqe();
+        assertThat(dsm.cdw(10)).isEqualTo(1);
+        assertThat(dsm.cdw(11) & 0x4).as("AD").isNotZero();
+        assertThat(ranges.getLongLE(16 + 8)).isEqualTo(200);
+        ranges.release();
+    }
+}
