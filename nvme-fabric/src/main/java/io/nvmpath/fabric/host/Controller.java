@@ -407,11 +407,7 @@ public final class Controller implements AutoCloseable {
             throw new IllegalStateException(this + ": " + prev + " -> " + next + " is not a valid transition");
         }
         state = next;
-        if (next == ControllerState.LIVE || next == ControllerState.DEAD || prev == ControllerState.LIVE) {
-            log.info("{}: {} -> {}{}", this, prev, next, reason == null ? "" : " (" + reason + ")");
-        } else {
-            log.debug("{}: {} -> {}{}", this, prev, next, reason == null ? "" : " (" + reason + ")");
-        }
+        log.info("{}: {} -> {}{}", this, prev, next, reason == null ? "" : " (" + reason + ")");
         for (ControllerListener l : listeners) {
             try {
                 l.stateChanged(this, prev, next, reason);
@@ -432,7 +428,7 @@ public final class Controller implements AutoCloseable {
                 }, exec)
                 .thenComposeAsync(cid -> {
                     cntlid = cid;
-                    return property(Commands.propertyGet(Opcodes.PROP_CAP, true), "Property Get CAP");
+                    return internalAdmin(Commands.propertyGet(Opcodes.PROP_CAP, true), "Property Get CAP");
                 }, exec)
                 .thenComposeAsync(capReq -> {
                     cap = (capReq.result0() & 0xFFFFFFFFL) | ((long) capReq.result1() << 32);
@@ -492,27 +488,17 @@ public final class Controller implements AutoCloseable {
         return f;
     }
 
+    /** An admin command during association set-up, when the controller is not LIVE yet. */
     private CompletableFuture<NvmeRequest> internalAdmin(NvmeRequest r, String what) {
-        CompletableFuture<NvmeRequest> f = new CompletableFuture<>();
-        r.callback(done -> {
-            if (done.ok()) {
-                f.complete(done);
+        return execute(r, what, req -> {
+            req.reset();
+            HostQueue q = adminQueue;
+            if (q == null) {
+                req.complete(Status.HOST_PATH_ERROR, 0, 0, new TransportException("no admin queue"));
             } else {
-                f.completeExceptionally(new NvmeException(what, done));
+                q.submit(req);
             }
         });
-        r.reset();
-        HostQueue q = adminQueue;
-        if (q == null) {
-            r.complete(Status.HOST_PATH_ERROR, 0, 0, new TransportException("no admin queue"));
-        } else {
-            q.submit(r);
-        }
-        return f;
-    }
-
-    private CompletableFuture<NvmeRequest> property(NvmeRequest r, String what) {
-        return internalAdmin(r, what);
     }
 
     /** CC.EN = 1 with 64-byte SQEs and 16-byte CQEs, then wait for CSTS.RDY (up to CAP.TO × 500 ms). */
@@ -521,12 +507,12 @@ public final class Controller implements AutoCloseable {
         long cc = 1 | (mpsmin << 7) | (6 << 16) | (4 << 20);
         long timeoutMs = Math.max(500, ((cap >>> 24) & 0xFF) * 500);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        return property(Commands.propertySet(Opcodes.PROP_CC, cc, false), "Property Set CC.EN")
+        return internalAdmin(Commands.propertySet(Opcodes.PROP_CC, cc, false), "Property Set CC.EN")
                 .thenComposeAsync(v -> pollCsts(deadline, 0x1, 0x1, "CSTS.RDY"), exec);
     }
 
     private CompletableFuture<Void> pollCsts(long deadline, int mask, int want, String what) {
-        return property(Commands.propertyGet(Opcodes.PROP_CSTS, false), "Property Get CSTS")
+        return internalAdmin(Commands.propertyGet(Opcodes.PROP_CSTS, false), "Property Get CSTS")
                 .thenComposeAsync(r -> {
                     int csts = r.result0();
                     if ((csts & 0x2) != 0) {
@@ -811,7 +797,7 @@ public final class Controller implements AutoCloseable {
             }
             long cc = 1 | (((cap >>> 48) & 0xF) << 7) | (6 << 16) | (4 << 20) | (1 << 14);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            property(Commands.propertySet(Opcodes.PROP_CC, cc, false), "Property Set CC.SHN")
+            internalAdmin(Commands.propertySet(Opcodes.PROP_CC, cc, false), "Property Set CC.SHN")
                     .thenComposeAsync(v -> pollCsts(deadline, 0xC, 0x8, "CSTS.SHST complete"), exec)
                     .whenCompleteAsync((v, err) -> {
                         if (err != null) {
