@@ -381,6 +381,53 @@ class NvmeHostAgainstKernelTargetIT {
 
     @Test
     @Order(7)
+    void a_silent_path_is_detected_by_keep_alive_within_about_kato_and_recovers() throws Exception {
+        ConcurrentLinkedQueue<String> changes = new ConcurrentLinkedQueue<>();
+        CountDownLatch left = new CountDownLatch(1);
+        CountDownLatch back = new CountDownLatch(1);
+        ControllerListener l = new ControllerListener() {
+            @Override
+            public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
+                changes.add(from + "->" + to + " (" + reason + ")");
+                if (from == ControllerState.LIVE) {
+                    left.countDown();
+                }
+                if (to == ControllerState.LIVE && left.getCount() == 0) {
+                    back.countDown();
+                }
+            }
+        };
+        Duration kato = Duration.ofSeconds(4);
+        ControllerOptions o = new ControllerOptions().keepAliveTimeout(kato).reconnectDelay(Duration.ofSeconds(1))
+                .connectTimeout(Duration.ofSeconds(3));
+        try (Controller c = connect(1, o, l)) {
+            // a read that the frozen target will never answer
+            NvmeRequest stuck = Commands.read(1, 0, 8, 512);
+            CountDownLatch stuckDone = new CountDownLatch(1);
+            target.vm().freeze();
+            long frozenAt = System.nanoTime();
+            try {
+                stuck.callback(r -> stuckDone.countDown());
+                c.submit(stuck);
+                assertThat(left.await(kato.toMillis() * 2, TimeUnit.MILLISECONDS))
+                        .as("keep-alive notices the silent path").isTrue();
+                long detectMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozenAt);
+                assertThat(stuckDone.await(1, TimeUnit.SECONDS)).isTrue();
+                assertThat(stuck.status()).isEqualTo(Status.HOST_ABORTED_CMD);
+                System.out.printf("silent path: detected after %d ms (KATO %d ms): %s%n", detectMs, kato.toMillis(),
+                        c.lastFailure());
+                assertThat(c.lastFailure()).contains("Keep Alive");
+            } finally {
+                target.vm().thaw();
+            }
+            assertThat(back.await(60, TimeUnit.SECONDS)).as("reconnects after the path returns: " + changes).isTrue();
+            NvmeRequest r = c.io(Commands.read(1, 0, 1, 512), "read after recovery").get(10, TimeUnit.SECONDS);
+            r.takeReadData().release();
+        }
+    }
+
+    @Test
+    @Order(8)
     void connect_to_a_wrong_subsystem_nqn_fails_with_the_connect_status_by_name() {
         assertThatThrownBy(() -> Controller.connect(new TransportAddress(target.address(), target.port(1)),
                 "nqn.2026-11.test:nope", new ControllerOptions(), group).get(30, TimeUnit.SECONDS))

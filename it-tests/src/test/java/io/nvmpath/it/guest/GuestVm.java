@@ -176,6 +176,39 @@ public final class GuestVm implements AutoCloseable {
     }
 
     /** Whether run.sh (and so the guest) is still running. */
+    /**
+     * Freezes the whole VM (SIGSTOP to QEMU): the guest and QEMU's user-mode network stop, while
+     * the host side of every forwarded TCP connection stays open. A silent path loss, as a pulled
+     * cable or a hung target looks to a host.
+     */
+    public void freeze() {
+        signalQemu("STOP");
+    }
+
+    /** Undoes {@link #freeze()}. */
+    public void thaw() {
+        signalQemu("CONT");
+    }
+
+    private void signalQemu(String signal) {
+        ProcessHandle qemu = process.toHandle().descendants()
+                .filter(p -> p.info().command().map(c -> c.contains("qemu-system")).orElse(false))
+                .findFirst()
+                .orElseThrow(() -> new GuestException(name + ": no QEMU process to signal"));
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(qemu.pid()))
+                    .redirectErrorStream(true).start();
+            if (!kill.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                throw new GuestException(name + ": kill -" + signal + " " + qemu.pid() + " failed");
+            }
+        } catch (IOException e) {
+            throw new GuestException(name + ": cannot signal QEMU", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new GuestException(name + ": interrupted", e);
+        }
+    }
+
     public boolean isAlive() {
         return process.isAlive();
     }
