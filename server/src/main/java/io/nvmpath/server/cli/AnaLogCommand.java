@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code nvmpath ana-log}: the Asymmetric Namespace Access log as this controller reports it. */
-@Command(name = "ana-log", mixinStandardHelpOptions = true,
+@Command(name = "ana-log",
         description = "Read the ANA log page (LID 0Ch) and print it, with the controller that answered.")
 final class AnaLogCommand extends SubsystemCommand {
     @Option(names = "--groups-only", description = "RGO: ask for the group descriptors without their NSID lists.")

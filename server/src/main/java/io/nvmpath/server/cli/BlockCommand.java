@@ -5,8 +5,6 @@ import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
-
 /** The options of {@code read} and {@code write}: which namespace, which blocks, which file. */
 abstract class BlockCommand extends SubsystemCommand {
     @Option(names = "--nsid", paramLabel = "NSID", defaultValue = "1", description = "Namespace ID (default: ${DEFAULT-VALUE}).")
@@ -19,9 +17,6 @@ abstract class BlockCommand extends SubsystemCommand {
     @Option(names = "--block-count", paramLabel = "N",
             description = "Number of blocks, counted from 1 (unlike nvme-cli's 0's based -c).")
     Long blockCount;
-
-    @Option(names = {"-d", "--data"}, paramLabel = "FILE")
-    Path data;
 
     @Override
     void validate() {

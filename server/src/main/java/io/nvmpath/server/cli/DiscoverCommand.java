@@ -8,7 +8,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code nvmpath discover}: the discovery log of a discovery controller, as {@code nvme discover} prints it. */
-@Command(name = "discover", mixinStandardHelpOptions = true,
+@Command(name = "discover",
         description = "Connect to a discovery controller (" + Opcodes.DISCOVERY_NQN + ") and print its "
                 + "discovery log page (LID 70h).")
 final class DiscoverCommand extends CliCommand {
@@ -34,7 +34,7 @@ final class DiscoverCommand extends CliCommand {
         try (Session s = Session.connect(new TransportAddress(traddr, trsvcid), Opcodes.DISCOVERY_NQN,
                 host.toControllerOptions(), 1)) {
             print(Render.discovery(Failures.await(Discovery.readLog(s.controller()),
-                    Session.ADMIN_SECONDS * Discovery.MAX_TRIES, "the discovery log")));
+                    Session.ADMIN_SECONDS, "the discovery log")));
         }
     }
 }

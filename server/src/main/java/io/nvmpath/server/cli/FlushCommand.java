@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code nvmpath flush}: one Flush for a namespace. */
-@Command(name = "flush", mixinStandardHelpOptions = true,
+@Command(name = "flush",
         description = "Send Flush: commit the namespace's volatile write cache to media.")
 final class FlushCommand extends SubsystemCommand {
     @Option(names = "--nsid", paramLabel = "NSID", defaultValue = "1",

@@ -4,7 +4,7 @@ import io.nvmpath.fabric.host.Controller;
 import picocli.CommandLine.Command;
 
 /** {@code nvmpath id-ctrl}: Identify Controller, as {@code nvme id-ctrl} prints it. */
-@Command(name = "id-ctrl", mixinStandardHelpOptions = true,
+@Command(name = "id-ctrl",
         description = "Send Identify Controller and print the result.")
 final class IdCtrlCommand extends SubsystemCommand {
     @Override

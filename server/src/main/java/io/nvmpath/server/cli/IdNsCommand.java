@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
  * {@code nvmpath id-ns}: Identify Namespace and the Namespace Identification Descriptors
  * ({@code nvme id-ns} and {@code nvme ns-descs}).
  */
-@Command(name = "id-ns", mixinStandardHelpOptions = true,
+@Command(name = "id-ns",
         description = "Send Identify Namespace and Identify Namespace Identification Descriptors; print both.")
 final class IdNsCommand extends SubsystemCommand {
     @Option(names = "--nsid", paramLabel = "NSID", defaultValue = "1", description = "Namespace ID (default: ${DEFAULT-VALUE}).")

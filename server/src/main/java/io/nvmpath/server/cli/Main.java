@@ -31,13 +31,13 @@ public final class Main {
     /** The system property slf4j-simple reads when it creates its first logger. */
     static final String LOG_LEVEL_PROPERTY = "org.slf4j.simpleLogger.defaultLogLevel";
 
+    /** Inherited by every subcommand; set from the parse result wherever it was given. */
     @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT,
             description = "Debug logging, and stack traces with errors.")
     boolean verbose;
 
     private final PrintStream out;
     private final PrintStream err;
-    private boolean verboseSeen;
 
     private Main(PrintStream out, PrintStream err) {
         this.out = out;
@@ -77,9 +77,9 @@ public final class Main {
     /** Turns debug logging on before the command creates any logger, then runs it. */
     private int execute(ParseResult parsed) {
         for (ParseResult p = parsed; p != null; p = p.subcommand()) {
-            verboseSeen |= p.hasMatchedOption("--verbose");
+            verbose |= p.hasMatchedOption("--verbose");
         }
-        if (verboseSeen) {
+        if (verbose) {
             System.setProperty(LOG_LEVEL_PROPERTY, "debug");
         }
         return new CommandLine.RunLast().execute(parsed);
@@ -91,7 +91,7 @@ public final class Main {
         if (!UnmatchedArgumentException.printSuggestions(e, err)) {
             err.println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
         }
-        if (verboseSeen || hasVerboseFlag(args)) {
+        if (verbose || hasVerboseFlag(args)) {
             e.printStackTrace(err);
         }
         return EXIT_USAGE;
@@ -100,7 +100,7 @@ public final class Main {
     private int failure(Exception e, CommandLine c) {
         Throwable cause = Failures.unwrap(e);
         err.println(prefix(c) + Failures.message(cause));
-        if (verboseSeen) {
+        if (verbose) {
             cause.printStackTrace(err);
         }
         return EXIT_FAILURE;

@@ -79,10 +79,18 @@ final class Render {
                 .dec("anagrpid", ns.anagrpid())
                 .str("nguid", HEX.formatHex(ns.nguid()))
                 .str("eui64", HEX.formatHex(ns.eui64()));
-        json.put("lbaSize", ns.lbaSize());
-        json.put("metadataSize", ns.metadataSize());
-        text.append(String.format("lbaf in use: lbads:%d (%d bytes per block) ms:%d%n", ns.lbads(), ns.lbaSize(),
-                ns.metadataSize()));
+        json.put("active", ns.active());
+        if (ns.active()) {
+            int format = (ns.flbas() & 0xF) | ((ns.flbas() >> 1) & 0x30);
+            json.put("lbaSize", ns.lbaSize());
+            json.put("metadataSize", ns.metadataSize());
+            text.append(String.format("lbaf %2d : ms:%-3d lbads:%-2d (in use: %d-byte blocks)%n", format,
+                    ns.metadataSize(), ns.lbads(), ns.lbaSize()));
+        } else {
+            json.putNull("lbaSize");
+            json.putNull("metadataSize");
+            text.append("(not an active namespace: Identify Namespace returned zeroes)").append(nl);
+        }
         text.append(nl).append("NVME Namespace Identification Descriptors " + nsid + ":").append(nl);
         if (ids == null) {
             json.putNull("descriptors");
