@@ -372,7 +372,15 @@ public final class Controller implements AutoCloseable {
     /** Namespace identifiers: descriptor list, completed from Identify Namespace. */
     public CompletableFuture<NamespaceIds> namespaceIds(int nsid) {
         CompletableFuture<NamespaceIds> descs = readAdmin(Commands.identify(Opcodes.CNS_NS_DESCRIPTORS, nsid, 0),
-                "Identify Namespace Identification Descriptors " + nsid, NamespaceIds::parseDescriptors);
+                "Identify Namespace Identification Descriptors " + nsid, NamespaceIds::parseDescriptors)
+                .exceptionally(e -> {
+                    // CNS 03h is optional before NVMe 1.3: fall back to Identify Namespace alone
+                    if (unwrap(e) instanceof NvmeException n && !Status.isPathError(n.status())) {
+                        return new NamespaceIds(null, null, null, 0);
+                    }
+                    throw e instanceof java.util.concurrent.CompletionException c ? c
+                            : new java.util.concurrent.CompletionException(e);
+                });
         return descs.thenCombine(identifyNamespace(nsid), NamespaceIds::withFallback);
     }
 
@@ -385,8 +393,37 @@ public final class Controller implements AutoCloseable {
         IdentifyController id = identity;
         int size = id == null ? 4096 : AnaLog.maxSize(Math.max(id.nanagrpid(), 1), groupsOnly ? 0 : Math.max(id.nn(), 1));
         size = Math.max(4096, (size + 3) & ~3);
-        return readAdmin(Commands.getLogPage(Opcodes.LOG_ANA, groupsOnly ? 1 : 0, false, 0, 0, size), "Get Log Page ANA",
-                AnaLog::parse);
+        return readLog(Opcodes.LOG_ANA, groupsOnly ? 1 : 0, 0, size, "Get Log Page ANA").thenApply(b -> {
+            try {
+                return AnaLog.parse(b);
+            } finally {
+                b.release();
+            }
+        });
+    }
+
+    /**
+     * Reads {@code size} bytes of a log page in pieces no larger than the controller's maximum
+     * transfer, as one buffer the caller releases.
+     */
+    public CompletableFuture<ByteBuf> readLog(int lid, int lsp, int nsid, int size, String what) {
+        int chunk = (int) Math.min(Math.min(maxTransferBytes, 1 << 20), size) & ~3;
+        io.netty.buffer.CompositeByteBuf all = ByteBufAllocator.DEFAULT.compositeBuffer(Integer.MAX_VALUE);
+        return readLogFrom(lid, lsp, nsid, 0, size, chunk, what, all).whenComplete((b, e) -> {
+            if (e != null) {
+                all.release();
+            }
+        });
+    }
+
+    private CompletableFuture<ByteBuf> readLogFrom(int lid, int lsp, int nsid, long offset, int size, int chunk,
+                                                   String what, io.netty.buffer.CompositeByteBuf acc) {
+        int n = (int) Math.min(chunk, size - offset);
+        return admin(Commands.getLogPage(lid, lsp, false, nsid, offset, n), what).thenCompose(r -> {
+            acc.addComponent(true, r.takeReadData());
+            return offset + n >= size ? CompletableFuture.completedFuture((ByteBuf) acc)
+                    : readLogFrom(lid, lsp, nsid, offset + n, size, chunk, what, acc);
+        });
     }
 
     /** Reads (and so clears) the Changed Namespace List log. */
@@ -481,7 +518,7 @@ public final class Controller implements AutoCloseable {
                         : Status.code(done.status()) == Status.CONNECT_INVALID_HOST
                         ? " (host " + options.hostNqn() + " not allowed)" : "";
                 f.completeExceptionally(new NvmeException("Connect to " + subsystemNqn + " at " + address
-                        + " (queue " + qid + ")" + hint, done));
+                        + " (queue " + qid + ")", done, hint));
             }
         });
         q.submit(r);

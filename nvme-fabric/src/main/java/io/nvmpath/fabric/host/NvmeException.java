@@ -1,22 +1,21 @@
 package io.nvmpath.fabric.host;
 
-import io.nvmpath.fabric.nvme.Status;
-
 /** A command completed with an error status; the message names it as an operator reads it. */
 public final class NvmeException extends RuntimeException {
     private final int status;
 
+    /** "{what} failed: {status by name}". */
     public NvmeException(String what, NvmeRequest request) {
-        super(what + " failed: " + request.describeStatus(), request.cause());
+        this(what, request, "");
+    }
+
+    /** As above, with a hint for the operator after the status, e.g. " (wrong subsystem NQN?)". */
+    public NvmeException(String what, NvmeRequest request, String hint) {
+        super(what + " failed: " + request.describeStatus() + hint, request.cause());
         this.status = request.status();
     }
 
-    public NvmeException(String message, int status) {
-        super(message + ": " + Status.describe(status));
-        this.status = status;
-    }
-
-    /** The completion status, {@link Status} layout. */
+    /** The completion status, {@link io.nvmpath.fabric.nvme.Status} layout. */
     public int status() {
         return status;
     }

@@ -46,7 +46,7 @@ public record DiscoveryLog(long generation, long numberOfRecords, List<Entry> en
 
     /** Reads the header's generation counter and record count. */
     public static long[] parseHeader(ByteBuf b) {
-        Wire.require(b, 18, "Discovery log header");
+        Wire.require(b, 16, "Discovery log header");
         int r = b.readerIndex();
         return new long[] {b.getLongLE(r), b.getLongLE(r + 8)};
     }
