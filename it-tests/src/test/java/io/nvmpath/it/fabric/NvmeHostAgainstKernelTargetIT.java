@@ -428,6 +428,86 @@ class NvmeHostAgainstKernelTargetIT {
 
     @Test
     @Order(8)
+    void a_controller_that_cannot_reconnect_within_ctrl_loss_tmo_is_deleted() throws Exception {
+        CountDownLatch dead = new CountDownLatch(1);
+        ConcurrentLinkedQueue<String> changes = new ConcurrentLinkedQueue<>();
+        ControllerListener l = new ControllerListener() {
+            @Override
+            public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
+                changes.add(from + "->" + to);
+                if (to == ControllerState.DEAD) {
+                    dead.countDown();
+                }
+            }
+        };
+        ControllerOptions o = new ControllerOptions().reconnectDelay(Duration.ofMillis(500))
+                .ctrlLossTimeout(Duration.ofSeconds(3)).connectTimeout(Duration.ofSeconds(2));
+        Controller c = connect(2, o, l);
+        try {
+            target.removePort(2);
+            long t0 = System.nanoTime();
+            assertThat(dead.await(20, TimeUnit.SECONDS)).as("deleted after ctrl_loss_tmo: " + changes).isTrue();
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            System.out.printf("ctrl_loss_tmo 3000 ms: DEAD after %d ms; %s%n", ms, changes);
+            assertThat(ms).isGreaterThanOrEqualTo(2000);
+            assertThat(changes).containsSubsequence("LIVE->RESETTING", "RESETTING->CONNECTING", "CONNECTING->DELETING",
+                    "DELETING->DEAD");
+            assertThat(c.closeFuture()).isCompleted();
+            NvmeRequest late = Commands.flush(1);
+            c.submit(late);
+            assertThat(late.status()).isEqualTo(Status.HOST_PATH_ERROR);
+        } finally {
+            target.addPort(2);
+            c.close();
+        }
+    }
+
+    @Test
+    @Order(9)
+    void single_path_users_can_hold_io_across_a_reconnect_or_fail_it_after_fast_io_fail_tmo() throws Exception {
+        ControllerOptions o = new ControllerOptions().reconnectDelay(Duration.ofMillis(500))
+                .holdIoWhileReconnecting(true).fastIoFailTimeout(Duration.ofSeconds(2));
+        try (Controller c = connect(2, o)) {
+            // 1. the path comes back in time: held I/O completes successfully
+            target.removePort(2);
+            awaitState(c, ControllerState.CONNECTING);
+            NvmeRequest held = Commands.read(1, 0, 1, 512);
+            CountDownLatch heldDone = new CountDownLatch(1);
+            held.callback(r -> heldDone.countDown());
+            c.submit(held);
+            Thread.sleep(500);
+            assertThat(heldDone.getCount()).as("held while reconnecting").isEqualTo(1);
+            target.addPort(2);
+            assertThat(heldDone.await(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(held.ok()).as(held.describeStatus()).isTrue();
+            held.takeReadData().release();
+            // 2. it does not: held I/O fails with a path error once fast_io_fail_tmo has passed
+            target.removePort(2);
+            awaitState(c, ControllerState.CONNECTING);
+            long t0 = System.nanoTime();
+            NvmeRequest failing = Commands.read(1, 0, 1, 512);
+            CountDownLatch failed = new CountDownLatch(1);
+            failing.callback(r -> failed.countDown());
+            c.submit(failing);
+            assertThat(failed.await(10, TimeUnit.SECONDS)).isTrue();
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertThat(failing.status()).isEqualTo(Status.HOST_PATH_ERROR);
+            System.out.printf("fast_io_fail_tmo 2000 ms: held read failed after %d ms%n", ms);
+            assertThat(ms).isBetween(1000L, 5000L);
+            target.addPort(2);
+        }
+    }
+
+    private static void awaitState(Controller c, ControllerState s) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        while (c.state() != s && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(c.state()).isEqualTo(s);
+    }
+
+    @Test
+    @Order(10)
     void connect_to_a_wrong_subsystem_nqn_fails_with_the_connect_status_by_name() {
         assertThatThrownBy(() -> Controller.connect(new TransportAddress(target.address(), target.port(1)),
                 "nqn.2026-11.test:nope", new ControllerOptions(), group).get(30, TimeUnit.SECONDS))

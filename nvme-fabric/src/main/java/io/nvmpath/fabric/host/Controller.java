@@ -41,6 +41,9 @@ import java.util.function.Function;
 public final class Controller implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Controller.class);
 
+    /** Failed reconnects are warned about once, then at most this often. */
+    private static final long RECONNECT_WARNING_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+
     /** Bound on I/O held while reconnecting (only with holdIoWhileReconnecting). */
     private static final int MAX_HELD = 4096;
 
@@ -68,6 +71,8 @@ public final class Controller implements AutoCloseable {
     private ScheduledFuture<?> reconnectTask;
     private ScheduledFuture<?> fastFailTask;
     private long lossStartNanos;
+    private int reconnectAttempts;
+    private long lastReconnectWarningNanos;
     private boolean keepAliveOutstanding;
     private final ArrayDeque<NvmeRequest> held = new ArrayDeque<>();
     private String lastFailure;
@@ -639,6 +644,7 @@ public final class Controller implements AutoCloseable {
 
     private void afterLive() {
         lossStartNanos = 0;
+        reconnectAttempts = 0;
         if (fastFailTask != null) {
             fastFailTask.cancel(false);
             fastFailTask = null;
@@ -777,16 +783,37 @@ public final class Controller implements AutoCloseable {
             teardown(why);
             long elapsed = System.nanoTime() - lossStartNanos;
             long delay = options.reconnectDelay().toNanos();
-            long loss = options.ctrlLossTimeout().toNanos();
-            if (!options.ctrlLossTimeout().isNegative() && elapsed + delay > loss) {
+            if (!shouldReconnect()) {
                 log.warn("{}: giving up after {} s without a connection (ctrl_loss_tmo): {}", this,
                         TimeUnit.NANOSECONDS.toSeconds(elapsed), why);
                 delete("ctrl_loss_tmo expired: " + why);
                 return;
             }
-            log.debug("{}: reconnect failed ({}); next attempt in {} ms", this, why, TimeUnit.NANOSECONDS.toMillis(delay));
+            long now = System.nanoTime();
+            if (reconnectAttempts == 0 || now - lastReconnectWarningNanos >= RECONNECT_WARNING_INTERVAL_NANOS) {
+                lastReconnectWarningNanos = now;
+                log.warn("{}: reconnect failed ({}); retrying every {} ms, down for {} s", this, why,
+                        TimeUnit.NANOSECONDS.toMillis(delay), TimeUnit.NANOSECONDS.toSeconds(elapsed));
+            } else {
+                log.debug("{}: reconnect failed ({}); next attempt in {} ms", this, why,
+                        TimeUnit.NANOSECONDS.toMillis(delay));
+            }
+            reconnectAttempts++;
             reconnectTask = exec.schedule(this::reconnect, delay, TimeUnit.NANOSECONDS);
         }, exec);
+    }
+
+    /**
+     * Linux's rule: at most ceil(ctrl_loss_tmo / reconnect_delay) delayed attempts (after the
+     * immediate one), or forever when ctrl_loss_tmo is negative.
+     */
+    private boolean shouldReconnect() {
+        if (options.ctrlLossTimeout().isNegative()) {
+            return true;
+        }
+        long delay = Math.max(1, options.reconnectDelay().toMillis());
+        long max = (options.ctrlLossTimeout().toMillis() + delay - 1) / delay;
+        return reconnectAttempts < max;
     }
 
     private void delete(String reason) {
