@@ -1,0 +1,307 @@
+package io.nvmpath.target;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.nvme.Opcodes;
+import io.nvmpath.target.backend.Backend;
+import io.nvmpath.target.backend.FileBackend;
+import io.nvmpath.target.backend.MemoryBackend;
+import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.target.config.TargetConfig;
+import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
+import io.nvmpath.target.config.TargetConfig.PortConfig;
+import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * An NVMe/TCP target: subsystems, namespaces, ports, ANA groups and faults, as configured by a
+ * {@link TargetConfig}. The Java API here is what tests and the HTTP admin endpoint use to flip ANA
+ * states and inject faults while hosts are connected; every change is logged.
+ *
+ * <p>Ports are named by their port ID or by their TCP port number (what an operator types:
+ * {@code --port 4420}); IDs are small, TCP ports are not, so the two do not collide in practice,
+ * and an ID wins when they do.
+ */
+public final class NvmeTarget implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(NvmeTarget.class);
+
+    /** NVMe version reported in VS and Identify Controller: 1.4.0. */
+    static final int VERSION = 0x00010400;
+    /** Largest transfer accepted when MDTS is 0 (unlimited). */
+    private static final int UNLIMITED_TRANSFER = 32 << 20;
+
+    /** One entry of the discovery log. */
+    record DiscoveryEntry(int portId, String traddr, int trsvcid, String subnqn) {
+    }
+
+    private final TargetConfig config;
+    private final EventLoopGroup group;
+    private final boolean ownGroup;
+    private final ExecutorService blocking;
+    private final Map<String, Subsystem> subsystems = new LinkedHashMap<>();
+    private final Subsystem discovery = Subsystem.discoverySubsystem();
+    private final Map<Integer, TargetPort> ports = new LinkedHashMap<>();
+    private TargetPort discoveryPort;
+    private final Set<TargetController> controllers = ConcurrentHashMap.newKeySet();
+    private final AtomicLong anaChangeCount = new AtomicLong(1);
+    private final AtomicLong discoveryGeneration = new AtomicLong(1);
+
+    private NvmeTarget(TargetConfig config, EventLoopGroup group, boolean ownGroup) {
+        this.config = config;
+        this.group = group;
+        this.ownGroup = ownGroup;
+        this.blocking = Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "nvmpath-target-io");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Starts a target on its own event loops (two threads). */
+    public static NvmeTarget start(TargetConfig config) throws IOException, InterruptedException {
+        return start(config, new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory()), true);
+    }
+
+    /** Starts a target on the caller's event loops (the caller shuts them down). */
+    public static NvmeTarget start(TargetConfig config, EventLoopGroup group) throws IOException, InterruptedException {
+        return start(config, group, false);
+    }
+
+    private static NvmeTarget start(TargetConfig config, EventLoopGroup group, boolean own)
+            throws IOException, InterruptedException {
+        config.validate();
+        NvmeTarget t = new NvmeTarget(config, group, own);
+        try {
+            t.build();
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        return t;
+    }
+
+    private void build() throws IOException, InterruptedException {
+        for (int i = 0; i < config.subsystems().size(); i++) {
+            SubsystemConfig sc = config.subsystems().get(i);
+            Subsystem s = new Subsystem(sc);
+            for (int n = 0; n < sc.namespaces().size(); n++) {
+                NamespaceConfig nc = sc.namespaces().get(n);
+                Backend backend;
+                if (nc.path() == null) {
+                    backend = new MemoryBackend(nc.sizeBytes());
+                } else {
+                    try {
+                        backend = new FileBackend(Path.of(nc.path()), nc.sizeBytes(), blocking);
+                    } catch (IOException e) {
+                        throw new ConfigException("subsystems[" + i + "].namespaces[" + n + "].path", e.getMessage());
+                    }
+                }
+                s.namespaces.put(nc.nsid(), new Namespace(sc.nqn(), nc, backend));
+            }
+            subsystems.put(s.nqn, s);
+        }
+        for (PortConfig pc : config.ports()) {
+            List<Subsystem> linked = pc.subsystems().stream().map(subsystems::get).toList();
+            TargetPort p = new TargetPort(this, pc.id(), pc.address(), pc.port(), pc.advertise(), linked,
+                    pc.anaStates(), false);
+            ports.put(pc.id(), p);
+            p.bind(group);
+        }
+        if (config.discovery() != null) {
+            discoveryPort = new TargetPort(this, 0, config.discovery().address(), config.discovery().port(), null,
+                    List.of(), Map.of(), true);
+            discoveryPort.bind(group);
+        }
+        StringBuilder sb = new StringBuilder();
+        for (TargetPort p : ports.values()) {
+            sb.append(' ').append(p.address).append(':').append(p.boundPort()).append(" (port ").append(p.id)
+                    .append(", ANA ").append(p.anaStates()).append(')');
+        }
+        log.info("NVMe/TCP target up: {} subsystem(s) {}; ports{}{}", subsystems.size(), subsystems.keySet(), sb,
+                discoveryPort == null ? "" : "; discovery " + discoveryPort.address + ":" + discoveryPort.boundPort());
+    }
+
+    public TargetConfig config() {
+        return config;
+    }
+
+    /** The bound TCP port of a port (by ID or configured TCP port). */
+    public int port(int portRef) {
+        return resolve(portRef).boundPort();
+    }
+
+    /** The bound TCP port of the discovery port; -1 when there is none. */
+    public int discoveryPort() {
+        return discoveryPort == null ? -1 : discoveryPort.boundPort();
+    }
+
+    /** Sets the ANA state of {@code group} through one port; controllers on that port get the event. */
+    public void setAnaState(int portRef, int group, AnaState state) {
+        TargetPort p = resolve(portRef);
+        if (group < 1 || group > IdentifyData.ANA_GROUP_MAX) {
+            throw new IllegalArgumentException("ANA group must be 1.." + IdentifyData.ANA_GROUP_MAX + ", not " + group);
+        }
+        AnaState prev = p.anaState(group);
+        p.setAnaState(group, state);
+        anaChangeCount.incrementAndGet();
+        log.info("{}: ANA group {} {} -> {}", p, group, prev.label(), state.label());
+        for (TargetController c : controllers) {
+            if (c.port == p && !c.subsystem.discovery) {
+                c.anaChanged();
+            }
+        }
+    }
+
+    public AnaState anaState(int portRef, int group) {
+        return resolve(portRef).anaState(group);
+    }
+
+    /** Applies a fault to a port ({@link Fault#NONE} clears it). */
+    public void setFault(int portRef, Fault fault) {
+        try {
+            resolve(portRef).setFault(fault, group);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while re-binding", e);
+        }
+    }
+
+    public Fault fault(int portRef) {
+        return resolve(portRef).fault();
+    }
+
+    public List<TargetView.Port> ports() {
+        List<TargetView.Port> out = new ArrayList<>();
+        for (TargetPort p : ports.values()) {
+            out.add(new TargetView.Port(p.id, p.address, p.boundPort(),
+                    p.subsystems.stream().map(s -> s.nqn).toList(), p.anaStates(), p.fault().label(), p.connections()));
+        }
+        return out;
+    }
+
+    public List<TargetView.Controller> controllers() {
+        List<TargetView.Controller> out = new ArrayList<>();
+        for (TargetController c : controllers) {
+            out.add(new TargetView.Controller(c.cntlid, c.subsystem.nqn, c.hostNqn, c.port.id, c.connectedIoQueues(),
+                    c.katoMillis(), c.enabled()));
+        }
+        out.sort((a, b) -> a.subsystem().equals(b.subsystem()) ? Integer.compare(a.cntlid(), b.cntlid())
+                : a.subsystem().compareTo(b.subsystem()));
+        return out;
+    }
+
+    private TargetPort resolve(int portRef) {
+        TargetPort p = ports.get(portRef);
+        if (p != null) {
+            return p;
+        }
+        for (TargetPort q : ports.values()) {
+            if (q.boundPort() == portRef) {
+                return q;
+            }
+        }
+        throw new IllegalArgumentException("no port with ID or TCP port " + portRef + " (ports: "
+                + ports.values().stream().map(q -> q.id + "=" + q.boundPort()).toList() + ")");
+    }
+
+    // ---- for the protocol engine ---------------------------------------------------------------
+
+    long anaChangeCount() {
+        return anaChangeCount.get();
+    }
+
+    long discoveryGeneration() {
+        return discoveryGeneration.get();
+    }
+
+    Subsystem discovery() {
+        return discovery;
+    }
+
+    int maxTransferBytes() {
+        int mdts = config.limits().mdts();
+        return mdts == 0 ? UNLIMITED_TRANSFER : (int) Math.min(UNLIMITED_TRANSFER, (1L << mdts) * 4096);
+    }
+
+    TargetController createController(Subsystem sub, TargetPort port, TargetQueue admin, String hostNqn, UUID hostId,
+                                      long kato) {
+        TargetController c = new TargetController(this, sub, port, admin, sub.allocateCntlid(), hostNqn, hostId, kato);
+        sub.controllers.add(c);
+        controllers.add(c);
+        log.info("{}: controller {} of {} created for {} (KATO {} ms)", port, c.cntlid, sub.nqn, hostNqn, kato);
+        return c;
+    }
+
+    TargetController findController(Subsystem sub, int cntlid, String hostNqn) {
+        for (TargetController c : sub.controllers) {
+            if (c.cntlid == cntlid && c.hostNqn.equals(hostNqn)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    void controllerGone(TargetController c) {
+        c.subsystem.controllers.remove(c);
+        controllers.remove(c);
+    }
+
+    List<DiscoveryEntry> discoveryEntries(String hostNqn) {
+        List<DiscoveryEntry> out = new ArrayList<>();
+        for (TargetPort p : ports.values()) {
+            for (Subsystem s : p.subsystems) {
+                if (s.allows(hostNqn)) {
+                    out.add(new DiscoveryEntry(p.id, p.advertise, p.boundPort(), s.nqn));
+                }
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        for (TargetPort p : ports.values()) {
+            p.unbind();
+            for (TargetQueue q : p.queues()) {
+                q.close("target shutting down");
+            }
+        }
+        if (discoveryPort != null) {
+            discoveryPort.unbind();
+            for (TargetQueue q : discoveryPort.queues()) {
+                q.close("target shutting down");
+            }
+        }
+        if (ownGroup) {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        blocking.shutdown();
+        for (Subsystem s : subsystems.values()) {
+            for (Namespace ns : s.namespaces.values()) {
+                ns.backend.close();
+            }
+        }
+        log.info("NVMe/TCP target stopped");
+    }
+
+    static String discoveryNqn() {
+        return Opcodes.DISCOVERY_NQN;
+    }
+}

@@ -1,0 +1,73 @@
+package io.nvmpath.target;
+
+import io.nvmpath.fabric.nvme.Opcodes;
+import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** An NVM subsystem (or the discovery subsystem): namespaces, allowed hosts, live controllers. */
+final class Subsystem {
+    final String nqn;
+    final String serial;
+    final String model;
+    final String firmware;
+    final boolean discovery;
+    private final boolean allowAnyHost;
+    private final Set<String> hosts;
+    final ConcurrentSkipListMap<Integer, Namespace> namespaces = new ConcurrentSkipListMap<>();
+    final Set<TargetController> controllers = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger nextCntlid = new AtomicInteger(1);
+
+    Subsystem(SubsystemConfig c) {
+        this.nqn = c.nqn();
+        this.serial = c.serial();
+        this.model = c.model();
+        this.firmware = c.firmware();
+        this.discovery = false;
+        this.allowAnyHost = c.allowAnyHost();
+        this.hosts = Set.copyOf(c.hosts());
+    }
+
+    private Subsystem(String nqn) {
+        this.nqn = nqn;
+        this.serial = "NVMPATHDISC";
+        this.model = "nvmpath discovery";
+        this.firmware = "0.1";
+        this.discovery = true;
+        this.allowAnyHost = true;
+        this.hosts = Set.of();
+    }
+
+    static Subsystem discoverySubsystem() {
+        return new Subsystem(Opcodes.DISCOVERY_NQN);
+    }
+
+    boolean allows(String hostNqn) {
+        return allowAnyHost || hosts.contains(hostNqn);
+    }
+
+    /** Controller IDs are unique within the subsystem, 1..0xFFEF, reused only after wrapping. */
+    int allocateCntlid() {
+        while (true) {
+            int id = nextCntlid.getAndUpdate(v -> v >= 0xFFEF ? 1 : v + 1);
+            boolean used = false;
+            for (TargetController c : controllers) {
+                if (c.cntlid == id) {
+                    used = true;
+                    break;
+                }
+            }
+            if (!used) {
+                return id;
+            }
+        }
+    }
+
+    List<Integer> nsids() {
+        return List.copyOf(namespaces.keySet());
+    }
+}

@@ -1,0 +1,507 @@
+package io.nvmpath.target;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.nvmpath.fabric.nvme.AsyncEvent;
+import io.nvmpath.fabric.nvme.Opcodes;
+import io.nvmpath.fabric.nvme.Sqe;
+import io.nvmpath.fabric.nvme.Status;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * One controller: the association a host made with Connect on an admin queue, plus the I/O queues
+ * it connected with the same CNTLID. Holds CC/CSTS, the keep-alive timer, the outstanding
+ * Asynchronous Event Requests and the events waiting for one.
+ *
+ * <p>Its state lives on the admin queue's event loop; other threads (the target's API, I/O queues)
+ * hand work to it with {@link #loop}.
+ */
+final class TargetController {
+    private static final Logger log = LoggerFactory.getLogger(TargetController.class);
+
+    /** CAP.TO in 500 ms units: time the host waits for CSTS.RDY. */
+    private static final int CAP_TIMEOUT = 15;
+    private static final int AERL = 3;
+
+    final NvmeTarget target;
+    final Subsystem subsystem;
+    final TargetPort port;
+    final int cntlid;
+    final String hostNqn;
+    final UUID hostId;
+    final TargetQueue admin;
+    final EventLoop loop;
+    private final AtomicReferenceArray<TargetQueue> ioQueues;
+
+    private volatile long katoMillis;
+    private volatile boolean enabled;
+    private int cc;
+    private int csts;
+    private int ioQueuesGranted;
+    private int asyncEventConfig;
+    private long lastKeepAliveNanos = System.nanoTime();
+    private ScheduledFuture<?> katoTimer;
+    private final ArrayDeque<Integer> aers = new ArrayDeque<>();
+    private final ArrayDeque<Integer> pendingEvents = new ArrayDeque<>();
+    /** Notices of a type are masked from the moment one is sent until the host reads its log page. */
+    private boolean anaMasked;
+    private boolean nsMasked;
+    private boolean discoveryMasked;
+    private final List<Integer> changedNamespaces = new ArrayList<>();
+    private boolean dead;
+
+    TargetController(NvmeTarget target, Subsystem subsystem, TargetPort port, TargetQueue admin, int cntlid,
+                     String hostNqn, UUID hostId, long katoMillis) {
+        this.target = target;
+        this.subsystem = subsystem;
+        this.port = port;
+        this.admin = admin;
+        this.loop = admin.eventLoop();
+        this.cntlid = cntlid;
+        this.hostNqn = hostNqn;
+        this.hostId = hostId;
+        this.katoMillis = katoMillis;
+        int maxQ = target.config().limits().maxIoQueues();
+        this.ioQueues = new AtomicReferenceArray<>(maxQ + 1);
+        this.ioQueuesGranted = maxQ;
+        startKeepAliveTimer();
+    }
+
+    boolean enabled() {
+        return enabled;
+    }
+
+    long katoMillis() {
+        return katoMillis;
+    }
+
+    int connectedIoQueues() {
+        int n = 0;
+        for (int i = 1; i < ioQueues.length(); i++) {
+            if (ioQueues.get(i) != null) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    Namespace namespace(int nsid) {
+        return subsystem.namespaces.get(nsid);
+    }
+
+    /** Registers an I/O queue; false when the QID is out of the granted range or taken. */
+    boolean addIoQueue(int qid, TargetQueue q) {
+        if (qid < 1 || qid > ioQueuesGranted || qid >= ioQueues.length()) {
+            return false;
+        }
+        return ioQueues.compareAndSet(qid, null, q);
+    }
+
+    /** A queue's connection closed: an I/O queue leaves; the admin queue takes the controller with it. */
+    void queueClosed(TargetQueue q) {
+        if (q == admin) {
+            loop.execute(() -> destroy("admin queue closed"));
+        } else if (q.qid() > 0 && q.qid() < ioQueues.length()) {
+            ioQueues.compareAndSet(q.qid(), q, null);
+        }
+    }
+
+    private void destroy(String reason) {
+        if (dead) {
+            return;
+        }
+        dead = true;
+        enabled = false;
+        if (katoTimer != null) {
+            katoTimer.cancel(false);
+        }
+        for (int i = 1; i < ioQueues.length(); i++) {
+            TargetQueue q = ioQueues.getAndSet(i, null);
+            if (q != null) {
+                q.close("controller " + cntlid + " gone: " + reason);
+            }
+        }
+        admin.close(reason);
+        target.controllerGone(this);
+        log.info("{}: controller {} of {} for {} removed ({})", port, cntlid, subsystem.nqn, hostNqn, reason);
+    }
+
+    // ---- keep-alive ---------------------------------------------------------------------------
+
+    private void startKeepAliveTimer() {
+        long kato = katoMillis;
+        if (kato <= 0) {
+            return;
+        }
+        long period = Math.max(50, kato / 4);
+        katoTimer = loop.scheduleAtFixedRate(() -> {
+            long idle = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastKeepAliveNanos);
+            if (!dead && !port.blackholed() && idle > katoMillis) {
+                log.warn("{}: controller {} for {}: no keep-alive for {} ms (KATO {} ms)", port, cntlid, hostNqn,
+                        idle, katoMillis);
+                destroy("keep-alive timeout");
+            }
+        }, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    // ---- properties ---------------------------------------------------------------------------
+
+    void property(TargetQueue q, Sqe sqe) {
+        int cid = sqe.cid();
+        boolean eight = (sqe.cdw(10) & 0x7) == 1;
+        int offset = sqe.cdw(11);
+        if (sqe.fctype() == Opcodes.FCTYPE_PROPERTY_GET) {
+            long v;
+            switch (offset) {
+                case Opcodes.PROP_CAP -> v = cap();
+                case Opcodes.PROP_VS -> v = NvmeTarget.VERSION;
+                case Opcodes.PROP_CC -> v = cc & 0xFFFFFFFFL;
+                case Opcodes.PROP_CSTS -> v = csts & 0xFFFFFFFFL;
+                default -> {
+                    q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+                    return;
+                }
+            }
+            if (eight != (offset == Opcodes.PROP_CAP)) {
+                q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+                return;
+            }
+            respond2(q, cid, (int) v, (int) (v >>> 32));
+            return;
+        }
+        if (offset != Opcodes.PROP_CC || eight) {
+            q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+            return;
+        }
+        setCc(sqe.cdw(12));
+        q.respond(cid, Status.SUCCESS, 0);
+    }
+
+    private void respond2(TargetQueue q, int cid, int dw0, int dw1) {
+        q.respondWithDw1(cid, dw0, dw1);
+    }
+
+    private long cap() {
+        long mqes = target.config().limits().ioQueueSize() - 1;
+        return mqes | (1L << 16) /* CQR */ | ((long) CAP_TIMEOUT << 24) | (1L << 37) /* CSS: NVM */;
+    }
+
+    private void setCc(int value) {
+        boolean en = (value & 1) != 0;
+        int shn = (value >>> 14) & 0x3;
+        boolean wasEnabled = (cc & 1) != 0;
+        cc = value;
+        if (en && !wasEnabled) {
+            int iosqes = (value >>> 16) & 0xF;
+            int iocqes = (value >>> 20) & 0xF;
+            int mps = (value >>> 7) & 0xF;
+            int css = (value >>> 4) & 0x7;
+            if (!subsystem.discovery && (iosqes != 6 || iocqes != 4) || mps != 0 || css != 0) {
+                csts = 0x2; // CFS: the host asked for something this controller cannot be
+                log.info("{}: controller {}: CC 0x{} not supported, fatal status set", port, cntlid,
+                        Integer.toHexString(value));
+                return;
+            }
+            csts |= 0x1;
+            enabled = true;
+        } else if (!en && wasEnabled) {
+            csts &= ~0x1;
+            enabled = false;
+        }
+        if (shn != 0) {
+            // nothing is cached beyond the backends: flush them and report shutdown complete
+            for (Namespace ns : subsystem.namespaces.values()) {
+                ns.backend.flush();
+            }
+            csts = (csts & ~0xC) | 0x8;
+        }
+    }
+
+    // ---- admin commands -----------------------------------------------------------------------
+
+    /** Executes an admin command; {@code data} is in-capsule data, released by the caller. */
+    void executeAdmin(TargetQueue q, Sqe sqe, ByteBuf data) {
+        int cid = sqe.cid();
+        if (!enabled && sqe.opcode() != Opcodes.ADMIN_KEEP_ALIVE) {
+            q.respond(cid, Status.CMD_SEQ_ERROR | Status.DNR, 0);
+            return;
+        }
+        switch (sqe.opcode()) {
+            case Opcodes.ADMIN_IDENTIFY -> identify(q, sqe);
+            case Opcodes.ADMIN_GET_LOG_PAGE -> getLogPage(q, sqe);
+            case Opcodes.ADMIN_SET_FEATURES -> setFeatures(q, sqe);
+            case Opcodes.ADMIN_GET_FEATURES -> getFeatures(q, sqe);
+            case Opcodes.ADMIN_ASYNC_EVENT -> {
+                if (aers.size() > AERL) {
+                    q.respond(cid, 0x105 | Status.DNR, 0); // Asynchronous Event Request Limit Exceeded
+                } else {
+                    aers.addLast(cid);
+                    deliverEvents();
+                }
+            }
+            case Opcodes.ADMIN_KEEP_ALIVE -> {
+                lastKeepAliveNanos = System.nanoTime();
+                q.respond(cid, Status.SUCCESS, 0);
+            }
+            default -> q.respond(cid, Status.INVALID_OPCODE | Status.DNR, 0);
+        }
+    }
+
+    private void identify(TargetQueue q, Sqe sqe) {
+        int cid = sqe.cid();
+        int cns = sqe.cdw(10) & 0xFF;
+        int nsid = sqe.nsid();
+        ByteBuf out;
+        switch (cns) {
+            case Opcodes.CNS_CONTROLLER -> out = IdentifyData.controller(this);
+            case Opcodes.CNS_NAMESPACE -> {
+                if (subsystem.discovery || nsid == 0 || (nsid & 0xFFFFFFFFL) > IdentifyData.MAX_NSID) {
+                    q.respond(cid, Status.INVALID_NS | Status.DNR, 0);
+                    return;
+                }
+                out = IdentifyData.namespace(this, namespace(nsid));
+            }
+            case Opcodes.CNS_ACTIVE_NSIDS -> {
+                if ((nsid & 0xFFFFFFFFL) >= 0xFFFFFFFEL) {
+                    q.respond(cid, Status.INVALID_NS | Status.DNR, 0);
+                    return;
+                }
+                out = IdentifyData.activeNsids(this, nsid);
+            }
+            case Opcodes.CNS_NS_DESCRIPTORS -> {
+                Namespace ns = namespace(nsid);
+                if (ns == null) {
+                    q.respond(cid, Status.INVALID_NS | Status.DNR, 0);
+                    return;
+                }
+                out = IdentifyData.descriptors(ns);
+            }
+            case 0x06 -> {
+                // I/O command set specific Identify Controller, NVM: no extra limits to report
+                int csi = sqe.cdw(11) >>> 24;
+                if (csi != 0) {
+                    q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+                    return;
+                }
+                out = q.alloc().buffer(4096).writeZero(4096);
+            }
+            default -> {
+                q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+                return;
+            }
+        }
+        sendData(q, sqe, out);
+    }
+
+    /** Sends {@code out} as a command's data, truncated to what the host asked for. */
+    private void sendData(TargetQueue q, Sqe sqe, ByteBuf out) {
+        int cid = sqe.cid();
+        if (sqe.sglIdentifier() != Sqe.SGL_TRANSPORT_DATA_BLOCK) {
+            out.release();
+            q.respond(cid, Status.SGL_INVALID_TYPE | Status.DNR, 0);
+            return;
+        }
+        int want = sqe.sglLength();
+        if (want <= 0) {
+            out.release();
+            q.respond(cid, Status.SGL_INVALID_DATA | Status.DNR, 0);
+            return;
+        }
+        if (out.readableBytes() > want) {
+            out.writerIndex(out.readerIndex() + want);
+        } else if (out.readableBytes() < want) {
+            out.writeZero(want - out.readableBytes());
+        }
+        q.sendReadData(cid, out);
+    }
+
+    private void getLogPage(TargetQueue q, Sqe sqe) {
+        int cid = sqe.cid();
+        int lid = sqe.cdw(10) & 0xFF;
+        int lsp = (sqe.cdw(10) >>> 8) & 0x7F;
+        boolean rae = (sqe.cdw(10) & (1 << 15)) != 0;
+        long numd = ((sqe.cdw(10) >>> 16) & 0xFFFFL) | ((long) (sqe.cdw(11) & 0xFFFF) << 16);
+        long length = (numd + 1) * 4;
+        long offset = (sqe.cdw(12) & 0xFFFFFFFFL) | ((long) sqe.cdw(13) << 32);
+        if (length != sqe.sglLength() || length > target.maxTransferBytes() || (offset & 3) != 0) {
+            q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+            return;
+        }
+        ByteBuf log;
+        switch (lid) {
+            case Opcodes.LOG_ANA -> {
+                if (subsystem.discovery) {
+                    q.respond(cid, Status.INVALID_LOG_PAGE | Status.DNR, 0);
+                    return;
+                }
+                log = IdentifyData.anaLog(this, (lsp & 1) != 0);
+                if (!rae) {
+                    anaMasked = false;
+                }
+            }
+            case Opcodes.LOG_CHANGED_NS -> {
+                log = IdentifyData.changedNamespaces(q.alloc(), changedNamespaces);
+                if (!rae) {
+                    changedNamespaces.clear();
+                    nsMasked = false;
+                }
+            }
+            case Opcodes.LOG_DISCOVERY -> {
+                if (!subsystem.discovery) {
+                    q.respond(cid, Status.INVALID_LOG_PAGE | Status.DNR, 0);
+                    return;
+                }
+                log = IdentifyData.discoveryLog(this);
+                if (!rae) {
+                    discoveryMasked = false;
+                }
+            }
+            case Opcodes.LOG_ERROR -> log = q.alloc().buffer(64).writeZero(64);
+            case 0x02, 0x03 -> log = q.alloc().buffer(512).writeZero(512); // SMART / firmware slot: nothing to report
+            default -> {
+                q.respond(cid, Status.INVALID_LOG_PAGE | Status.DNR, 0);
+                return;
+            }
+        }
+        ByteBuf slice;
+        if (offset >= log.readableBytes()) {
+            if (offset > 0 && offset > log.readableBytes()) {
+                log.release();
+                q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+                return;
+            }
+            slice = q.alloc().buffer((int) length).writeZero((int) length);
+            log.release();
+        } else {
+            int from = (int) offset;
+            int n = (int) Math.min(length, log.readableBytes() - from);
+            slice = q.alloc().buffer((int) length);
+            slice.writeBytes(log, log.readerIndex() + from, n);
+            slice.writeZero((int) length - n);
+            log.release();
+        }
+        q.sendReadData(cid, slice);
+    }
+
+    private void setFeatures(TargetQueue q, Sqe sqe) {
+        int cid = sqe.cid();
+        int fid = sqe.cdw(10) & 0xFF;
+        int v = sqe.cdw(11);
+        switch (fid) {
+            case Opcodes.FEAT_NUM_QUEUES -> {
+                int nsqr = (v & 0xFFFF) + 1;
+                int ncqr = (v >>> 16) + 1;
+                if (nsqr == 0x10000 || ncqr == 0x10000) {
+                    q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+                    return;
+                }
+                int granted = Math.min(Math.min(nsqr, ncqr), target.config().limits().maxIoQueues());
+                ioQueuesGranted = granted;
+                q.respond(cid, Status.SUCCESS, (granted - 1) | ((granted - 1) << 16));
+            }
+            case Opcodes.FEAT_ASYNC_EVENT -> {
+                asyncEventConfig = v & supportedEvents();
+                q.respond(cid, Status.SUCCESS, 0);
+            }
+            case Opcodes.FEAT_KATO -> {
+                katoMillis = v & 0xFFFFFFFFL;
+                lastKeepAliveNanos = System.nanoTime();
+                if (katoTimer == null) {
+                    startKeepAliveTimer();
+                }
+                q.respond(cid, Status.SUCCESS, 0);
+            }
+            default -> q.respond(cid, 0x10E | Status.DNR, 0); // Feature Not Changeable
+        }
+    }
+
+    private void getFeatures(TargetQueue q, Sqe sqe) {
+        int cid = sqe.cid();
+        int fid = sqe.cdw(10) & 0xFF;
+        switch (fid) {
+            case Opcodes.FEAT_NUM_QUEUES -> q.respond(cid, Status.SUCCESS,
+                    (ioQueuesGranted - 1) | ((ioQueuesGranted - 1) << 16));
+            case Opcodes.FEAT_ASYNC_EVENT -> q.respond(cid, Status.SUCCESS, asyncEventConfig);
+            case Opcodes.FEAT_KATO -> q.respond(cid, Status.SUCCESS, (int) katoMillis);
+            case 0x06 -> q.respond(cid, Status.SUCCESS, 1); // volatile write cache: enabled
+            default -> q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+        }
+    }
+
+    /** OAES: the notices this controller can send. */
+    int supportedEvents() {
+        return subsystem.discovery ? AsyncEvent.CFG_DISCOVERY_CHANGE
+                : AsyncEvent.CFG_NS_ATTR | AsyncEvent.CFG_ANA_CHANGE;
+    }
+
+    // ---- asynchronous events ------------------------------------------------------------------
+
+    /** The ANA state of a group through this controller's port changed (any thread). */
+    void anaChanged() {
+        loop.execute(() -> notice(AsyncEvent.CFG_ANA_CHANGE, AsyncEvent.NOTICE_ANA_CHANGE, Opcodes.LOG_ANA));
+    }
+
+    /** A namespace was added or removed (any thread). */
+    void namespaceChanged(int nsid) {
+        loop.execute(() -> {
+            if (changedNamespaces.size() < 1024 && !changedNamespaces.contains(nsid)) {
+                changedNamespaces.add(nsid);
+            }
+            notice(AsyncEvent.CFG_NS_ATTR, AsyncEvent.NOTICE_NS_CHANGED, Opcodes.LOG_CHANGED_NS);
+        });
+    }
+
+    /** The discovery log changed (any thread). */
+    void discoveryChanged() {
+        loop.execute(() -> notice(AsyncEvent.CFG_DISCOVERY_CHANGE, AsyncEvent.NOTICE_DISCOVERY_CHANGE,
+                Opcodes.LOG_DISCOVERY));
+    }
+
+    private void notice(int configBit, int info, int lid) {
+        if (dead || (asyncEventConfig & configBit) == 0) {
+            return;
+        }
+        switch (info) {
+            case AsyncEvent.NOTICE_ANA_CHANGE -> {
+                if (anaMasked) {
+                    return;
+                }
+                anaMasked = true;
+            }
+            case AsyncEvent.NOTICE_NS_CHANGED -> {
+                if (nsMasked) {
+                    return;
+                }
+                nsMasked = true;
+            }
+            default -> {
+                if (discoveryMasked) {
+                    return;
+                }
+                discoveryMasked = true;
+            }
+        }
+        pendingEvents.addLast(AsyncEvent.TYPE_NOTICE | (info << 8) | (lid << 16));
+        deliverEvents();
+    }
+
+    private void deliverEvents() {
+        while (!aers.isEmpty() && !pendingEvents.isEmpty()) {
+            admin.respond(aers.pollFirst(), Status.SUCCESS, pendingEvents.pollFirst());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "controller " + cntlid + " of " + subsystem.nqn + " for " + hostNqn + " on " + port;
+    }
+}

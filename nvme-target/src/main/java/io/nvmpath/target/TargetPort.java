@@ -1,0 +1,199 @@
+package io.nvmpath.target;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.tcp.ConnectionParams;
+import io.nvmpath.fabric.tcp.PduDecoder;
+import io.nvmpath.fabric.tcp.PduEncoder;
+import io.nvmpath.fabric.tcp.PduType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A TCP port of the target: its listener, the subsystems reachable through it, the ANA state of
+ * each group through it (as nvmet keeps ANA per port and group), and the fault in force.
+ */
+final class TargetPort {
+    private static final Logger log = LoggerFactory.getLogger(TargetPort.class);
+
+    final int id;
+    final String address;
+    final String advertise;
+    final List<Subsystem> subsystems;
+    /** A port that serves only the discovery subsystem (the well-known discovery port). */
+    final boolean discoveryOnly;
+    private final NvmeTarget target;
+    private final ConcurrentHashMap<Integer, AnaState> ana = new ConcurrentHashMap<>();
+    private final Set<TargetQueue> queues = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger failRemaining = new AtomicInteger();
+    private volatile Fault fault = Fault.NONE;
+    private volatile Channel listener;
+    private volatile int boundPort;
+
+    TargetPort(NvmeTarget target, int id, String address, int port, String advertise, List<Subsystem> subsystems,
+               Map<Integer, AnaState> anaStates, boolean discoveryOnly) {
+        this.target = target;
+        this.id = id;
+        this.address = address;
+        this.boundPort = port;
+        this.advertise = advertise != null ? advertise : address;
+        this.subsystems = List.copyOf(subsystems);
+        this.ana.putAll(anaStates);
+        this.discoveryOnly = discoveryOnly;
+    }
+
+    /** Binds the listener (again, after {@link Fault.Down}, on the same port). */
+    synchronized void bind(EventLoopGroup group) throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ConnectionParams params = new ConnectionParams()
+                                .maxRxData(target.maxTransferBytes() + 4096);
+                        TargetQueue q = new TargetQueue(target, TargetPort.this, params);
+                        ch.pipeline().addLast("pdu-decoder", new PduDecoder(PduType.Direction.H2C, params));
+                        ch.pipeline().addLast("pdu-encoder", new PduEncoder(params));
+                        ch.pipeline().addLast("queue", q);
+                    }
+                });
+        Channel ch = b.bind(address, boundPort).sync().channel();
+        boundPort = ((InetSocketAddress) ch.localAddress()).getPort();
+        listener = ch;
+    }
+
+    synchronized void unbind() {
+        Channel ch = listener;
+        listener = null;
+        if (ch != null) {
+            ch.close().syncUninterruptibly();
+        }
+    }
+
+    int boundPort() {
+        return boundPort;
+    }
+
+    boolean listening() {
+        return listener != null;
+    }
+
+    AnaState anaState(int group) {
+        return ana.getOrDefault(group, AnaState.OPTIMIZED);
+    }
+
+    Map<Integer, AnaState> anaStates() {
+        return new TreeMap<>(ana);
+    }
+
+    void setAnaState(int group, AnaState state) {
+        ana.put(group, state);
+    }
+
+    Fault fault() {
+        return fault;
+    }
+
+    boolean blackholed() {
+        return fault instanceof Fault.Blackhole;
+    }
+
+    /** Delay to add to an I/O completion, in milliseconds (0 = none). */
+    long completionDelayMillis() {
+        return fault instanceof Fault.Delay d ? d.millis() : 0;
+    }
+
+    /**
+     * With a {@link Fault.Fail} in force, takes one of its commands and returns the status to fail
+     * it with; else 0. When the count runs out the fault clears itself.
+     */
+    int takeInjectedFailure() {
+        if (!(fault instanceof Fault.Fail f)) {
+            return 0;
+        }
+        int left = failRemaining.decrementAndGet();
+        if (left < 0) {
+            return 0;
+        }
+        if (left == 0) {
+            synchronized (this) {
+                if (fault == f) {
+                    fault = Fault.NONE;
+                    log.info("port {} ({}:{}): fault '{}' used up, cleared", id, address, boundPort, f.label());
+                }
+            }
+        }
+        return f.status();
+    }
+
+    /** Applies a fault; {@link Fault.Down} closes the listener and every connection, clearing rebinds. */
+    synchronized void setFault(Fault next, EventLoopGroup group) throws InterruptedException {
+        Fault prev = fault;
+        if (next instanceof Fault.Fail f) {
+            failRemaining.set(f.count());
+        }
+        fault = next;
+        log.info("port {} ({}:{}): fault {} -> {}", id, address, boundPort, prev.label(), next.label());
+        if (next instanceof Fault.Down) {
+            unbind();
+            for (TargetQueue q : queues) {
+                q.close("port " + id + " down");
+            }
+        } else if (prev instanceof Fault.Down && listener == null) {
+            bind(group);
+        }
+    }
+
+    void register(TargetQueue q) {
+        queues.add(q);
+    }
+
+    void unregister(TargetQueue q) {
+        queues.remove(q);
+    }
+
+    int connections() {
+        return queues.size();
+    }
+
+    Set<TargetQueue> queues() {
+        return queues;
+    }
+
+    /** Whether {@code subnqn} is reachable through this port (the discovery NQN always is). */
+    Subsystem subsystem(String subnqn) {
+        if (subnqn.equals(target.discovery().nqn)) {
+            return target.discovery();
+        }
+        if (discoveryOnly) {
+            return null;
+        }
+        for (Subsystem s : subsystems) {
+            if (s.nqn.equals(subnqn)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public String toString() {
+        return "port " + id + " (" + address + ":" + boundPort + ")";
+    }
+}

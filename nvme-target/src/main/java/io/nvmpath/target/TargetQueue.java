@@ -1,0 +1,701 @@
+package io.nvmpath.target;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.util.ReferenceCountUtil;
+import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.nvme.Cqe;
+import io.nvmpath.fabric.nvme.Opcodes;
+import io.nvmpath.fabric.nvme.Sqe;
+import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.tcp.ConnectionParams;
+import io.nvmpath.fabric.tcp.Pdu;
+import io.nvmpath.fabric.tcp.PduException;
+import io.nvmpath.fabric.tcp.PduType;
+import io.nvmpath.fabric.tcp.TermReqStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The controller side of one NVMe/TCP connection (one queue): ICReq/ICResp, Connect, command
+ * dispatch, R2T solicitation for write data, C2HData for read data, and the NVM I/O commands.
+ *
+ * <p>All of it runs on the connection's event loop. Validation comes before execution: a bad
+ * command gets its NVMe status and the connection carries on; a bad stream (malformed PDU, data the
+ * host was not asked for) gets a C2HTermReq and the connection closes. Other connections never notice.
+ */
+final class TargetQueue extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(TargetQueue.class);
+    /** Most read data per C2HData PDU. */
+    private static final int MAX_C2H_DATA = 128 * 1024;
+    /** Commands a host may have outstanding before it has connected the queue. */
+    private static final int PRE_CONNECT_LIMIT = 32;
+
+    /** Where the connection stands. */
+    enum Phase {
+        /** Waiting for ICReq. */
+        AWAIT_ICREQ,
+        /** Initialized; only a Fabrics Connect is accepted. */
+        AWAIT_CONNECT,
+        /** Connected to a controller as an admin or I/O queue. */
+        CONNECTED,
+        /** Closed; everything that arrives is dropped. */
+        CLOSED
+    }
+
+    /** Write data being collected through R2T/H2CData. */
+    private static final class Transfer {
+        final int cid;
+        final int length;
+        final CompositeByteBuf data;
+        final Consumer<ByteBuf> then;
+        int received;
+
+        Transfer(int cid, int length, CompositeByteBuf data, Consumer<ByteBuf> then) {
+            this.cid = cid;
+            this.length = length;
+            this.data = data;
+            this.then = then;
+        }
+    }
+
+    private final NvmeTarget target;
+    private final TargetPort port;
+    private final ConnectionParams params;
+    private final Map<Integer, Transfer> transfers = new HashMap<>();
+    private ChannelHandlerContext ctx;
+    private EventLoop loop;
+    private Phase phase = Phase.AWAIT_ICREQ;
+    private int qid = -1;
+    private TargetController controller;
+    private int queueSize = PRE_CONNECT_LIMIT;
+    private int sqhd;
+    private boolean sqFlowDisabled;
+    private int outstanding;
+    private int nextTtag;
+    private boolean flushScheduled;
+    private String remote;
+
+    TargetQueue(NvmeTarget target, TargetPort port, ConnectionParams params) {
+        this.target = target;
+        this.port = port;
+        this.params = params;
+    }
+
+    EventLoop eventLoop() {
+        return loop;
+    }
+
+    int qid() {
+        return qid;
+    }
+
+    TargetPort port() {
+        return port;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.loop = ctx.channel().eventLoop();
+        this.remote = String.valueOf(ctx.channel().remoteAddress());
+        port.register(this);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        teardown();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("{} from {}: {}", port, remote, cause.toString());
+        close("connection error: " + cause.getMessage());
+    }
+
+    private void teardown() {
+        if (phase == Phase.CLOSED) {
+            return;
+        }
+        phase = Phase.CLOSED;
+        port.unregister(this);
+        for (Transfer t : transfers.values()) {
+            t.data.release();
+        }
+        transfers.clear();
+        if (controller != null) {
+            controller.queueClosed(this);
+        }
+    }
+
+    /** Closes the connection (from any thread). */
+    void close(String reason) {
+        if (loop != null && !loop.inEventLoop()) {
+            loop.execute(() -> close(reason));
+            return;
+        }
+        log.debug("{} queue {} from {}: closing ({})", port, qid, remote, reason);
+        if (ctx != null) {
+            ctx.close();
+        }
+        teardown();
+    }
+
+    // ---- receive ------------------------------------------------------------------------------
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (phase == Phase.CLOSED || port.blackholed()) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        switch (msg) {
+            case PduException e -> fatal(e);
+            case Pdu.ICReq r -> onICReq(r);
+            case Pdu.TermReq t -> {
+                log.warn("{}: host {} terminated the connection: {} FEI {}", port, remote,
+                        TermReqStatus.describe(t.fes()), t.fei());
+                t.release();
+                close("host sent H2CTermReq");
+            }
+            case Pdu p when phase == Phase.AWAIT_ICREQ -> {
+                ReferenceCountUtil.release(p);
+                fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0, p.type() + " before ICReq"));
+            }
+            case Pdu.CapsuleCmd c -> onCapsule(c);
+            case Pdu.H2CData d -> onH2CData(d);
+            default -> {
+                ReferenceCountUtil.release(msg);
+                fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 0, "unexpected " + msg));
+            }
+        }
+    }
+
+    private void onICReq(Pdu.ICReq r) {
+        if (phase != Phase.AWAIT_ICREQ) {
+            fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0, "second ICReq"));
+            return;
+        }
+        if (r.pfv() != 0) {
+            fatal(new PduException(TermReqStatus.UNSUPPORTED_PARAMETER, 8, "ICReq PFV " + r.pfv()));
+            return;
+        }
+        if (r.hpda() > 31) {
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 10, "ICReq HPDA " + r.hpda()));
+            return;
+        }
+        boolean hd = r.headerDigest() && target.config().limits().headerDigest();
+        boolean dd = r.dataDigest() && target.config().limits().dataDigest();
+        // the ICResp itself goes out without digests; everything after it uses them
+        write(new Pdu.ICResp(0, 0, hd, dd, target.config().limits().maxH2CData()));
+        params.digests(hd, dd).peerDataAlignment(r.hpda());
+        phase = Phase.AWAIT_CONNECT;
+    }
+
+    private void onCapsule(Pdu.CapsuleCmd c) {
+        Sqe sqe = c.sqe();
+        ByteBuf data = c.data();
+        if (++outstanding > queueSize) {
+            data.release();
+            fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0,
+                    "more than " + queueSize + " commands outstanding (SQ overflow)"));
+            return;
+        }
+        sqhd = (sqhd + 1) % Math.max(queueSize, 1);
+        int cid = sqe.cid();
+        if (sqe.opcode() == Opcodes.FABRICS) {
+            try {
+                fabrics(sqe, data);
+            } finally {
+                data.release();
+            }
+            return;
+        }
+        if (phase != Phase.CONNECTED) {
+            data.release();
+            respond(cid, Status.CMD_SEQ_ERROR | Status.DNR, 0);
+            return;
+        }
+        if (qid == 0) {
+            try {
+                controller.executeAdmin(this, sqe, data);
+            } finally {
+                data.release();
+            }
+        } else {
+            io(sqe, data);
+        }
+    }
+
+    private void onH2CData(Pdu.H2CData d) {
+        Transfer t = transfers.get(d.ttag());
+        int len = d.data().readableBytes();
+        if (t == null || t.cid != d.cccid()) {
+            d.release();
+            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 10,
+                    "H2CData with TTAG " + d.ttag() + " / CCCID " + d.cccid() + " that no R2T asked for"));
+            return;
+        }
+        if (len > target.config().limits().maxH2CData()) {
+            d.release();
+            fatal(new PduException(TermReqStatus.DATA_LIMIT_EXCEEDED, 16,
+                    "H2CData of " + len + " bytes, MAXH2CDATA is " + target.config().limits().maxH2CData()));
+            return;
+        }
+        if (d.datao() != t.received || d.datao() + len > t.length) {
+            d.release();
+            fatal(new PduException(TermReqStatus.DATA_OUT_OF_RANGE, 12, "H2CData at " + d.datao() + "+" + len
+                    + " for a transfer of " + t.length + " with " + t.received + " received"));
+            return;
+        }
+        t.data.addComponent(true, d.data());
+        t.received += len;
+        if (t.received == t.length) {
+            transfers.remove(d.ttag());
+            t.then.accept(t.data);
+        } else if (d.last()) {
+            fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0,
+                    "LAST_PDU after " + t.received + " of " + t.length + " bytes"));
+        }
+    }
+
+    // ---- Fabrics: Connect, properties ---------------------------------------------------------
+
+    private void fabrics(Sqe sqe, ByteBuf data) {
+        int cid = sqe.cid();
+        switch (sqe.fctype()) {
+            case Opcodes.FCTYPE_CONNECT -> connect(sqe, data);
+            case Opcodes.FCTYPE_PROPERTY_GET, Opcodes.FCTYPE_PROPERTY_SET -> {
+                if (phase != Phase.CONNECTED || qid != 0) {
+                    respond(cid, Status.CMD_SEQ_ERROR | Status.DNR, 0);
+                } else {
+                    controller.property(this, sqe);
+                }
+            }
+            case Opcodes.FCTYPE_DISCONNECT -> {
+                respond(cid, Status.SUCCESS, 0);
+                ctx.channel().eventLoop().execute(() -> close("Disconnect"));
+            }
+            default -> respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+        }
+    }
+
+    /** Fabrics Connect. Errors use the Connect-specific statuses with IATTR/IPO in dword 0. */
+    private void connect(Sqe sqe, ByteBuf data) {
+        int cid = sqe.cid();
+        if (phase != Phase.AWAIT_CONNECT) {
+            respond(cid, Status.CMD_SEQ_ERROR | Status.DNR, 0);
+            return;
+        }
+        int recfmt = sqe.cdw(10) & 0xFFFF;
+        int wantQid = sqe.cdw(10) >>> 16;
+        int sqsize0 = sqe.cdw(11) & 0xFFFF;
+        int cattr = (sqe.cdw(11) >>> 16) & 0xFF;
+        long kato = sqe.cdw(12) & 0xFFFFFFFFL;
+        if (recfmt != 0) {
+            respond(cid, 0x180 | Status.DNR, 0); // Connect Incompatible Format
+            return;
+        }
+        if (sqe.sglIdentifier() != Sqe.SGL_DATA_BLOCK_OFFSET || data.readableBytes() < 1024) {
+            respond(cid, Status.SGL_INVALID_DATA | Status.DNR, 0);
+            return;
+        }
+        int base = data.readerIndex();
+        UUID hostId = new UUID(data.getLong(base), data.getLong(base + 8));
+        int cntlid = data.getUnsignedShortLE(base + 16);
+        String subnqn = nqn(data, base + 256);
+        String hostnqn = nqn(data, base + 512);
+        Subsystem sub = port.subsystem(subnqn);
+        if (sub == null) {
+            log.info("{}: host {} asked for unknown subsystem {}", port, hostnqn, subnqn);
+            connectError(cid, 1, 256);
+            return;
+        }
+        if (!sub.allows(hostnqn)) {
+            log.info("{}: host {} not allowed on {}", port, hostnqn, subnqn);
+            respond(cid, Status.CONNECT_INVALID_HOST | Status.DNR, 0);
+            return;
+        }
+        int maxQueue = wantQid == 0 ? 32 : target.config().limits().ioQueueSize();
+        if (sqsize0 == 0 || sqsize0 + 1 > maxQueue || (wantQid == 0 && sqsize0 < 31)) {
+            connectError(cid, 0, 44);
+            return;
+        }
+        if (wantQid == 0) {
+            if (cntlid != 0xFFFF) {
+                connectError(cid, 1, 16);
+                return;
+            }
+            TargetController c = target.createController(sub, port, this, hostnqn, hostId, kato);
+            attach(c, 0, sqsize0 + 1, cattr);
+            respond(cid, Status.SUCCESS, c.cntlid);
+            return;
+        }
+        TargetController c = target.findController(sub, cntlid, hostnqn);
+        if (c == null) {
+            connectError(cid, 1, 16);
+            return;
+        }
+        if (!c.enabled()) {
+            respond(cid, Status.CMD_SEQ_ERROR | Status.DNR, 0);
+            return;
+        }
+        if (!c.addIoQueue(wantQid, this)) {
+            connectError(cid, 0, 42);
+            return;
+        }
+        attach(c, wantQid, sqsize0 + 1, cattr);
+        respond(cid, Status.SUCCESS, 0);
+    }
+
+    private void attach(TargetController c, int qid, int size, int cattr) {
+        this.controller = c;
+        this.qid = qid;
+        this.queueSize = size;
+        this.sqFlowDisabled = (cattr & 0x4) != 0;
+        this.phase = Phase.CONNECTED;
+    }
+
+    private void connectError(int cid, int iattr, int ipo) {
+        respond(cid, Status.CONNECT_INVALID_PARAM | Status.DNR, (iattr << 16) | ipo);
+    }
+
+    private static String nqn(ByteBuf b, int index) {
+        int end = index;
+        while (end < index + 256 && b.getByte(end) != 0) {
+            end++;
+        }
+        return b.toString(index, end - index, StandardCharsets.UTF_8);
+    }
+
+    // ---- NVM I/O ------------------------------------------------------------------------------
+
+    private void io(Sqe sqe, ByteBuf inCapsule) {
+        int cid = sqe.cid();
+        Namespace ns = controller.namespace(sqe.nsid());
+        if (ns == null) {
+            inCapsule.release();
+            respond(cid, Status.INVALID_NS | Status.DNR, 0);
+            return;
+        }
+        AnaState ana = port.anaState(ns.anaGroup);
+        if (!ana.usable()) {
+            inCapsule.release();
+            respondIo(cid, switch (ana) {
+                case INACCESSIBLE -> Status.ANA_INACCESSIBLE;
+                case PERSISTENT_LOSS -> Status.ANA_PERSISTENT_LOSS;
+                default -> Status.ANA_TRANSITION;
+            });
+            return;
+        }
+        int injected = port.takeInjectedFailure();
+        if (injected != 0) {
+            inCapsule.release();
+            respondIo(cid, injected);
+            return;
+        }
+        switch (sqe.opcode()) {
+            case Opcodes.NVM_READ -> read(sqe, ns, inCapsule);
+            case Opcodes.NVM_WRITE -> write(sqe, ns, inCapsule);
+            case Opcodes.NVM_FLUSH -> {
+                inCapsule.release();
+                finish(cid, ns.backend.flush());
+            }
+            case Opcodes.NVM_WRITE_ZEROES -> {
+                inCapsule.release();
+                long slba = sqe.slba();
+                int nlb = sqe.nlb();
+                if (!inRange(ns, slba, nlb)) {
+                    respond(cid, Status.LBA_RANGE | Status.DNR, 0);
+                } else if (ns.readOnly) {
+                    respond(cid, 0x182 | Status.DNR, 0);
+                } else {
+                    finish(cid, ns.backend.zero(slba * ns.lbaSize, (long) nlb * ns.lbaSize));
+                }
+            }
+            case Opcodes.NVM_DSM -> dsm(sqe, ns, inCapsule);
+            default -> {
+                inCapsule.release();
+                respond(cid, Status.INVALID_OPCODE | Status.DNR, 0);
+            }
+        }
+    }
+
+    private static boolean inRange(Namespace ns, long slba, long nlb) {
+        return slba >= 0 && nlb > 0 && slba + nlb <= ns.blocks && slba + nlb > slba;
+    }
+
+    private void read(Sqe sqe, Namespace ns, ByteBuf inCapsule) {
+        inCapsule.release();
+        int cid = sqe.cid();
+        long slba = sqe.slba();
+        int nlb = sqe.nlb();
+        long len = (long) nlb * ns.lbaSize;
+        if (!inRange(ns, slba, nlb)) {
+            respond(cid, Status.LBA_RANGE | Status.DNR, 0);
+            return;
+        }
+        if (len > target.maxTransferBytes()) {
+            respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+            return;
+        }
+        if (sqe.sglIdentifier() != Sqe.SGL_TRANSPORT_DATA_BLOCK) {
+            respond(cid, Status.SGL_INVALID_TYPE | Status.DNR, 0);
+            return;
+        }
+        if (sqe.sglLength() != len) {
+            respond(cid, Status.SGL_INVALID_DATA | Status.DNR, 0);
+            return;
+        }
+        CompletableFuture<ByteBuf> f = ns.backend.read(slba * ns.lbaSize, (int) len, ctx.alloc());
+        onLoop(f, (data, err) -> {
+            if (err != null) {
+                log.warn("{}: read of namespace {} failed: {}", port, ns.nsid, err.toString());
+                respondIo(cid, Status.READ_ERROR);
+            } else {
+                afterDelay(() -> sendReadData(cid, data), data);
+            }
+        });
+    }
+
+    private void write(Sqe sqe, Namespace ns, ByteBuf inCapsule) {
+        int cid = sqe.cid();
+        long slba = sqe.slba();
+        int nlb = sqe.nlb();
+        long len = (long) nlb * ns.lbaSize;
+        boolean fua = (sqe.cdw(12) & (1 << 30)) != 0;
+        if (!inRange(ns, slba, nlb)) {
+            inCapsule.release();
+            respond(cid, Status.LBA_RANGE | Status.DNR, 0);
+            return;
+        }
+        if (ns.readOnly) {
+            inCapsule.release();
+            respond(cid, 0x182 | Status.DNR, 0);
+            return;
+        }
+        if (len > target.maxTransferBytes()) {
+            inCapsule.release();
+            respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+            return;
+        }
+        withWriteData(sqe, inCapsule, (int) len, data -> {
+            CompletableFuture<Void> f = ns.backend.write(slba * ns.lbaSize, data, fua);
+            onLoop(f, (v, err) -> {
+                data.release();
+                if (err != null) {
+                    log.warn("{}: write to namespace {} failed: {}", port, ns.nsid, err.toString());
+                    respondIo(cid, Status.WRITE_FAULT);
+                } else {
+                    respondIo(cid, Status.SUCCESS);
+                }
+            });
+        });
+    }
+
+    private void dsm(Sqe sqe, Namespace ns, ByteBuf inCapsule) {
+        int cid = sqe.cid();
+        int ranges = (sqe.cdw(10) & 0xFF) + 1;
+        boolean deallocate = (sqe.cdw(11) & 0x4) != 0;
+        withWriteData(sqe, inCapsule, ranges * 16, data -> {
+            CompletableFuture<Void> all = CompletableFuture.completedFuture(null);
+            int status = Status.SUCCESS;
+            if (deallocate) {
+                int r = data.readerIndex();
+                for (int i = 0; i < ranges; i++) {
+                    long nlb = data.getUnsignedIntLE(r + 16 * i + 4);
+                    long slba = data.getLongLE(r + 16 * i + 8);
+                    if (nlb == 0) {
+                        continue;
+                    }
+                    if (!inRange(ns, slba, nlb)) {
+                        status = Status.LBA_RANGE | Status.DNR;
+                        break;
+                    }
+                    CompletableFuture<Void> z = ns.backend.zero(slba * ns.lbaSize, nlb * ns.lbaSize);
+                    all = all.thenCombine(z, (a, b) -> null);
+                }
+            }
+            data.release();
+            if (status != Status.SUCCESS) {
+                respond(cid, status, 0);
+            } else {
+                finish(cid, all);
+            }
+        });
+    }
+
+    /**
+     * Gets a command's host-to-controller data: from the capsule (SGL Data Block, Offset) or through
+     * R2T (Transport SGL Data Block). {@code then} owns the buffer it is given.
+     */
+    private void withWriteData(Sqe sqe, ByteBuf inCapsule, int expected, Consumer<ByteBuf> then) {
+        int cid = sqe.cid();
+        int id = sqe.sglIdentifier();
+        int sglLen = sqe.sglLength();
+        if (sglLen != expected) {
+            inCapsule.release();
+            respond(cid, Status.SGL_INVALID_DATA | Status.DNR, 0);
+            return;
+        }
+        if (id == Sqe.SGL_DATA_BLOCK_OFFSET) {
+            if (inCapsule.readableBytes() != expected || expected > target.config().limits().inCapsuleDataSize()) {
+                inCapsule.release();
+                respond(cid, Status.SGL_INVALID_DATA | Status.DNR, 0);
+                return;
+            }
+            then.accept(inCapsule);
+            return;
+        }
+        inCapsule.release();
+        if (id != Sqe.SGL_TRANSPORT_DATA_BLOCK) {
+            respond(cid, Status.SGL_INVALID_TYPE | Status.DNR, 0);
+            return;
+        }
+        int ttag = nextTtag = (nextTtag + 1) & 0xFFFF;
+        Transfer t = new Transfer(cid, expected, ctx.alloc().compositeBuffer(Integer.MAX_VALUE), then);
+        Transfer old = transfers.put(ttag, t);
+        if (old != null) {
+            old.data.release();
+        }
+        write(new Pdu.R2T(cid, ttag, 0, expected));
+    }
+
+    // ---- responses ----------------------------------------------------------------------------
+
+    /** Completes an I/O command once {@code f} does, with success or Internal Error. */
+    private void finish(int cid, CompletableFuture<Void> f) {
+        onLoop(f, (v, err) -> respondIo(cid, err == null ? Status.SUCCESS : Status.INTERNAL));
+    }
+
+    /** An I/O completion, subject to the port's delay fault. */
+    private void respondIo(int cid, int status) {
+        afterDelay(() -> respond(cid, status, 0), null);
+    }
+
+    private void afterDelay(Runnable r, ByteBuf held) {
+        long ms = port.completionDelayMillis();
+        if (ms <= 0) {
+            r.run();
+            return;
+        }
+        loop.schedule(() -> {
+            if (phase == Phase.CLOSED) {
+                ReferenceCountUtil.safeRelease(held);
+                return;
+            }
+            r.run();
+        }, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /** Runs {@code then} on this queue's event loop once {@code f} completes (inline if it already has). */
+    private <T> void onLoop(CompletableFuture<T> f, java.util.function.BiConsumer<T, Throwable> then) {
+        if (f.isDone() && loop.inEventLoop()) {
+            T v = null;
+            Throwable err = null;
+            try {
+                v = f.join();
+            } catch (RuntimeException e) {
+                err = e;
+            }
+            then.accept(v, err);
+            return;
+        }
+        f.whenComplete((v, err) -> loop.execute(() -> {
+            if (phase == Phase.CLOSED) {
+                ReferenceCountUtil.safeRelease(v);
+                return;
+            }
+            then.accept(v, err);
+        }));
+    }
+
+    /** Sends a response capsule. */
+    void respond(int cid, int status, int dw0) {
+        respondWithDw1(cid, status, dw0, 0);
+    }
+
+    /** A successful response carrying two result dwords (an 8-byte Property Get). */
+    void respondWithDw1(int cid, int dw0, int dw1) {
+        respondWithDw1(cid, Status.SUCCESS, dw0, dw1);
+    }
+
+    private void respondWithDw1(int cid, int status, int dw0, int dw1) {
+        outstanding = Math.max(0, outstanding - 1);
+        write(new Pdu.CapsuleResp(new Cqe(dw0, dw1, sqhd, Math.max(qid, 0), cid, status)));
+    }
+
+    io.netty.buffer.ByteBufAllocator alloc() {
+        return ctx.alloc();
+    }
+
+    /**
+     * Sends read data as C2HData PDUs and completes the command: with the SUCCESS flag on the last
+     * PDU when the host disabled SQ flow control (no response capsule then), else with a capsule.
+     */
+    void sendReadData(int cid, ByteBuf data) {
+        int len = data.readableBytes();
+        int off = 0;
+        try {
+            while (off < len) {
+                int n = Math.min(MAX_C2H_DATA, len - off);
+                boolean last = off + n == len;
+                write(new Pdu.C2HData(cid, off, data.retainedSlice(data.readerIndex() + off, n), last,
+                        last && sqFlowDisabled));
+                off += n;
+            }
+        } finally {
+            data.release();
+        }
+        if (sqFlowDisabled) {
+            outstanding = Math.max(0, outstanding - 1);
+        } else {
+            respond(cid, Status.SUCCESS, 0);
+        }
+    }
+
+    private void write(Object msg) {
+        if (phase == Phase.CLOSED || port.blackholed()) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        ctx.write(msg, ctx.voidPromise());
+        if (!flushScheduled) {
+            flushScheduled = true;
+            loop.execute(() -> {
+                flushScheduled = false;
+                ctx.flush();
+            });
+        }
+    }
+
+    private void fatal(PduException e) {
+        log.info("{}: protocol error from {} (queue {}): {}", port, remote, qid, e.getMessage());
+        if (e.status() != null && ctx.channel().isActive()) {
+            ctx.writeAndFlush(new Pdu.TermReq(PduType.C2H_TERM_REQ, e.status().code(), e.fei(), Unpooled.EMPTY_BUFFER))
+                    .addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ctx.close();
+        }
+        teardown();
+    }
+
+    @Override
+    public String toString() {
+        return port + " queue " + qid + " from " + remote;
+    }
+}
