@@ -169,6 +169,83 @@ public final class NvmeTarget implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes a subsystem reachable through a port (like linking it under an nvmet port). The discovery
+     * log changes, so discovery controllers that asked for it get the discovery-change event.
+     */
+    public void linkSubsystem(int portRef, String nqn) {
+        TargetPort p = resolve(portRef);
+        Subsystem s = subsystem(nqn);
+        if (!p.subsystems.contains(s)) {
+            p.subsystems.add(s);
+            log.info("{}: subsystem {} linked", p, nqn);
+            discoveryChanged();
+        }
+    }
+
+    /**
+     * Takes a subsystem off a port: its controllers through that port are deleted (their connections
+     * close, as nvmet does) and new Connects to it through the port fail.
+     */
+    public void unlinkSubsystem(int portRef, String nqn) {
+        TargetPort p = resolve(portRef);
+        Subsystem s = subsystem(nqn);
+        if (p.subsystems.remove(s)) {
+            log.info("{}: subsystem {} unlinked", p, nqn);
+            for (TargetController c : List.copyOf(s.controllers)) {
+                if (c.port == p) {
+                    c.delete("subsystem unlinked from " + p);
+                }
+            }
+            discoveryChanged();
+        }
+    }
+
+    /** Adds a namespace at run time; every controller of the subsystem gets the namespace-changed event. */
+    public void addNamespace(String nqn, TargetConfig.NamespaceConfig nc) throws IOException {
+        Subsystem s = subsystem(nqn);
+        if (s.namespaces.containsKey(nc.nsid())) {
+            throw new IllegalArgumentException("namespace " + nc.nsid() + " exists in " + nqn);
+        }
+        Backend backend = nc.path() == null ? new MemoryBackend(nc.sizeBytes())
+                : new FileBackend(Path.of(nc.path()), nc.sizeBytes(), blocking);
+        s.namespaces.put(nc.nsid(), new Namespace(nqn, nc, backend));
+        log.info("subsystem {}: namespace {} added ({}, {} bytes)", nqn, nc.nsid(), backend.describe(),
+                backend.sizeBytes());
+        for (TargetController c : s.controllers) {
+            c.namespaceChanged(nc.nsid());
+        }
+    }
+
+    /** Removes a namespace at run time; its commands fail with Invalid Namespace from then on. */
+    public void removeNamespace(String nqn, int nsid) {
+        Subsystem s = subsystem(nqn);
+        Namespace ns = s.namespaces.remove(nsid);
+        if (ns == null) {
+            throw new IllegalArgumentException("no namespace " + nsid + " in " + nqn);
+        }
+        log.info("subsystem {}: namespace {} removed", nqn, nsid);
+        for (TargetController c : s.controllers) {
+            c.namespaceChanged(nsid);
+        }
+        ns.backend.close();
+    }
+
+    private Subsystem subsystem(String nqn) {
+        Subsystem s = subsystems.get(nqn);
+        if (s == null) {
+            throw new IllegalArgumentException("no subsystem " + nqn);
+        }
+        return s;
+    }
+
+    private void discoveryChanged() {
+        discoveryGeneration.incrementAndGet();
+        for (TargetController c : discovery.controllers) {
+            c.discoveryChanged();
+        }
+    }
+
     public AnaState anaState(int portRef, int group) {
         return resolve(portRef).anaState(group);
     }

@@ -115,6 +115,11 @@ final class TargetController {
         }
     }
 
+    /** Deletes the controller from outside (unlinked subsystem): any thread. */
+    void delete(String reason) {
+        loop.execute(() -> destroy(reason));
+    }
+
     private void destroy(String reason) {
         if (dead) {
             return;

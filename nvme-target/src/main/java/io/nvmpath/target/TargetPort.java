@@ -32,6 +32,7 @@ final class TargetPort {
     final int id;
     final String address;
     final String advertise;
+    /** Linked subsystems; changes at run time through the target's link/unlink. */
     final List<Subsystem> subsystems;
     /** A port that serves only the discovery subsystem (the well-known discovery port). */
     final boolean discoveryOnly;
@@ -50,7 +51,7 @@ final class TargetPort {
         this.address = address;
         this.boundPort = port;
         this.advertise = advertise != null ? advertise : address;
-        this.subsystems = List.copyOf(subsystems);
+        this.subsystems = new java.util.concurrent.CopyOnWriteArrayList<>(subsystems);
         this.ana.putAll(anaStates);
         this.discoveryOnly = discoveryOnly;
     }
