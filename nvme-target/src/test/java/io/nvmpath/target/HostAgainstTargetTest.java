@@ -129,6 +129,26 @@ class HostAgainstTargetTest {
     }
 
     @Test
+    void with_sq_flow_control_disabled_reads_complete_by_the_c2h_success_flag() throws Exception {
+        try (Controller c = connect(1, new ControllerOptions().disableSqFlowControl(true))) {
+            ByteBuf w = PooledByteBufAllocator.DEFAULT.buffer(300 * 1024);
+            for (int i = 0; i < 300 * 1024; i++) {
+                w.writeByte(i * 13);
+            }
+            c.io(Commands.write(1, 0, 600, w, false), "write").get(10, TimeUnit.SECONDS);
+            NvmeRequest r = c.io(Commands.read(1, 0, 600, 512), "read").get(10, TimeUnit.SECONDS);
+            ByteBuf got = r.takeReadData();
+            assertThat(ByteBufUtil.equals(got, w)).isTrue();
+            got.release();
+            w.release();
+            // no stray response capsule followed: the queue is still in step
+            for (int i = 0; i < 20; i++) {
+                c.io(Commands.read(1, i, 1, 512), "read").get(10, TimeUnit.SECONDS).takeReadData().release();
+            }
+        }
+    }
+
+    @Test
     void write_zeroes_deallocate_and_flush_work_and_unwritten_blocks_read_as_zeroes() throws Exception {
         try (Controller c = connect(1, new ControllerOptions())) {
             ByteBuf w = PooledByteBufAllocator.DEFAULT.buffer(4096);

@@ -28,9 +28,14 @@ public final class Commands {
      * @param data a 1024-byte buffer from {@link #connectData}
      */
     public static NvmeRequest connect(int qid, int sqsize0, long katoMillis, ByteBuf data) {
+        return connect(qid, sqsize0, 0, katoMillis, data);
+    }
+
+    /** Connect carrying CATTR (bit 2: disable SQ flow control, so the controller may use C2HData SUCCESS). */
+    public static NvmeRequest connect(int qid, int sqsize0, int cattr, long katoMillis, ByteBuf data) {
         Sqe s = Sqe.of(Opcodes.FABRICS).fctype(Opcodes.FCTYPE_CONNECT)
                 .cdw(10, qid << 16)
-                .cdw(11, sqsize0 & 0xFFFF)
+                .cdw(11, (sqsize0 & 0xFFFF) | ((cattr & 0xFF) << 16))
                 .cdw(12, (int) katoMillis);
         return NvmeRequest.write(s, data);
     }

@@ -465,18 +465,28 @@ public final class Controller implements AutoCloseable {
         HostQueue.Owner owner = (q, reason) -> exec.execute(() -> queueFailed(gen, q, reason));
         return HostQueue.open(exec, address, 0, options.adminQueueSize(), options, owner)
                 .thenComposeAsync(q -> {
+                    if (gen != generationId) {
+                        // the controller was reset or deleted while this connection was being made
+                        q.close("association abandoned");
+                        throw new TransportException("association abandoned");
+                    }
                     adminQueue = q;
                     return fabricsConnect(q, 0, options.adminQueueSize() - 1, 0xFFFF);
                 }, exec)
                 .thenComposeAsync(cid -> {
+                    current(gen);
                     cntlid = cid;
                     return internalAdmin(Commands.propertyGet(Opcodes.PROP_CAP, true), "Property Get CAP");
                 }, exec)
                 .thenComposeAsync(capReq -> {
+                    current(gen);
                     cap = (capReq.result0() & 0xFFFFFFFFL) | ((long) capReq.result1() << 32);
                     return enable();
                 }, exec)
-                .thenComposeAsync(v -> internalAdmin(Commands.identify(Opcodes.CNS_CONTROLLER, 0, 0), "Identify Controller"), exec)
+                .thenComposeAsync(v -> {
+                    current(gen);
+                    return internalAdmin(Commands.identify(Opcodes.CNS_CONTROLLER, 0, 0), "Identify Controller");
+                }, exec)
                 .thenComposeAsync(req -> {
                     ByteBuf b = req.takeReadData();
                     IdentifyController id;
@@ -485,6 +495,7 @@ public final class Controller implements AutoCloseable {
                     } finally {
                         b.release();
                     }
+                    current(gen);
                     if (!discovery && !id.subnqn().isEmpty() && !id.subnqn().equals(subsystemNqn)) {
                         throw new TransportException("controller reports subsystem " + id.subnqn()
                                 + ", not " + subsystemNqn);
@@ -493,7 +504,17 @@ public final class Controller implements AutoCloseable {
                     maxTransferBytes = mdtsBytes(id.mdts(), cap);
                     return discovery ? CompletableFuture.completedFuture(null) : connectIoQueues(gen, owner, id);
                 }, exec)
-                .thenComposeAsync(v -> configureAsyncEvents(), exec);
+                .thenComposeAsync(v -> {
+                    current(gen);
+                    return configureAsyncEvents();
+                }, exec);
+    }
+
+    /** Stops a set-up chain whose association was torn down meanwhile. */
+    private void current(int gen) {
+        if (gen != generationId) {
+            throw new TransportException("association abandoned");
+        }
     }
 
     private static long mdtsBytes(int mdts, long cap) {
@@ -511,7 +532,8 @@ public final class Controller implements AutoCloseable {
         if (qid == 0 && discovery) {
             kato = 0;
         }
-        NvmeRequest r = Commands.connect(qid, sqsize0, kato, data);
+        int cattr = qid > 0 && options.disableSqFlowControl() ? 0x4 : 0;
+        NvmeRequest r = Commands.connect(qid, sqsize0, cattr, kato, data);
         CompletableFuture<Integer> f = new CompletableFuture<>();
         r.callback(done -> {
             data.release();
@@ -591,30 +613,30 @@ public final class Controller implements AutoCloseable {
                     int ncqa = (r.result0() >>> 16) + 1;
                     int count = Math.min(wanted, Math.min(nsqa, ncqa));
                     List<CompletableFuture<HostQueue>> all = new ArrayList<>();
+                    List<HostQueue> opened = java.util.Collections.synchronizedList(new ArrayList<>());
                     for (int qid = 1; qid <= count; qid++) {
                         int thisQid = qid;
                         EventLoop loop = group.next();
-                        all.add(HostQueue.open(loop, address, qid, size, options, owner)
-                                .thenCompose(q -> fabricsConnect(q, thisQid, size - 1, cntlid).thenApply(x -> {
-                                    q.ioInCapsule(inCapsule);
-                                    return q;
-                                })));
+                        all.add(HostQueue.open(loop, address, qid, size, options, owner).thenCompose(q -> {
+                            opened.add(q);
+                            return fabricsConnect(q, thisQid, size - 1, cntlid).thenApply(x -> {
+                                q.ioInCapsule(inCapsule);
+                                return q;
+                            });
+                        }));
                     }
                     return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).handleAsync((v, err) -> {
-                        List<HostQueue> ok = new ArrayList<>();
-                        for (CompletableFuture<HostQueue> f : all) {
-                            if (!f.isCompletedExceptionally()) {
-                                ok.add(f.join());
-                            }
-                        }
                         if (gen != generationId || err != null) {
-                            for (HostQueue q : ok) {
-                                q.close("association abandoned");
+                            // close every connection this attempt made, connected or not
+                            synchronized (opened) {
+                                for (HostQueue q : opened) {
+                                    q.close("association abandoned");
+                                }
                             }
                             throw err != null ? new TransportException("I/O queue setup failed: "
                                     + unwrap(err).getMessage(), unwrap(err)) : new TransportException("superseded");
                         }
-                        ioQueues = ok.toArray(HostQueue[]::new);
+                        ioQueues = all.stream().map(CompletableFuture::join).toArray(HostQueue[]::new);
                         return null;
                     }, exec);
                 }, exec).thenApply(x -> null);

@@ -30,6 +30,7 @@ public final class ControllerOptions {
     private Duration adminTimeout = Duration.ofSeconds(60);
     private Duration connectTimeout = Duration.ofSeconds(10);
     private int maxPduData = 8 << 20;
+    private boolean disableSqFlowControl;
 
     public ControllerOptions copy() {
         ControllerOptions o = new ControllerOptions();
@@ -49,6 +50,7 @@ public final class ControllerOptions {
         o.adminTimeout = adminTimeout;
         o.connectTimeout = connectTimeout;
         o.maxPduData = maxPduData;
+        o.disableSqFlowControl = disableSqFlowControl;
         return o;
     }
 
@@ -199,6 +201,20 @@ public final class ControllerOptions {
 
     public ControllerOptions connectTimeout(Duration d) {
         this.connectTimeout = positive(d, "connectTimeout");
+        return this;
+    }
+
+    /**
+     * Ask for SQ flow control to be disabled on the I/O queues (Connect CATTR bit 2, nvme-cli's
+     * {@code --disable-sqflow}): the controller may then complete reads with a C2HData SUCCESS flag
+     * and no response capsule. This host never relies on SQHD, so it is safe either way.
+     */
+    public boolean disableSqFlowControl() {
+        return disableSqFlowControl;
+    }
+
+    public ControllerOptions disableSqFlowControl(boolean on) {
+        this.disableSqFlowControl = on;
         return this;
     }
 
