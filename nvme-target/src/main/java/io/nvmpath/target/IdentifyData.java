@@ -54,6 +54,7 @@ final class IdentifyData {
         b.setShortLE(520, s.discovery ? 0 : 0x0C); // ONCS: DSM, Write Zeroes
         b.setByte(525, s.discovery ? 0 : 0x1); // VWC: volatile write cache present
         b.setIntLE(536, 0x00100001); // SGLS: SGLs, offset in-capsule data blocks
+        b.setIntLE(540, s.discovery ? 0 : MAX_NSID); // MNAN: Linux refuses an ANA controller without it
         ascii0(b, 768, 256, s.nqn);
         b.setIntLE(1792, (64 + t.config().limits().inCapsuleDataSize()) / 16); // IOCCSZ
         b.setIntLE(1796, 1); // IORCSZ

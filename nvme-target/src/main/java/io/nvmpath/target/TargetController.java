@@ -377,24 +377,36 @@ final class TargetController {
                 return;
             }
         }
-        ByteBuf slice;
-        if (offset >= log.readableBytes()) {
-            if (offset > 0 && offset > log.readableBytes()) {
-                log.release();
-                q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
-                return;
-            }
-            slice = q.alloc().buffer((int) length).writeZero((int) length);
+        // the page's defined size is what Identify implies (ANA: header + NANAGRPID descriptors +
+        // MNAN NSIDs), not what it holds now: hosts read it in pieces up to that size
+        long defined = Math.max(log.readableBytes(), definedLogSize(lid));
+        if (offset > defined || (offset == defined && offset > 0)) {
             log.release();
-        } else {
-            int from = (int) offset;
-            int n = (int) Math.min(length, log.readableBytes() - from);
-            slice = q.alloc().buffer((int) length);
-            slice.writeBytes(log, log.readerIndex() + from, n);
-            slice.writeZero((int) length - n);
-            log.release();
+            q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+            return;
         }
+        ByteBuf slice = q.alloc().buffer((int) length);
+        int from = (int) Math.min(offset, log.readableBytes());
+        int n = (int) Math.min(length, log.readableBytes() - from);
+        slice.writeBytes(log, log.readerIndex() + from, n);
+        slice.writeZero((int) length - n);
+        log.release();
         q.sendReadData(cid, slice);
+    }
+
+    private static long definedLogSize(int lid) {
+        return switch (lid) {
+            case Opcodes.LOG_ANA -> AnaLogSize.MAX;
+            case Opcodes.LOG_CHANGED_NS -> 4096;
+            case Opcodes.LOG_ERROR -> 64;
+            case 0x02, 0x03 -> 512;
+            default -> 0;
+        };
+    }
+
+    /** The ANA log's size as a host computes it from Identify Controller. */
+    private static final class AnaLogSize {
+        static final long MAX = 16 + (long) IdentifyData.ANA_GROUP_MAX * 32 + (long) IdentifyData.MAX_NSID * 4;
     }
 
     private void setFeatures(TargetQueue q, Sqe sqe) {

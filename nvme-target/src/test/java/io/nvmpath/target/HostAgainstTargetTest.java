@@ -96,6 +96,28 @@ class HostAgainstTargetTest {
     }
 
     @Test
+    void the_ana_log_can_be_read_in_pieces_up_to_the_size_identify_implies() throws Exception {
+        try (Controller c = connect(1, new ControllerOptions())) {
+            // nvme-cli's size: header + NANAGRPID descriptors + MNAN NSIDs, read 4 KiB at a time
+            long size = 16 + c.identity().nanagrpid() * 32 + 1024L * 4;
+            ByteBuf whole = PooledByteBufAllocator.DEFAULT.buffer((int) size);
+            for (long off = 0; off < size; off += 4096) {
+                int n = (int) Math.min(4096, size - off);
+                NvmeRequest r = c.admin(Commands.getLogPage(Opcodes.LOG_ANA, 0, false, 0, off, n), "ANA log piece")
+                        .get(5, TimeUnit.SECONDS);
+                ByteBuf b = r.takeReadData();
+                whole.writeBytes(b);
+                b.release();
+            }
+            io.nvmpath.fabric.nvme.AnaLog log = io.nvmpath.fabric.nvme.AnaLog.parse(whole);
+            whole.release();
+            assertThat(log.group(1).state()).isEqualTo(AnaState.OPTIMIZED);
+            assertThatThrownBy(() -> c.admin(Commands.getLogPage(Opcodes.LOG_ANA, 0, false, 0, size + 4, 4), "past the end")
+                    .get(5, TimeUnit.SECONDS)).hasMessageContaining("Invalid Field");
+        }
+    }
+
+    @Test
     void identifiers_survive_a_restart_of_the_target() throws Exception {
         NamespaceIds before;
         try (Controller c = connect(1, new ControllerOptions())) {

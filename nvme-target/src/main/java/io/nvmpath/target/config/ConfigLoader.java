@@ -31,7 +31,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.BiFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -148,9 +147,9 @@ public final class ConfigLoader {
 
     private TargetConfig build(JsonNode root) {
         Fields top = Fields.of(root, "", TOP_KEYS);
-        List<SubsystemConfig> subsystems = top.list("subsystems", this::subsystem);
+        List<SubsystemConfig> subsystems = top.list("subsystems", (node, at, i) -> subsystem(node, at));
         List<String> allNqns = subsystems.stream().map(SubsystemConfig::nqn).toList();
-        List<PortConfig> ports = top.list("ports", (node, at) -> port(node, at, allNqns));
+        List<PortConfig> ports = top.list("ports", (node, at, i) -> port(node, at, i, allNqns));
         ListenConfig discovery = top.has("discovery") ? listen(top.get("discovery"), "discovery",
                 DEFAULT_DISCOVERY_PORT) : null;
         ListenConfig admin = top.has("admin") ? listen(top.get("admin"), "admin",
@@ -165,7 +164,7 @@ public final class ConfigLoader {
         String nqn = f.string("nqn", null);
         List<String> hosts = f.list("hosts", Fields::asString);
         boolean allowAnyHost = f.bool("allowAnyHost", hosts.isEmpty());
-        List<NamespaceConfig> namespaces = f.list("namespaces", this::namespace);
+        List<NamespaceConfig> namespaces = f.list("namespaces", (n, nat, i) -> namespace(n, nat));
         return new SubsystemConfig(nqn, f.string("serial", nqn == null ? null : serialOf(nqn)),
                 f.string("model", DEFAULT_MODEL), f.string("firmware", DEFAULT_FIRMWARE), allowAnyHost, hosts,
                 namespaces);
@@ -184,9 +183,8 @@ public final class ConfigLoader {
                 f.bool("readOnly", false));
     }
 
-    private static PortConfig port(JsonNode node, String at, List<String> allNqns) {
+    private static PortConfig port(JsonNode node, String at, int index, List<String> allNqns) {
         Fields f = Fields.of(node, at, PORT_KEYS);
-        int index = Integer.parseInt(at.substring(at.lastIndexOf('[') + 1, at.length() - 1));
         return new PortConfig(f.integer("id", index + 1), f.string("address", DEFAULT_ADDRESS),
                 f.requiredInteger("port"), f.string("advertise", null),
                 f.has("subsystems") ? f.list("subsystems", Fields::asString) : allNqns, f.anaStates("anaStates"));
@@ -251,6 +249,12 @@ public final class ConfigLoader {
         return Set.copyOf(Arrays.asList(names));
     }
 
+    /** Builds one element of a YAML list from its node, its field path and its index. */
+    @FunctionalInterface
+    private interface Element<T> {
+        T build(JsonNode node, String at, int index);
+    }
+
     /**
      * The keys of one YAML mapping, read with their field path: each accessor checks the type and
      * throws a {@link ConfigException} naming {@code path.key} when it is wrong.
@@ -294,13 +298,17 @@ public final class ConfigLoader {
             return has(key) ? asString(get(key), at(key)) : absent;
         }
 
+        static String asString(JsonNode v, String at, int index) {
+            return asString(v, at);
+        }
+
         static String asString(JsonNode v, String at) {
             if (v.isTextual()) {
                 return v.textValue();
             }
             if (v.isNumber() || v.isBoolean()) {
-                throw new ConfigException(at, "expected a string, not " + describe(v) + " (quote it: \"" + v.asText()
-                        + "\")");
+                // YAML has already read it as a number or boolean (0.10 is 0.1, 0011 is octal): only quotes keep it
+                throw new ConfigException(at, "expected a string, not " + describe(v) + " (put the value in quotes)");
             }
             throw new ConfigException(at, "expected a string, not " + describe(v));
         }
@@ -354,7 +362,7 @@ public final class ConfigLoader {
         }
 
         /** A list of {@code key}, each element built by {@code element} with its indexed path; empty when absent. */
-        <T> List<T> list(String key, BiFunction<JsonNode, String, T> element) {
+        <T> List<T> list(String key, Element<T> element) {
             if (!has(key)) {
                 return List.of();
             }
@@ -364,7 +372,7 @@ public final class ConfigLoader {
             }
             List<T> out = new ArrayList<>();
             for (int i = 0; i < v.size(); i++) {
-                out.add(element.apply(v.get(i), at(key) + "[" + i + "]"));
+                out.add(element.build(v.get(i), at(key) + "[" + i + "]", i));
             }
             return out;
         }
@@ -379,8 +387,7 @@ public final class ConfigLoader {
                 throw new ConfigException(at(key), "expected a mapping of ANA group to state, not " + describe(v));
             }
             Map<Integer, AnaState> out = new LinkedHashMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : v.properties()) {
                 String at = at(key) + "." + e.getKey();
                 int group;
                 try {

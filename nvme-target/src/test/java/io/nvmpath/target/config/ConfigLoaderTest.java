@@ -1,0 +1,292 @@
+package io.nvmpath.target.config;
+
+import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.target.config.TargetConfig.Limits;
+import io.nvmpath.target.config.TargetConfig.ListenConfig;
+import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
+import io.nvmpath.target.config.TargetConfig.PortConfig;
+import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ConfigLoaderTest {
+    private static final String NQN = TargetConfig.DEMO_NQN;
+
+    /** The example of the README, key for key. */
+    static final String FULL_EXAMPLE = """
+            subsystems:
+              - nqn: nqn.2026-11.io.nvmpath:demo
+                serial: NVMPATH0001
+                model: nvmpath demo target
+                firmware: "0.1"
+                allowAnyHost: true
+                namespaces:
+                  - nsid: 1
+                    size: 1GiB          # memory namespace (sparse)
+                    anaGroup: 1
+                  - nsid: 2
+                    path: /var/lib/nvmpath/ns2.img   # file or block device; size creates the file if missing
+                    size: 256MiB
+                    lbaSize: 4096
+            ports:
+              - id: 1
+                address: 127.0.0.1
+                port: 4420
+                subsystems: [nqn.2026-11.io.nvmpath:demo]
+                anaStates: {1: optimized}
+              - id: 2
+                address: 127.0.0.1
+                port: 4421
+                advertise: 127.0.0.1
+                subsystems: [nqn.2026-11.io.nvmpath:demo]
+                anaStates: {1: non-optimized}
+            discovery: {address: 127.0.0.1, port: 8009}
+            admin: {address: 127.0.0.1, port: 8091}
+            anatt: 10
+            limits: {mdts: 8, inCapsuleDataSize: 8192, maxH2CData: 131072, ioQueueSize: 128, maxIoQueues: 8, headerDigest: true, dataDigest: true}
+            """;
+
+    /** {@link TargetConfig#demo()} written out. */
+    static final String DEMO = """
+            subsystems:
+              - nqn: nqn.2026-11.io.nvmpath:demo
+                serial: NVMPATH0001
+                model: nvmpath demo target
+                firmware: "0.1"
+                namespaces:
+                  - {nsid: 1, size: 1GiB}
+            ports:
+              - {id: 1, address: 127.0.0.1, port: 4420, anaStates: {1: optimized}}
+              - {id: 2, address: 127.0.0.1, port: 4421, anaStates: {1: non-optimized}}
+            discovery: {port: 8009}
+            admin: {port: 8091}
+            """;
+
+    /** A small valid document that the error cases below break one key at a time. */
+    private static final String BASE = """
+            subsystems:
+              - nqn: nqn.2026-11.test:a
+                namespaces:
+                  - {nsid: 1, size: 64MiB}
+                  - {nsid: 2, size: 64MiB}
+            ports:
+              - {port: 4420}
+              - {port: 4421, anaStates: {1: non-optimized}}
+            """;
+
+    @Test
+    void should_read_the_full_example_into_the_records_it_spells() {
+        TargetConfig c = ConfigLoader.parse(FULL_EXAMPLE);
+
+        NamespaceConfig ns1 = new NamespaceConfig(1, 1L << 30, null, 512, 1, null, null, null, false);
+        NamespaceConfig ns2 = new NamespaceConfig(2, 256L << 20, "/var/lib/nvmpath/ns2.img", 4096, 1, null, null, null,
+                false);
+        assertThat(c).isEqualTo(new TargetConfig(
+                List.of(new SubsystemConfig(NQN, "NVMPATH0001", "nvmpath demo target", "0.1", true, List.of(),
+                        List.of(ns1, ns2))),
+                List.of(new PortConfig(1, "127.0.0.1", 4420, null, List.of(NQN), Map.of(1, AnaState.OPTIMIZED)),
+                        new PortConfig(2, "127.0.0.1", 4421, "127.0.0.1", List.of(NQN),
+                                Map.of(1, AnaState.NON_OPTIMIZED))),
+                new ListenConfig("127.0.0.1", 8009),
+                new Limits(8, 8192, 131072, 128, 8, true, true),
+                new ListenConfig("127.0.0.1", 8091),
+                10));
+    }
+
+    @Test
+    void should_read_the_demo_document_as_the_embedded_demo() {
+        assertThat(ConfigLoader.parse(DEMO)).isEqualTo(TargetConfig.demo());
+    }
+
+    @Test
+    void should_default_every_optional_key() {
+        TargetConfig c = ConfigLoader.parse("""
+                subsystems:
+                  - nqn: nqn.2026-11.test:a
+                    namespaces: [{nsid: 1, size: 4096}]
+                  - nqn: nqn.2026-11.test:b
+                ports:
+                  - port: 4420
+                  - port: 4421
+                """);
+
+        SubsystemConfig a = c.subsystems().get(0);
+        assertThat(a.serial()).hasSize(20).startsWith("NVMPATH").isEqualTo(ConfigLoader.serialOf(a.nqn()))
+                .isNotEqualTo(c.subsystems().get(1).serial());
+        assertThat(a.model()).isEqualTo(ConfigLoader.DEFAULT_MODEL);
+        assertThat(a.firmware()).isEqualTo(ConfigLoader.DEFAULT_FIRMWARE);
+        assertThat(a.allowAnyHost()).isTrue();
+        assertThat(a.namespaces()).containsExactly(
+                new NamespaceConfig(1, 4096, null, 512, 1, null, null, null, false));
+        assertThat(c.subsystems().get(1).namespaces()).isEmpty();
+        assertThat(c.ports()).containsExactly(
+                new PortConfig(1, "127.0.0.1", 4420, null, List.of("nqn.2026-11.test:a", "nqn.2026-11.test:b"),
+                        Map.of()),
+                new PortConfig(2, "127.0.0.1", 4421, null, List.of("nqn.2026-11.test:a", "nqn.2026-11.test:b"),
+                        Map.of()));
+        assertThat(c.discovery()).isNull();
+        assertThat(c.admin()).isNull();
+        assertThat(c.limits()).isEqualTo(Limits.DEFAULTS);
+        assertThat(c.anatt()).isEqualTo(ConfigLoader.DEFAULT_ANATT);
+    }
+
+    @Test
+    void should_take_each_absent_limit_from_the_defaults() {
+        TargetConfig c = ConfigLoader.parse(BASE + "limits: {mdts: 5, dataDigest: false}\n");
+
+        Limits d = Limits.DEFAULTS;
+        assertThat(c.limits()).isEqualTo(new Limits(5, d.inCapsuleDataSize(), d.maxH2CData(), d.ioQueueSize(),
+                d.maxIoQueues(), d.headerDigest(), false));
+    }
+
+    @Test
+    void should_default_discovery_and_admin_keys_when_the_sections_are_given_empty() {
+        TargetConfig c = ConfigLoader.parse(BASE + "discovery: {}\nadmin: {address: 0.0.0.0}\n");
+
+        assertThat(c.discovery()).isEqualTo(new ListenConfig("127.0.0.1", 8009));
+        assertThat(c.admin()).isEqualTo(new ListenConfig("0.0.0.0", TargetConfig.DEFAULT_ADMIN_PORT));
+    }
+
+    @Test
+    void should_allow_only_the_listed_hosts_when_hosts_are_given() {
+        TargetConfig c = ConfigLoader.parse(BASE.replace("  - nqn: nqn.2026-11.test:a\n",
+                "  - nqn: nqn.2026-11.test:a\n    hosts: [nqn.2014-08.org.nvmexpress:uuid:1234]\n"));
+
+        assertThat(c.subsystems().get(0).allowAnyHost()).isFalse();
+        assertThat(c.subsystems().get(0).hosts()).containsExactly("nqn.2014-08.org.nvmexpress:uuid:1234");
+    }
+
+    @Test
+    void should_read_the_remaining_namespace_keys() {
+        TargetConfig c = ConfigLoader.parse(BASE.replace("{nsid: 2, size: 64MiB}", """
+                {nsid: 2, size: 64MiB, anaGroup: 2, readOnly: true, nguid: 000102030405060708090a0b0c0d0e0f,
+                       eui64: "0011223344556677", uuid: 6f7d3e44-19f2-4c4a-a6c3-6d1a2f0b9e11}"""));
+
+        assertThat(c.subsystems().get(0).namespaces().get(1)).isEqualTo(new NamespaceConfig(2, 64L << 20, null, 512,
+                2, "000102030405060708090a0b0c0d0e0f", "0011223344556677", "6f7d3e44-19f2-4c4a-a6c3-6d1a2f0b9e11",
+                true));
+    }
+
+    @Test
+    void should_resolve_a_relative_namespace_path_against_the_file_directory(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("target.yaml");
+        Files.writeString(file, BASE.replace("{nsid: 2, size: 64MiB}", "{nsid: 2, size: 64MiB, path: ns2.img}"));
+
+        TargetConfig c = ConfigLoader.load(file);
+
+        assertThat(c.subsystems().get(0).namespaces().get(1).path())
+                .isEqualTo(dir.toAbsolutePath().resolve("ns2.img").toString());
+    }
+
+    @Test
+    void should_load_a_file_like_its_text(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("demo.yaml");
+        Files.writeString(file, DEMO);
+
+        assertThat(ConfigLoader.load(file)).isEqualTo(TargetConfig.demo());
+    }
+
+    @Test
+    void should_name_the_file_when_it_does_not_exist(@TempDir Path dir) {
+        Path file = dir.resolve("missing.yaml");
+
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(file + ": no such file");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', quoteCharacter = '\'', textBlock = """
+            # what is wrong            | replace                        | with                                     | field                            | message
+            a bad size                 | '{nsid: 2, size: 64MiB}'       | '{nsid: 2, size: 12XB}'                  | subsystems[0].namespaces[1].size | 'subsystems[0].namespaces[1].size: "12XB" is not a size (use bytes or KiB/MiB/GiB/TiB)'
+            a decimal size unit        | '{nsid: 2, size: 64MiB}'       | '{nsid: 2, size: 64MB}'                  | subsystems[0].namespaces[1].size | 'subsystems[0].namespaces[1].size: "64MB" is not a size (use bytes or KiB/MiB/GiB/TiB)'
+            a negative size            | '{nsid: 2, size: 64MiB}'       | '{nsid: 2, size: -512}'                  | subsystems[0].namespaces[1].size | 'subsystems[0].namespaces[1].size: the number -512 is not a size (use bytes or KiB/MiB/GiB/TiB)'
+            an unknown namespace key   | '{nsid: 2, size: 64MiB}'       | '{nsid: 2, sise: 64MiB}'                 | subsystems[0].namespaces[1].sise | 'subsystems[0].namespaces[1].sise: unknown key (expected anaGroup, eui64, lbaSize, nguid, nsid, path, readOnly, size, uuid)'
+            an unknown top-level key   | 'ports:'                       | 'portz:'                                 | portz                            | 'portz: unknown key (expected admin, anatt, discovery, limits, ports, subsystems)'
+            a port that is text        | '{port: 4421,'                 | '{port: "x",'                            | ports[1].port                    | 'ports[1].port: expected an integer, not "x"'
+            a port that is missing     | '{port: 4421,'                 | '{'                                      | ports[1].port                    | 'ports[1].port: missing'
+            a missing NSID             | '{nsid: 2, size: 64MiB}'       | '{size: 64MiB}'                          | subsystems[0].namespaces[1].nsid | 'subsystems[0].namespaces[1].nsid: missing'
+            an unknown ANA state       | 'non-optimized'                | 'optimised'                              | ports[1].anaStates.1             | 'ports[1].anaStates.1: "optimised" is not an ANA state (optimized, non-optimized, inaccessible, persistent-loss, change)'
+            an ANA group that is text  | '{1: non-optimized}'           | '{one: non-optimized}'                   | ports[1].anaStates.one           | 'ports[1].anaStates.one: "one" is not an ANA group number'
+            a list that is a mapping   | '- {port: 4420}'               | '- {port: 4420, subsystems: {a: b}}'     | ports[0].subsystems              | 'ports[0].subsystems: expected a list, not a mapping'
+            a word for a boolean       | '    namespaces:'              | '    allowAnyHost: maybe\n    namespaces:' | subsystems[0].allowAnyHost   | 'subsystems[0].allowAnyHost: expected true or false, not "maybe"'
+            an unquoted firmware       | '    namespaces:'              | '    firmware: 1.10\n    namespaces:'   | subsystems[0].firmware         | 'subsystems[0].firmware: expected a string, not the number 1.1 (put the value in quotes)'
+            a limit that is not a number | 'ports:'                     | 'limits: {mdts: big}\nports:'            | limits.mdts                      | 'limits.mdts: expected an integer, not "big"'
+            an unknown limit           | 'ports:'                       | 'limits: {mtds: 5}\nports:'              | limits.mtds                      | 'limits.mtds: unknown key (expected dataDigest, headerDigest, inCapsuleDataSize, ioQueueSize, maxH2CData, maxIoQueues, mdts)'
+            an unknown subsystem       | '{port: 4421,'                 | '{port: 4421, subsystems: [nqn.2026-11.test:b],' | ports[1].subsystems[0]   | 'ports[1].subsystems[0]: no subsystem nqn.2026-11.test:b'
+            a memory namespace without size | '{nsid: 2, size: 64MiB}'  | '{nsid: 2}'                              | subsystems[0].namespaces[1].size | 'subsystems[0].namespaces[1].size: a memory namespace needs a size'
+            a bad LBA size             | '{nsid: 2, size: 64MiB}'       | '{nsid: 2, size: 64MiB, lbaSize: 1024}'  | subsystems[0].namespaces[1].lbaSize | 'subsystems[0].namespaces[1].lbaSize: must be 512 or 4096, not 1024'
+            a duplicate port ID        | '{port: 4421,'                 | '{id: 1, port: 4421,'                    | ports[1].id                      | 'ports[1].id: must be a unique 1..65535, not 1'
+            """)
+    void should_name_the_field_when(String what, String replace, String with, String field, String message) {
+        String yaml = BASE.replace(replace, with.replace("\\n", "\n"));
+        assertThat(yaml).as("the case must change the document").isNotEqualTo(BASE);
+
+        assertThatThrownBy(() -> ConfigLoader.parse(yaml))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(message)
+                .extracting(e -> ((ConfigException) e).field()).isEqualTo(field);
+    }
+
+    @Test
+    void should_give_a_syntax_error_in_one_line_with_its_line_and_column() {
+        String yaml = """
+                subsystems:
+                  - nqn: nqn.2026-11.test:a
+                ports: [{port: 4420}
+                anatt: 10
+                """;
+
+        assertThatThrownBy(() -> ConfigLoader.parse(yaml))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("line 4, column 1: expected ',' or ']', but got <scalar>")
+                .hasMessageNotContaining("\n");
+    }
+
+    @Test
+    void should_refuse_a_key_given_twice_with_its_line() {
+        String yaml = BASE.replace("{port: 4420}", "{port: 4420, port: 4422}");
+
+        assertThatThrownBy(() -> ConfigLoader.parse(yaml))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageMatching("line 7, column \\d+: duplicate key 'port'");
+    }
+
+    @Test
+    void should_say_what_the_document_should_be_when_it_is_not_a_mapping() {
+        assertThatThrownBy(() -> ConfigLoader.parse("just some text\n"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("(document): expected a mapping, not \"just some text\"");
+    }
+
+    @Test
+    void should_need_subsystems_in_an_empty_document() {
+        assertThatThrownBy(() -> ConfigLoader.parse(""))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("subsystems: at least one subsystem is needed");
+    }
+
+    @ParameterizedTest(name = "{0} = {1}")
+    @CsvSource({"512, 512", "4KiB, 4096", "1 GiB, 1073741824", "256mib, 268435456", "2TiB, 2199023255552",
+            "7B, 7"})
+    void should_parse_sizes_with_binary_units(String text, long bytes) {
+        assertThat(ConfigLoader.parseSize(text)).isEqualTo(bytes);
+    }
+
+    @Test
+    void should_refuse_a_size_that_does_not_fit_in_64_bits() {
+        assertThatThrownBy(() -> ConfigLoader.parseSize("99999999TiB"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("\"99999999TiB\" is too large");
+    }
+}
