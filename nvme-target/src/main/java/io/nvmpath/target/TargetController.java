@@ -46,7 +46,7 @@ final class TargetController {
     private volatile boolean enabled;
     private int cc;
     private int csts;
-    private int ioQueuesGranted;
+    private volatile int ioQueuesGranted;
     private int asyncEventConfig;
     private long lastKeepAliveNanos = System.nanoTime();
     private ScheduledFuture<?> katoTimer;
