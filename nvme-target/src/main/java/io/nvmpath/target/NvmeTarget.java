@@ -110,7 +110,9 @@ public final class NvmeTarget implements AutoCloseable {
                     try {
                         backend = new FileBackend(Path.of(nc.path()), nc.sizeBytes(), blocking);
                     } catch (IOException e) {
-                        throw new ConfigException("subsystems[" + i + "].namespaces[" + n + "].path", e.getMessage());
+                        throw new ConfigException("subsystems[" + i + "].namespaces[" + n + "].path",
+                                "cannot open " + nc.path() + ": " + (e instanceof java.nio.file.NoSuchFileException
+                                        ? "no such file or directory" : e.getMessage()));
                     }
                 }
                 s.namespaces.put(nc.nsid(), new Namespace(sc.nqn(), nc, backend));
@@ -132,10 +134,16 @@ public final class NvmeTarget implements AutoCloseable {
         StringBuilder sb = new StringBuilder();
         for (TargetPort p : ports.values()) {
             sb.append(' ').append(p.address).append(':').append(p.boundPort()).append(" (port ").append(p.id)
-                    .append(", ANA ").append(p.anaStates()).append(')');
+                    .append(", ANA ").append(labels(p.anaStates())).append(')');
         }
         log.info("NVMe/TCP target up: {} subsystem(s) {}; ports{}{}", subsystems.size(), subsystems.keySet(), sb,
                 discoveryPort == null ? "" : "; discovery " + discoveryPort.address + ":" + discoveryPort.boundPort());
+    }
+
+    private static Map<Integer, String> labels(Map<Integer, AnaState> states) {
+        Map<Integer, String> out = new java.util.TreeMap<>();
+        states.forEach((g, st) -> out.put(g, st.label()));
+        return out;
     }
 
     public TargetConfig config() {
@@ -159,6 +167,9 @@ public final class NvmeTarget implements AutoCloseable {
             throw new IllegalArgumentException("ANA group must be 1.." + IdentifyData.ANA_GROUP_MAX + ", not " + group);
         }
         AnaState prev = p.anaState(group);
+        if (prev == state) {
+            return;
+        }
         p.setAnaState(group, state);
         anaChangeCount.incrementAndGet();
         log.info("{}: ANA group {} {} -> {}", p, group, prev.label(), state.label());
@@ -250,13 +261,21 @@ public final class NvmeTarget implements AutoCloseable {
         return resolve(portRef).anaState(group);
     }
 
-    /** Applies a fault to a port ({@link Fault#NONE} clears it). */
+    /**
+     * Applies a fault to a port ({@link Fault#NONE} clears it). Blocks while the listener closes or
+     * binds again, so never call it from one of the target's event loops.
+     *
+     * @throws IllegalStateException when clearing {@link Fault.Down} cannot bind the port again; the
+     *                               port then stays down
+     */
     public void setFault(int portRef, Fault fault) {
         try {
             resolve(portRef).setFault(fault, group);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while re-binding", e);
+        } catch (IOException e) {
+            throw new IllegalStateException(e.getMessage(), e);
         }
     }
 
@@ -267,10 +286,19 @@ public final class NvmeTarget implements AutoCloseable {
     public List<TargetView.Port> ports() {
         List<TargetView.Port> out = new ArrayList<>();
         for (TargetPort p : ports.values()) {
-            out.add(new TargetView.Port(p.id, p.address, p.boundPort(),
-                    p.subsystems.stream().map(s -> s.nqn).toList(), p.anaStates(), p.fault().label(), p.connections()));
+            out.add(view(p));
         }
         return out;
+    }
+
+    /** The view of one port, by ID or TCP port. */
+    public TargetView.Port portView(int portRef) {
+        return view(resolve(portRef));
+    }
+
+    private static TargetView.Port view(TargetPort p) {
+        return new TargetView.Port(p.id, p.address, p.boundPort(), p.subsystems.stream().map(s -> s.nqn).toList(),
+                p.anaStates(), p.fault().label(), p.connections());
     }
 
     public List<TargetView.Controller> controllers() {

@@ -57,7 +57,7 @@ final class TargetPort {
     }
 
     /** Binds the listener (again, after {@link Fault.Down}, on the same port). */
-    synchronized void bind(EventLoopGroup group) throws InterruptedException {
+    synchronized void bind(EventLoopGroup group) throws InterruptedException, java.io.IOException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
@@ -74,7 +74,12 @@ final class TargetPort {
                         ch.pipeline().addLast("queue", q);
                     }
                 });
-        Channel ch = b.bind(address, boundPort).sync().channel();
+        io.netty.channel.ChannelFuture f = b.bind(address, boundPort).await();
+        if (!f.isSuccess()) {
+            throw new java.io.IOException("cannot listen on " + address + ":" + boundPort + ": "
+                    + f.cause().getMessage(), f.cause());
+        }
+        Channel ch = f.channel();
         boundPort = ((InetSocketAddress) ch.localAddress()).getPort();
         listener = ch;
     }
@@ -144,8 +149,11 @@ final class TargetPort {
     }
 
     /** Applies a fault; {@link Fault.Down} closes the listener and every connection, clearing rebinds. */
-    synchronized void setFault(Fault next, EventLoopGroup group) throws InterruptedException {
+    synchronized void setFault(Fault next, EventLoopGroup group) throws InterruptedException, java.io.IOException {
         Fault prev = fault;
+        if (prev instanceof Fault.Down && !(next instanceof Fault.Down) && listener == null) {
+            bind(group); // before the fault changes: if this fails the port is still, truthfully, down
+        }
         if (next instanceof Fault.Fail f) {
             failRemaining.set(f.count());
         }
@@ -156,8 +164,6 @@ final class TargetPort {
             for (TargetQueue q : queues) {
                 q.close("port " + id + " down");
             }
-        } else if (prev instanceof Fault.Down && listener == null) {
-            bind(group);
         }
     }
 

@@ -107,18 +107,7 @@ final class AdminApi {
      * port.
      */
     private TargetView.Port view(int portRef) {
-        List<TargetView.Port> ports = target.ports();
-        for (TargetView.Port p : ports) {
-            if (p.id() == portRef) {
-                return p;
-            }
-        }
-        for (TargetView.Port p : ports) {
-            if (p.port() == portRef) {
-                return p;
-            }
-        }
-        throw new IllegalArgumentException("no port with ID or TCP port " + portRef);
+        return target.portView(portRef);
     }
 
     /**

@@ -1,0 +1,86 @@
+package io.nvmpath.server.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.time.Duration;
+
+/**
+ * The target's admin endpoint, as the {@code nvmpath target} subcommands use it: JSON in, JSON
+ * out, and every failure one line — an unreachable endpoint, or the endpoint's own
+ * {@code {"error": ...}}.
+ */
+final class AdminClient implements AutoCloseable {
+    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    /** Taking a port down or up re-binds a listener; still well under this. */
+    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
+
+    private final URI base;
+    private final HttpClient http;
+
+    AdminClient(URI base) {
+        this.base = base;
+        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT)
+                .build();
+    }
+
+    JsonNode get(String path) {
+        return send(HttpRequest.newBuilder(uri(path)).timeout(REQUEST_TIMEOUT).GET().build());
+    }
+
+    JsonNode post(String path, ObjectNode body) {
+        return send(HttpRequest.newBuilder(uri(path)).timeout(REQUEST_TIMEOUT)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build());
+    }
+
+    private URI uri(String path) {
+        return URI.create(base + path);
+    }
+
+    private JsonNode send(HttpRequest request) {
+        HttpResponse<String> r;
+        try {
+            r = http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (ConnectException | HttpConnectTimeoutException e) {
+            throw new Failures.CliException("cannot reach the target's admin endpoint at " + base, e);
+        } catch (HttpTimeoutException e) {
+            throw new Failures.CliException("the target's admin endpoint at " + base + " did not answer within "
+                    + REQUEST_TIMEOUT.toSeconds() + " s", e);
+        } catch (IOException e) {
+            throw new Failures.CliException("cannot reach the target's admin endpoint at " + base + ": "
+                    + Failures.message(e), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failures.CliException("interrupted while waiting for the target's admin endpoint");
+        }
+        JsonNode body;
+        try {
+            body = Report.MAPPER.readTree(r.body());
+        } catch (JsonProcessingException e) {
+            body = null;
+        }
+        if (r.statusCode() == 200 && body != null && body.isObject()) {
+            return body;
+        }
+        if (body != null && body.path("error").isTextual()) {
+            throw new Failures.CliException(body.get("error").textValue());
+        }
+        throw new Failures.CliException("the admin endpoint at " + base + " answered HTTP " + r.statusCode()
+                + " to " + request.method() + " " + request.uri().getPath() + " (is it an nvmpath target?)");
+    }
+
+    @Override
+    public void close() {
+        http.close();
+    }
+}
