@@ -298,7 +298,7 @@ class HostAgainstTargetTest {
     }
 
     @Test
-    void blackhole_is_found_by_keep_alive_and_fail_fault_fails_exactly_n_commands() throws Exception {
+    void delay_holds_completions_fail_fails_exactly_n_commands_and_blackhole_is_found_by_keep_alive() throws Exception {
         CountDownLatch left = new CountDownLatch(1);
         ControllerListener l = new ControllerListener() {
             @Override
@@ -309,6 +309,10 @@ class HostAgainstTargetTest {
             }
         };
         try (Controller c = connect(1, new ControllerOptions().keepAliveTimeout(Duration.ofSeconds(1)), l)) {
+            target.setFault(1, new Fault.Delay(400));
+            long d0 = System.nanoTime();
+            c.io(Commands.flush(1), "flush").get(5, TimeUnit.SECONDS);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - d0)).as("completion held back").isGreaterThanOrEqualTo(400);
             target.setFault(1, new Fault.Fail(2, Status.INTERNAL_PATH_ERROR));
             assertThatThrownBy(() -> c.io(Commands.flush(1), "flush").get()).hasMessageContaining("Internal Path Error");
             assertThatThrownBy(() -> c.io(Commands.flush(1), "flush").get()).hasMessageContaining("Internal Path Error");
