@@ -56,6 +56,7 @@ public final class Controller implements AutoCloseable {
     private final List<ControllerListener> listeners = new CopyOnWriteArrayList<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final AtomicInteger ioCursor = new AtomicInteger();
+    private final PathStats stats = new PathStats();
 
     private volatile ControllerState state = ControllerState.NEW;
     private volatile HostQueue[] ioQueues = new HostQueue[0];
@@ -194,6 +195,19 @@ public final class Controller implements AutoCloseable {
 
     public ControllerOptions options() {
         return options.copy();
+    }
+
+    /** I/O carried by this controller since it was created (across reconnects). */
+    public PathStats stats() {
+        return stats;
+    }
+
+    /**
+     * Resets a LIVE controller as an error would (e.g. the path layer's ANA transition timeout): every
+     * outstanding command is aborted, then it reconnects. Does nothing in any other state.
+     */
+    public void reset(String reason) {
+        exec.execute(() -> startReset(reason));
     }
 
     /** Why the association last failed, or {@code null}. */
@@ -621,6 +635,7 @@ public final class Controller implements AutoCloseable {
                             opened.add(q);
                             return fabricsConnect(q, thisQid, size - 1, cntlid).thenApply(x -> {
                                 q.ioInCapsule(inCapsule);
+                                q.stats(stats);
                                 return q;
                             });
                         }));

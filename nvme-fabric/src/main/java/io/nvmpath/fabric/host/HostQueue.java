@@ -83,6 +83,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private long maxH2CData;
     private int ioInCapsule;
     private volatile int inFlight;
+    private PathStats stats;
     private volatile long lastCompletionNanos;
 
     private HostQueue(int qid, int size, TransportAddress address, ControllerOptions options, Owner owner) {
@@ -191,6 +192,11 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         return maxH2CData;
     }
 
+    /** Where completions of this I/O queue are counted. */
+    void stats(PathStats stats) {
+        this.stats = stats;
+    }
+
     /** In-capsule data limit for NVM commands on this I/O queue, from IOCCSZ. */
     void ioInCapsule(int bytes) {
         this.ioInCapsule = Math.max(0, bytes);
@@ -234,7 +240,9 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         long timeout = r.timeoutNanos() < 0
                 ? (qid == 0 ? options.adminTimeout() : options.ioTimeout()).toNanos()
                 : r.timeoutNanos();
-        r.deadlineNanos = timeout == 0 ? Long.MAX_VALUE : System.nanoTime() + timeout;
+        long now = System.nanoTime();
+        r.submitNanos(now);
+        r.deadlineNanos = timeout == 0 ? Long.MAX_VALUE : now + timeout;
         Sqe sqe = r.sqe();
         sqe.cid(((generation[slot] & GEN_MASK) << TAG_BITS) | slot);
         ByteBuf data = Unpooled.EMPTY_BUFFER;
@@ -456,7 +464,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         generation[slot]++;
         freeSlots[freeTop++] = slot;
         inFlight--;
-        lastCompletionNanos = System.nanoTime();
+        long now = System.nanoTime();
+        lastCompletionNanos = now;
+        PathStats s = stats;
+        if (s != null) {
+            s.record(r, status, now - r.submitNanos());
+        }
         r.complete(status, dw0, dw1, cause);
         while (freeTop > 0 && !backlog.isEmpty() && !closed) {
             send(backlog.pollFirst());

@@ -28,6 +28,16 @@ public final class NvmeRequest {
         FROM_CONTROLLER
     }
 
+    /**
+     * Sees a failed request before its callback does: a path layer's hook. Returning {@code true}
+     * takes the request over (it will be completed later, e.g. after a retry on another path), and
+     * the callback is not run now. Successful completions never reach it.
+     */
+    @FunctionalInterface
+    public interface FailureInterceptor {
+        boolean intercept(NvmeRequest request);
+    }
+
     /** Receives a request once it has completed, successfully or not. */
     @FunctionalInterface
     public interface Callback {
@@ -41,6 +51,10 @@ public final class NvmeRequest {
     private Callback callback;
     private long timeoutNanos = -1;
     private Object attachment;
+    private FailureInterceptor interceptor;
+    private Object route;
+    private int retries;
+    private long submitNanos;
 
     // result, set by the transport before the callback runs
     private int status;
@@ -122,6 +136,49 @@ public final class NvmeRequest {
         return timeoutNanos;
     }
 
+    /** Installs the path layer's failure hook (null removes it). */
+    public NvmeRequest interceptor(FailureInterceptor interceptor) {
+        this.interceptor = interceptor;
+        return this;
+    }
+
+    /** The path layer's note of where it sent this request. */
+    public Object route() {
+        return route;
+    }
+
+    public NvmeRequest route(Object route) {
+        this.route = route;
+        return this;
+    }
+
+    /**
+     * Completes a request that no controller will complete (the path layer gave up on it: no path,
+     * queue full). The interceptor is bypassed; the callback runs on the calling thread.
+     */
+    public void fail(int status, Throwable cause) {
+        this.interceptor = null;
+        complete(status, 0, 0, cause);
+    }
+
+    /** Times this request was retried or failed over so far (kept by the path layer). */
+    public int retries() {
+        return retries;
+    }
+
+    public void retries(int n) {
+        this.retries = n;
+    }
+
+    /** When the transport last sent it ({@link System#nanoTime()}), for latency accounting. */
+    public long submitNanos() {
+        return submitNanos;
+    }
+
+    void submitNanos(long t) {
+        this.submitNanos = t;
+    }
+
     /** Free slot for the submitter (e.g. the path layer's per-I/O state). */
     public NvmeRequest attachment(Object attachment) {
         this.attachment = attachment;
@@ -198,9 +255,15 @@ public final class NvmeRequest {
         this.result0 = dw0;
         this.result1 = dw1;
         this.cause = cause;
-        if (!Status.isSuccess(status) && readData != null) {
-            ReferenceCountUtil.safeRelease(readData);
-            readData = null;
+        if (!Status.isSuccess(status)) {
+            if (readData != null) {
+                ReferenceCountUtil.safeRelease(readData);
+                readData = null;
+            }
+            FailureInterceptor i = interceptor;
+            if (i != null && i.intercept(this)) {
+                return;
+            }
         }
         Callback cb = callback;
         if (cb != null) {

@@ -1,0 +1,398 @@
+package io.nvmpath.multipath;
+
+import io.nvmpath.fabric.host.NvmeRequest;
+import io.nvmpath.fabric.host.TransportException;
+import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.nvme.NamespaceIds;
+import io.nvmpath.fabric.nvme.Status;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+
+/**
+ * One shared namespace reached through several controllers: the unit I/O is submitted to.
+ *
+ * <p>{@link #submit} picks a path and hands the request to that controller as it is: no clone, no
+ * copy, no allocation. A successful completion goes straight from the transport to the caller's
+ * callback; only a failure passes through {@link #intercept}, where its {@link Disposition} is
+ * decided: COMPLETE gives it to the caller, RETRY sends it again on the same path after the
+ * controller's retry delay, FAILOVER requeues it here for another path.
+ *
+ * <p>With no usable path, requests wait in the requeue queue (bounded in bytes) while any path may
+ * come back, for at most the no-path timeout; they fail at once when none can.
+ */
+public final class NamespaceHead {
+    private static final Logger log = LoggerFactory.getLogger(NamespaceHead.class);
+
+    /** A request waiting for a usable path. */
+    private record Queued(NvmeRequest request, long sinceNanos) {
+    }
+
+    final MultipathSubsystem subsystem;
+    final int nsid;
+    final NamespaceIds ids;
+    final long blocks;
+    final int lbaSize;
+    private final MultipathOptions options;
+    private final ScheduledExecutorService exec;
+    private final LongSupplier clock;
+    private final NvmeRequest.FailureInterceptor interceptor = this::intercept;
+
+    private volatile Path[] paths = new Path[0];
+    /** The sticky choice of NUMA/FIRST; cleared on any path state change. */
+    private volatile Path current;
+    private final AtomicInteger cursor = new AtomicInteger();
+
+    private final ArrayDeque<Queued> requeue = new ArrayDeque<>();
+    private long requeueBytes;
+    /** Non-zero while the head outlives its last path (delayed removal), until this time. */
+    volatile long removeAtNanos;
+
+    final LongAdder failovers = new LongAdder();
+    final LongAdder retries = new LongAdder();
+    final LongAdder noPathWaits = new LongAdder();
+    final LongAdder noPathFailures = new LongAdder();
+
+    NamespaceHead(MultipathSubsystem subsystem, int nsid, NamespaceIds ids, long blocks, int lbaSize,
+                  MultipathOptions options, ScheduledExecutorService exec, LongSupplier clock) {
+        this.subsystem = subsystem;
+        this.nsid = nsid;
+        this.ids = ids;
+        this.blocks = blocks;
+        this.lbaSize = lbaSize;
+        this.options = options;
+        this.exec = exec;
+        this.clock = clock;
+    }
+
+    public int nsid() {
+        return nsid;
+    }
+
+    public NamespaceIds ids() {
+        return ids;
+    }
+
+    public long sizeBytes() {
+        return blocks * lbaSize;
+    }
+
+    public int lbaSize() {
+        return lbaSize;
+    }
+
+    public List<Path> paths() {
+        return List.of(paths);
+    }
+
+    public MultipathSubsystem subsystem() {
+        return subsystem;
+    }
+
+    // ---- the I/O path -------------------------------------------------------------------------
+
+    /** Sends {@code r} through the best usable path; its callback reports the outcome. Never blocks. */
+    public void submit(NvmeRequest r) {
+        r.interceptor(interceptor);
+        r.retries(0);
+        dispatch(r);
+    }
+
+    private void dispatch(NvmeRequest r) {
+        Path p = select();
+        if (p != null) {
+            r.route(p);
+            p.io.submit(r);
+            return;
+        }
+        noPath(r);
+    }
+
+    /**
+     * The path for the next I/O, or null when none is usable: the preferred path if usable and not
+     * held back, else the iopolicy's pick among the usable paths of the best tier.
+     */
+    Path select() {
+        Path[] ps = paths;
+        Path preferred = subsystem.preferredFor(this);
+        if (preferred != null && preferred.usable() && !preferred.heldBack()) {
+            return preferred;
+        }
+        IoPolicy policy = subsystem.ioPolicy();
+        if (policy == IoPolicy.NUMA || policy == IoPolicy.FIRST) {
+            Path c = current;
+            if (c != null && c.usable() && c.tier() == bestTier(ps)) {
+                return c;
+            }
+        }
+        int tier = bestTier(ps);
+        if (tier < 0) {
+            return null;
+        }
+        Path chosen = switch (policy) {
+            case NUMA, FIRST -> first(ps, tier);
+            case ROUND_ROBIN -> roundRobin(ps, tier);
+            case QUEUE_DEPTH -> fewestInFlight(ps, tier);
+            case SERVICE_TIME -> leastServiceTime(ps, tier);
+        };
+        if (policy == IoPolicy.NUMA || policy == IoPolicy.FIRST) {
+            current = chosen;
+        }
+        return chosen;
+    }
+
+    private static int bestTier(Path[] ps) {
+        int best = -1;
+        for (Path p : ps) {
+            if (p.usable()) {
+                int t = p.tier();
+                if (best < 0 || t < best) {
+                    best = t;
+                }
+            }
+        }
+        return best;
+    }
+
+    private static Path first(Path[] ps, int tier) {
+        for (Path p : ps) {
+            if (p.usable() && p.tier() == tier) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    private Path roundRobin(Path[] ps, int tier) {
+        int start = cursor.getAndIncrement() & Integer.MAX_VALUE;
+        for (int i = 0; i < ps.length; i++) {
+            Path p = ps[(start + i) % ps.length];
+            if (p.usable() && p.tier() == tier) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    private static Path fewestInFlight(Path[] ps, int tier) {
+        Path best = null;
+        int depth = Integer.MAX_VALUE;
+        for (Path p : ps) {
+            if (p.usable() && p.tier() == tier) {
+                int d = p.io.inFlight();
+                if (d < depth) {
+                    depth = d;
+                    best = p;
+                }
+            }
+        }
+        return best;
+    }
+
+    private static Path leastServiceTime(Path[] ps, int tier) {
+        Path best = null;
+        double cost = Double.MAX_VALUE;
+        for (Path p : ps) {
+            if (p.usable() && p.tier() == tier) {
+                double lat = p.io.recentLatencyNanos();
+                double c = (p.io.inFlight() + 1) * (lat <= 0 ? 1 : lat);
+                if (c < cost) {
+                    cost = c;
+                    best = p;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** Failure hook; runs on the completing connection's event loop. */
+    private boolean intercept(NvmeRequest r) {
+        Path p = (Path) r.route();
+        int packed = r.retries();
+        int retried = packed & 0xFFFF;
+        int failedOver = packed >>> 16;
+        Disposition d = Disposition.decide(r.status(), retried, failedOver, options.maxRetries(), options.maxFailovers());
+        switch (d) {
+            case COMPLETE -> {
+                return false;
+            }
+            case RETRY -> {
+                r.retries((failedOver << 16) | (retried + 1));
+                retries.increment();
+                long delay = p == null ? 0 : p.io.retryDelayMillis(Status.crd(r.status()));
+                exec.schedule(() -> {
+                    if (p != null && p.usable()) {
+                        r.route(p);
+                        p.io.submit(r);
+                    } else {
+                        dispatch(r);
+                    }
+                }, delay, TimeUnit.MILLISECONDS);
+                return true;
+            }
+            case FAILOVER -> {
+                r.retries(((failedOver + 1) << 16) | retried);
+                failovers.increment();
+                if (p != null) {
+                    if (current == p) {
+                        current = null;
+                    }
+                    if (Status.isAnaError(r.status())) {
+                        p.anaPending = true;
+                        subsystem.anaErrorSeen(p);
+                    }
+                }
+                exec.execute(() -> dispatch(r));
+                return true;
+            }
+            default -> throw new IllegalStateException(d.name());
+        }
+    }
+
+    // ---- no usable path -----------------------------------------------------------------------
+
+    private void noPath(NvmeRequest r) {
+        if (!mayRecover()) {
+            noPathFailures.increment();
+            r.fail(Status.HOST_PATH_ERROR, new TransportException("no path to namespace " + nsid + " of "
+                    + subsystem.nqn() + ": no controller left that could come back"));
+            return;
+        }
+        boolean full;
+        synchronized (requeue) {
+            full = requeueBytes + r.dataLength() > options.requeueLimitBytes();
+            if (!full) {
+                requeue.addLast(new Queued(r, clock.getAsLong()));
+                requeueBytes += r.dataLength();
+            }
+        }
+        if (full) {
+            noPathFailures.increment();
+            r.fail(Status.INTERNAL | Status.DNR, new TransportException("no usable path to namespace " + nsid
+                    + " of " + subsystem.nqn() + " and " + options.requeueLimitBytes() + " bytes already waiting"));
+            return;
+        }
+        noPathWaits.increment();
+        // a path may have become usable between select() and the enqueue
+        exec.execute(this::kick);
+    }
+
+    /** Whether a path may still become usable: a controller that can come back, or a delayed removal. */
+    boolean mayRecover() {
+        for (Path p : paths) {
+            if (p.io.state().mayComeBack()) {
+                return true;
+            }
+        }
+        return removeAtNanos != 0 && clock.getAsLong() - removeAtNanos < 0;
+    }
+
+    /** Sends waiting requests while a path is usable. On the management executor. */
+    void kick() {
+        while (true) {
+            Queued q;
+            synchronized (requeue) {
+                if (requeue.isEmpty() || select() == null) {
+                    return;
+                }
+                q = requeue.pollFirst();
+                requeueBytes -= q.request().dataLength();
+            }
+            dispatch(q.request());
+        }
+    }
+
+    /** Fails requests that waited longer than the no-path timeout, or all of them when nothing can recover. */
+    void expire() {
+        boolean recover = mayRecover();
+        long now = clock.getAsLong();
+        long limit = options.noPathTimeout() == null ? Long.MAX_VALUE : options.noPathTimeout().toNanos();
+        List<Queued> dead = new ArrayList<>();
+        synchronized (requeue) {
+            Iterator<Queued> it = requeue.iterator();
+            while (it.hasNext()) {
+                Queued q = it.next();
+                if (!recover || now - q.sinceNanos() >= limit) {
+                    it.remove();
+                    requeueBytes -= q.request().dataLength();
+                    dead.add(q);
+                }
+            }
+        }
+        for (Queued q : dead) {
+            noPathFailures.increment();
+            String why = recover ? "no usable path to namespace " + nsid + " of " + subsystem.nqn() + " for "
+                    + TimeUnit.NANOSECONDS.toMillis(now - q.sinceNanos()) + " ms (no_path_timeout)"
+                    : "no path to namespace " + nsid + " of " + subsystem.nqn() + ": no controller left that could come back";
+            q.request().fail(Status.HOST_PATH_ERROR, new TransportException(why));
+        }
+    }
+
+    // ---- topology (management executor) -------------------------------------------------------
+
+    void addPath(Path p) {
+        List<Path> l = new ArrayList<>(List.of(paths));
+        l.add(p);
+        paths = l.toArray(Path[]::new);
+        removeAtNanos = 0;
+        pathsChanged();
+    }
+
+    void removePath(Path p) {
+        p.removed = true;
+        List<Path> l = new ArrayList<>(List.of(paths));
+        l.remove(p);
+        paths = l.toArray(Path[]::new);
+        pathsChanged();
+    }
+
+    /** Any state change of any path: forget the sticky choice, note failbacks, send what waits. */
+    void pathsChanged() {
+        current = null;
+        for (Path p : paths) {
+            Path.Transition t = p.noteUsability(options.failback(), options.failbackDelay().toNanos(),
+                    options.marginalWindow().toNanos(), options.marginalHold().toNanos());
+            if (t == Path.Transition.LOST_AND_MARGINAL) {
+                log.warn("{} nsid {}: path {} failed {} times within {} s: marginal, held back for {} s",
+                        subsystem.nqn(), nsid, p.io.name(), options.marginalFailures(),
+                        options.marginalWindow().toSeconds(), options.marginalHold().toSeconds());
+            }
+        }
+        kick();
+    }
+
+    int queuedCount() {
+        synchronized (requeue) {
+            return requeue.size();
+        }
+    }
+
+    long queuedBytes() {
+        synchronized (requeue) {
+            return requeueBytes;
+        }
+    }
+
+    /** Whether the sticky choice is {@code p} (tests). */
+    Path current() {
+        return current;
+    }
+
+    @Override
+    public String toString() {
+        return subsystem.nqn() + " nsid " + nsid;
+    }
+
+    static boolean isOptimized(Path p) {
+        return p.anaState == AnaState.OPTIMIZED;
+    }
+}

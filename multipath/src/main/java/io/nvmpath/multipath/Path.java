@@ -1,0 +1,132 @@
+package io.nvmpath.multipath;
+
+import io.nvmpath.fabric.host.ControllerState;
+import io.nvmpath.fabric.nvme.AnaState;
+
+import java.util.function.LongSupplier;
+
+/**
+ * One namespace as seen through one controller. Its fields are written by the management executor
+ * (ANA, failback, marginal state) or by completing event loops (failures) and read by the I/O path:
+ * all volatile, each a plain value.
+ */
+public final class Path {
+    final PathIo io;
+    final int nsid;
+    final int anaGroup;
+    private final LongSupplier clock;
+
+    volatile AnaState anaState = AnaState.OPTIMIZED;
+    /** An ANA error was seen; unusable until the ANA log has been read again. */
+    volatile boolean anaPending;
+    /** When the group entered CHANGE ({@link #clock} time), 0 when not in CHANGE. */
+    volatile long changeSinceNanos;
+    /** Failback: before this time the path only serves as a last resort. */
+    volatile long eligibleAtNanos;
+    /** Marginal: held back until this time. */
+    volatile long marginalUntilNanos;
+    volatile boolean removed;
+    private boolean wasUsable;
+    private final long[] failureTimes;
+    private int failureCursor;
+    /** Times the path stopped being usable. */
+    long failures;
+    long marginalHolds;
+
+    Path(PathIo io, int nsid, int anaGroup, int marginalFailures, LongSupplier clock) {
+        this.io = io;
+        this.nsid = nsid;
+        this.anaGroup = anaGroup;
+        this.clock = clock;
+        this.failureTimes = new long[Math.max(1, marginalFailures)];
+    }
+
+    public PathIo io() {
+        return io;
+    }
+
+    public AnaState anaState() {
+        return anaState;
+    }
+
+    /**
+     * The one predicate: the controller is LIVE, the ANA state allows I/O and no ANA update is
+     * pending.
+     */
+    public boolean usable() {
+        return !removed && io.state() == ControllerState.LIVE && anaState.usable() && !anaPending;
+    }
+
+    /** Marginal or not yet eligible after a failback: used only when nothing better is usable. */
+    public boolean heldBack() {
+        long now = clock.getAsLong();
+        return now - marginalUntilNanos < 0 || now - eligibleAtNanos < 0;
+    }
+
+    public boolean marginal() {
+        return clock.getAsLong() - marginalUntilNanos < 0;
+    }
+
+    /** Tier for selection: 0 optimized, 1 non-optimized, +2 when held back. */
+    int tier() {
+        return (anaState == AnaState.OPTIMIZED ? 0 : 1) + (heldBack() ? 2 : 0);
+    }
+
+    /**
+     * Counts one path failure; returns true when it makes the path marginal (enough failures within
+     * the window).
+     */
+    synchronized boolean recordFailure(long windowNanos, long holdNanos) {
+        long now = clock.getAsLong();
+        failures++;
+        failureTimes[failureCursor] = now;
+        failureCursor = (failureCursor + 1) % failureTimes.length;
+        long oldest = failureTimes[failureCursor];
+        boolean full = oldest != 0 || failureTimes.length == 1;
+        if (full && now - oldest <= windowNanos && !marginal()) {
+            marginalUntilNanos = now + holdNanos;
+            marginalHolds++;
+            java.util.Arrays.fill(failureTimes, 0);
+            return true;
+        }
+        return false;
+    }
+
+    /** What {@link #noteUsability} saw. */
+    enum Transition { NONE, LOST, LOST_AND_MARGINAL, BACK }
+
+    /**
+     * Tracks usable/unusable transitions: a path that stops being usable counts one failure (for
+     * marginal damping); one that becomes usable again gets its failback time.
+     */
+    synchronized Transition noteUsability(FailbackMode mode, long delayNanos, long windowNanos, long holdNanos) {
+        boolean now = usable();
+        Transition t = Transition.NONE;
+        if (wasSeen && wasUsable && !now) {
+            t = recordFailure(windowNanos, holdNanos) ? Transition.LOST_AND_MARGINAL : Transition.LOST;
+        } else if (wasSeen && !wasUsable && now) {
+            eligibleAtNanos = switch (mode) {
+                case IMMEDIATE -> clock.getAsLong();
+                case DELAYED -> clock.getAsLong() + delayNanos;
+                case MANUAL -> clock.getAsLong() + Long.MAX_VALUE / 4;
+            };
+            t = Transition.BACK;
+        }
+        wasSeen = true;
+        wasUsable = now;
+        return t;
+    }
+
+    private boolean wasSeen;
+
+    /** Operator's failback: eligible at once. */
+    void failbackNow() {
+        eligibleAtNanos = clock.getAsLong();
+    }
+
+    @Override
+    public String toString() {
+        return io.name() + " nsid " + nsid + " " + anaState.label() + (anaPending ? " (ANA pending)" : "")
+                + " " + io.state().name().toLowerCase();
+    }
+}
