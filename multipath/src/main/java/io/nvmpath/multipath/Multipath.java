@@ -84,6 +84,43 @@ public final class Multipath implements AutoCloseable {
         return subsystems.get(nqn);
     }
 
+    /** Snapshots of every subsystem, head and path. */
+    public List<MultipathView.Subsystem> view() {
+        return subsystems.values().stream().map(MultipathSubsystem::view)
+                .sorted(java.util.Comparator.comparing(MultipathView.Subsystem::nqn)).toList();
+    }
+
+    /** Sets the iopolicy of a subsystem at run time. */
+    public void ioPolicy(String nqn, IoPolicy policy) {
+        require(nqn).ioPolicy(policy);
+    }
+
+    /** Prefers paths whose name starts with {@code pathPrefix} (e.g. "10.0.0.1:4420"); null clears. */
+    public void preferredPath(String nqn, String pathPrefix) {
+        require(nqn).preferredPath(pathPrefix);
+        exec.execute(() -> require(nqn).heads().forEach(NamespaceHead::pathsChanged));
+    }
+
+    /** Manual failback: every path of the subsystem that is waiting to be used again is eligible now. */
+    public void failback(String nqn) {
+        exec.execute(() -> {
+            for (NamespaceHead h : require(nqn).heads()) {
+                for (Path p : h.paths()) {
+                    p.failbackNow();
+                }
+                h.pathsChanged();
+            }
+        });
+    }
+
+    private MultipathSubsystem require(String nqn) {
+        MultipathSubsystem s = subsystems.get(nqn);
+        if (s == null) {
+            throw new IllegalArgumentException("no subsystem " + nqn);
+        }
+        return s;
+    }
+
     /** The head of {@code nsid} in {@code nqn}, or null. */
     public NamespaceHead head(String nqn, int nsid) {
         MultipathSubsystem s = subsystems.get(nqn);

@@ -82,8 +82,16 @@ public final class MultipathSubsystem {
         return List.copyOf(controllers);
     }
 
+    /** A snapshot for the API. */
+    public MultipathView.Subsystem view() {
+        return new MultipathView.Subsystem(nqn, ioPolicy.label(), preferredPath,
+                heads().stream().map(NamespaceHead::view).toList(), refusedPaths());
+    }
+
     /** An ANA error status came back through {@code p}: the manager re-reads that controller's ANA log. */
     void anaErrorSeen(Path p) {
-        manager.anaErrorSeen(p.io);
+        if (manager != null) {
+            manager.anaErrorSeen(p.io);
+        }
     }
 }

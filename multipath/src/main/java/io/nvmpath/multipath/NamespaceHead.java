@@ -243,6 +243,7 @@ public final class NamespaceHead {
                 r.retries(((failedOver + 1) << 16) | retried);
                 failovers.increment();
                 if (p != null) {
+                    p.failoversFrom.increment();
                     if (current == p) {
                         current = null;
                     }
@@ -385,6 +386,34 @@ public final class NamespaceHead {
     /** Whether the sticky choice is {@code p} (tests). */
     Path current() {
         return current;
+    }
+
+    /** A snapshot for the API. */
+    public MultipathView.Head view() {
+        List<MultipathView.PathEntry> ps = new ArrayList<>();
+        for (Path p : paths) {
+            java.util.Map<String, Long> ops = new java.util.LinkedHashMap<>();
+            java.util.Map<String, Long> bytes = new java.util.LinkedHashMap<>();
+            java.util.Map<Integer, Long> errors = java.util.Map.of();
+            long[] buckets = new long[0];
+            long sum = 0;
+            if (p.io instanceof ControllerPathIo cio) {
+                io.nvmpath.fabric.host.PathStats st = cio.controller().stats();
+                for (io.nvmpath.fabric.host.PathStats.Kind k : io.nvmpath.fabric.host.PathStats.Kind.values()) {
+                    ops.put(k.name().toLowerCase(), st.ops(k));
+                    bytes.put(k.name().toLowerCase(), st.bytes(k));
+                }
+                errors = st.errors();
+                buckets = st.latencyBuckets();
+                sum = st.latencySumMicros();
+            }
+            ps.add(new MultipathView.PathEntry(p.io.name(), p.io.state().name().toLowerCase(), p.anaState.label(),
+                    p.anaGroup, p.usable(), p.heldBack(), p.marginal(), p.io.inFlight(), p.failures, p.marginalHolds,
+                    p.failoversFrom.sum(), ops, bytes, errors, buckets, sum));
+        }
+        return new MultipathView.Head(nsid, ids.nguidHex(), ids.eui64Hex(),
+                ids.uuid() == null ? null : ids.uuid().toString(), sizeBytes(), lbaSize, queuedCount(), queuedBytes(),
+                noPathWaits.sum(), noPathFailures.sum(), failovers.sum(), retries.sum(), ps);
     }
 
     @Override

@@ -31,6 +31,8 @@ public final class Path {
     private int failureCursor;
     /** Times the path stopped being usable. */
     long failures;
+    /** Requests failed over away from this path. */
+    final java.util.concurrent.atomic.LongAdder failoversFrom = new java.util.concurrent.atomic.LongAdder();
     long marginalHolds;
 
     Path(PathIo io, int nsid, int anaGroup, int marginalFailures, LongSupplier clock) {

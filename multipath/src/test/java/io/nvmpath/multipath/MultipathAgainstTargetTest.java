@@ -156,6 +156,37 @@ class MultipathAgainstTargetTest {
     }
 
     @Test
+    void the_view_reports_paths_traffic_failovers_and_iopolicy() throws Exception {
+        Load load = new Load().start(8);
+        Thread.sleep(300);
+        target.setAnaState(1, 1, AnaState.INACCESSIBLE);
+        Thread.sleep(500);
+        load.stop();
+        mp.ioPolicy(TargetConfig.DEMO_NQN, IoPolicy.ROUND_ROBIN);
+        MultipathView.Subsystem sub = mp.view().get(0);
+        assertThat(sub.nqn()).isEqualTo(TargetConfig.DEMO_NQN);
+        assertThat(sub.ioPolicy()).isEqualTo("round-robin");
+        MultipathView.Head h = sub.heads().get(0);
+        assertThat(h.nsid()).isEqualTo(1);
+        assertThat(h.sizeBytes()).isEqualTo(1L << 30);
+        assertThat(h.failovers()).isPositive();
+        assertThat(h.paths()).hasSize(2);
+        MultipathView.PathEntry p1 = h.paths().stream().filter(p -> p.anaState().equals("inaccessible")).findFirst()
+                .orElseThrow();
+        MultipathView.PathEntry p2 = h.paths().stream().filter(p -> p.anaState().equals("non-optimized")).findFirst()
+                .orElseThrow();
+        assertThat(p1.usable()).isFalse();
+        assertThat(p1.ops().get("read")).isPositive();
+        assertThat(p1.errors()).containsKey(Status.ANA_INACCESSIBLE);
+        assertThat(p1.failoversFrom()).isPositive();
+        assertThat(p2.usable()).isTrue();
+        assertThat(p2.ops().get("read")).isPositive();
+        assertThat(p2.bytes().get("read")).isEqualTo(p2.ops().get("read") * 4096);
+        assertThat(java.util.Arrays.stream(p2.latencyBuckets()).sum()).isEqualTo(p2.ops().get("read"));
+        assertThat(load.errors.get()).isZero();
+    }
+
+    @Test
     void all_paths_down_then_one_back_queues_io_and_then_completes_it() throws Exception {
         Load load = new Load().start(8);
         Thread.sleep(200);
