@@ -264,8 +264,12 @@ public final class Multipath implements AutoCloseable {
             NamespaceIds ids = (NamespaceIds) f[2];
             present.add(nsid);
             NamespaceHead head = s.heads.get(nsid);
-            if (head != null && head.paths().stream().anyMatch(p -> p.io == cio)) {
-                continue; // already a path (reconnect or rescan)
+            Path existing = head == null ? null
+                    : head.paths().stream().filter(p -> p.io == cio).findFirst().orElse(null);
+            if (existing != null) {
+                applyAna(existing, ana); // reconnect or rescan: the ANA state may have moved meanwhile
+                head.pathsChanged();
+                continue;
             }
             if (head == null) {
                 head = new NamespaceHead(s, nsid, ids, ns.nsze(), ns.lbaSize(), options, exec, clock);
