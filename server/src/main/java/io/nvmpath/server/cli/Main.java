@@ -23,7 +23,8 @@ import java.nio.charset.StandardCharsets;
 @Command(name = "nvmpath", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "NVMe/TCP multipath gateway: host tools.",
         subcommands = {DiscoverCommand.class, IdCtrlCommand.class, IdNsCommand.class, AnaLogCommand.class,
-                ReadCommand.class, WriteCommand.class, FlushCommand.class, TargetCommand.class})
+                ReadCommand.class, WriteCommand.class, FlushCommand.class, TargetCommand.class,
+                BenchCommand.class})
 public final class Main {
     static final int EXIT_FAILURE = 1;
     static final int EXIT_USAGE = 2;
