@@ -92,7 +92,9 @@ public final class Multipath implements AutoCloseable {
 
     /** Sets the iopolicy of a subsystem at run time. */
     public void ioPolicy(String nqn, IoPolicy policy) {
-        require(nqn).ioPolicy(policy);
+        MultipathSubsystem s = require(nqn);
+        s.ioPolicy(policy);
+        exec.execute(() -> s.heads().forEach(NamespaceHead::pathsChanged));
     }
 
     /** Prefers paths whose name starts with {@code pathPrefix} (e.g. "10.0.0.1:4420"); null clears. */
@@ -289,7 +291,7 @@ public final class Multipath implements AutoCloseable {
                 }
                 if (refusal != null) {
                     log.error("{} nsid {}: path {} refused: {}", s.nqn(), nsid, cio.name(), refusal);
-                    s.refused.add(new MultipathSubsystem.RefusedPath(cio.name(), nsid, refusal));
+                    s.refuse(new MultipathSubsystem.RefusedPath(cio.name(), nsid, refusal));
                     continue;
                 }
             }
@@ -393,6 +395,7 @@ public final class Multipath implements AutoCloseable {
         if (to == ControllerState.DEAD) {
             owner.remove(cio);
             s.controllers.remove(cio);
+            s.forgetRefusals(cio.name());
             for (NamespaceHead h : s.heads()) {
                 for (Path p : h.paths()) {
                     if (p.io == cio) {
@@ -472,7 +475,28 @@ public final class Multipath implements AutoCloseable {
         }
         CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).orTimeout(10, TimeUnit.SECONDS)
                 .exceptionally(e -> null).join();
-        exec.shutdownNow();
+        // let the state changes and failovers already queued run, then fail whatever still waits
+        CompletableFuture<Void> drained = new CompletableFuture<>();
+        try {
+            exec.execute(() -> {
+                for (MultipathSubsystem s : subsystems.values()) {
+                    for (NamespaceHead h : s.heads()) {
+                        h.removeAtNanos = 0;
+                        h.expireAll("the path layer is shutting down");
+                    }
+                }
+                drained.complete(null);
+            });
+            drained.get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            log.warn("path layer shutdown: {}", rootMessage(e));
+        }
+        exec.shutdown();
+        try {
+            exec.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     static String rootMessage(Throwable t) {

@@ -36,15 +36,12 @@ public final class MultipathSubsystem {
         return ioPolicy;
     }
 
-    /** Switches the iopolicy; takes effect with the next I/O. */
+    /** Switches the iopolicy; takes effect with the next I/O (the manager re-evaluates the heads). */
     public void ioPolicy(IoPolicy p) {
         this.ioPolicy = p;
-        for (NamespaceHead h : heads.values()) {
-            h.pathsChanged();
-        }
     }
 
-    /** Paths whose controller name starts with {@code pathName} are preferred when usable; null clears. */
+    /** The path named {@code pathName} (address, or address and CNTLID) is preferred when usable; null clears. */
     public void preferredPath(String pathName) {
         this.preferredPath = pathName;
     }
@@ -53,13 +50,15 @@ public final class MultipathSubsystem {
         return preferredPath;
     }
 
-    Path preferredFor(NamespaceHead h) {
+    /** The preferred path among {@code paths}: its name equals the preference or starts with it and a space. */
+    Path preferredFor(Path[] paths) {
         String pref = preferredPath;
         if (pref == null) {
             return null;
         }
-        for (Path p : h.paths()) {
-            if (p.io.name().startsWith(pref)) {
+        for (Path p : paths) {
+            String name = p.io.name();
+            if (name.equals(pref) || name.startsWith(pref + " ")) {
                 return p;
             }
         }
@@ -72,6 +71,24 @@ public final class MultipathSubsystem {
 
     public NamespaceHead head(int nsid) {
         return heads.get(nsid);
+    }
+
+    /** Records a refusal, replacing an earlier one for the same address and NSID (rescans, reconnects). */
+    void refuse(RefusedPath r) {
+        String address = address(r.path());
+        refused.removeIf(x -> x.nsid() == r.nsid() && address(x.path()).equals(address));
+        refused.add(r);
+    }
+
+    /** Forgets the refusals of a controller that is gone. */
+    void forgetRefusals(String pathName) {
+        String address = address(pathName);
+        refused.removeIf(x -> address(x.path()).equals(address));
+    }
+
+    private static String address(String pathName) {
+        int i = pathName.indexOf(" cntlid");
+        return i < 0 ? pathName : pathName.substring(0, i);
     }
 
     public List<RefusedPath> refusedPaths() {

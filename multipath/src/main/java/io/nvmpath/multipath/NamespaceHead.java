@@ -12,6 +12,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,6 +33,8 @@ import java.util.function.LongSupplier;
  */
 public final class NamespaceHead {
     private static final Logger log = LoggerFactory.getLogger(NamespaceHead.class);
+    /** Bound on waiting requests whatever their size (flushes carry no bytes). */
+    static final int MAX_QUEUED = 65536;
 
     /** A request waiting for a usable path. */
     private record Queued(NvmeRequest request, long sinceNanos) {
@@ -123,7 +126,7 @@ public final class NamespaceHead {
      */
     Path select() {
         Path[] ps = paths;
-        Path preferred = subsystem.preferredFor(this);
+        Path preferred = subsystem.preferredFor(ps);
         if (preferred != null && preferred.usable() && !preferred.heldBack()) {
             return preferred;
         }
@@ -173,10 +176,18 @@ public final class NamespaceHead {
     }
 
     private Path roundRobin(Path[] ps, int tier) {
-        int start = cursor.getAndIncrement() & Integer.MAX_VALUE;
-        for (int i = 0; i < ps.length; i++) {
-            Path p = ps[(start + i) % ps.length];
+        int n = 0;
+        for (Path p : ps) {
             if (p.usable() && p.tier() == tier) {
+                n++;
+            }
+        }
+        if (n == 0) {
+            return null;
+        }
+        int k = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
+        for (Path p : ps) {
+            if (p.usable() && p.tier() == tier && k-- == 0) {
                 return p;
             }
         }
@@ -229,14 +240,18 @@ public final class NamespaceHead {
                 r.retries((failedOver << 16) | (retried + 1));
                 retries.increment();
                 long delay = p == null ? 0 : p.io.retryDelayMillis(Status.crd(r.status()));
-                exec.schedule(() -> {
-                    if (p != null && p.usable()) {
-                        r.route(p);
-                        p.io.submit(r);
-                    } else {
-                        dispatch(r);
-                    }
-                }, delay, TimeUnit.MILLISECONDS);
+                try {
+                    exec.schedule(() -> {
+                        if (p != null && p.usable()) {
+                            r.route(p);
+                            p.io.submit(r);
+                        } else {
+                            dispatch(r);
+                        }
+                    }, delay, TimeUnit.MILLISECONDS);
+                } catch (RejectedExecutionException e) {
+                    r.fail(Status.HOST_PATH_ERROR, new TransportException("path layer closed"));
+                }
                 return true;
             }
             case FAILOVER -> {
@@ -252,7 +267,11 @@ public final class NamespaceHead {
                         subsystem.anaErrorSeen(p);
                     }
                 }
-                exec.execute(() -> dispatch(r));
+                try {
+                    exec.execute(() -> dispatch(r));
+                } catch (RejectedExecutionException e) {
+                    r.fail(Status.HOST_PATH_ERROR, new TransportException("path layer closed"));
+                }
                 return true;
             }
             default -> throw new IllegalStateException(d.name());
@@ -270,7 +289,7 @@ public final class NamespaceHead {
         }
         boolean full;
         synchronized (requeue) {
-            full = requeueBytes + r.dataLength() > options.requeueLimitBytes();
+            full = requeueBytes + r.dataLength() > options.requeueLimitBytes() || requeue.size() >= MAX_QUEUED;
             if (!full) {
                 requeue.addLast(new Queued(r, clock.getAsLong()));
                 requeueBytes += r.dataLength();
@@ -279,12 +298,17 @@ public final class NamespaceHead {
         if (full) {
             noPathFailures.increment();
             r.fail(Status.INTERNAL | Status.DNR, new TransportException("no usable path to namespace " + nsid
-                    + " of " + subsystem.nqn() + " and " + options.requeueLimitBytes() + " bytes already waiting"));
+                    + " of " + subsystem.nqn() + " and the requeue limit is reached (" + options.requeueLimitBytes()
+                    + " bytes or " + MAX_QUEUED + " requests)"));
             return;
         }
         noPathWaits.increment();
         // a path may have become usable between select() and the enqueue
-        exec.execute(this::kick);
+        try {
+            exec.execute(this::kick);
+        } catch (RejectedExecutionException e) {
+            expireAll("path layer closed");
+        }
     }
 
     /** Whether a path may still become usable: a controller that can come back, or a delayed removal. */
@@ -334,6 +358,20 @@ public final class NamespaceHead {
             String why = recover ? "no usable path to namespace " + nsid + " of " + subsystem.nqn() + " for "
                     + TimeUnit.NANOSECONDS.toMillis(now - q.sinceNanos()) + " ms (no_path_timeout)"
                     : "no path to namespace " + nsid + " of " + subsystem.nqn() + ": no controller left that could come back";
+            q.request().fail(Status.HOST_PATH_ERROR, new TransportException(why));
+        }
+    }
+
+    /** Fails everything waiting (the path layer is closing). */
+    void expireAll(String why) {
+        List<Queued> all;
+        synchronized (requeue) {
+            all = new ArrayList<>(requeue);
+            requeue.clear();
+            requeueBytes = 0;
+        }
+        for (Queued q : all) {
+            noPathFailures.increment();
             q.request().fail(Status.HOST_PATH_ERROR, new TransportException(why));
         }
     }

@@ -18,7 +18,6 @@ import io.nvmpath.target.config.TargetConfig.PortConfig;
 import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -134,7 +133,6 @@ class MultipathLifecycleTest {
     }
 
     @Test
-    @Disabled("BUG Multipath.attach: a refused path is added to refusedPaths again on every rescan or reconnect")
     void should_list_a_refused_path_once_however_often_its_controller_is_rescanned() throws Exception {
         NvmeTarget first = target(namespace(1, null));
         NvmeTarget impostor = target(namespace(1, OTHER_NGUID));
@@ -166,7 +164,8 @@ class MultipathLifecycleTest {
         NvmeRequest done = run(h, Commands.read(1, 0, 8, 512));
 
         assertThat(done.ok()).as(done.describeStatus()).isTrue();
-        assertThat(done.route()).isSameAs(nonOpt);
+        // usually on the non-optimized path; the optimized one when the re-read outran the requeue
+        assertThat(done.route()).isIn(nonOpt, opt);
         assertThat(h.failovers.sum()).isEqualTo(1);
         assertThat(opt.failoversFrom.sum()).isEqualTo(1);
         await(() -> !opt.anaPending && opt.usable(), "the ANA log re-read after the ANA error");
@@ -246,8 +245,6 @@ class MultipathLifecycleTest {
     // ---- close ------------------------------------------------------------------------------------
 
     @Test
-    @Disabled("BUG Multipath.close: queued I/O completes only when the controllers' DEAD events win a race with "
-            + "exec.shutdownNow(); flaky, about 1 run in 7")
     void should_fail_io_waiting_for_a_path_when_the_path_layer_is_closed() throws Exception {
         NvmeTarget t = target(namespace(1, null));
         ControllerOptions co = new ControllerOptions().keepAliveTimeout(Duration.ofSeconds(1))
@@ -269,7 +266,6 @@ class MultipathLifecycleTest {
     }
 
     @Test
-    @Disabled("BUG Multipath.close: requests queued on a head kept by delayed removal are never completed")
     void should_fail_io_waiting_on_a_head_in_delayed_removal_when_the_path_layer_is_closed() throws Exception {
         NvmeTarget t = target(namespace(1, null));
         ControllerOptions co = new ControllerOptions().keepAliveTimeout(Duration.ofSeconds(1))

@@ -2,7 +2,6 @@ package io.nvmpath.multipath;
 
 import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.nvme.AnaState;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -155,7 +154,6 @@ class PathSelectionTest {
     }
 
     @Test
-    @Disabled("BUG NamespaceHead.roundRobin: cursor counts every path, so paths of another tier skew the split")
     void should_split_evenly_among_optimized_paths_when_a_non_optimized_one_is_between_them() {
         HeadHarness h = with(IoPolicy.ROUND_ROBIN);
         h.path("a", AnaState.OPTIMIZED);
@@ -168,7 +166,6 @@ class PathSelectionTest {
     }
 
     @Test
-    @Disabled("BUG NamespaceHead.roundRobin: an unusable path hands its turn to the path after it")
     void should_split_evenly_among_the_usable_optimized_paths_when_one_is_down() {
         HeadHarness h = with(IoPolicy.ROUND_ROBIN);
         h.path("a", AnaState.OPTIMIZED);
@@ -294,7 +291,6 @@ class PathSelectionTest {
     }
 
     @Test
-    @Disabled("BUG MultipathSubsystem.preferredFor: a plain prefix match takes 10.0.0.1:44201 for 10.0.0.1:4420")
     void should_match_the_preferred_path_by_whole_address_not_by_string_prefix() {
         HeadHarness h = with(IoPolicy.NUMA);
         Path other = h.path("10.0.0.1:44201 cntlid 1", AnaState.OPTIMIZED);
