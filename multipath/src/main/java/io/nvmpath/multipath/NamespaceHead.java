@@ -35,6 +35,8 @@ public final class NamespaceHead {
     private static final Logger log = LoggerFactory.getLogger(NamespaceHead.class);
     /** Bound on waiting requests whatever their size (flushes carry no bytes). */
     static final int MAX_QUEUED = 65536;
+    /** How long a path whose transport aborted commands is held back if its controller stays LIVE. */
+    static final long SUSPECT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     /** A request waiting for a usable path. */
     private record Queued(NvmeRequest request, long sinceNanos) {
@@ -265,6 +267,9 @@ public final class NamespaceHead {
                     if (Status.isAnaError(r.status())) {
                         p.anaPending = true;
                         subsystem.anaErrorSeen(p);
+                    } else if (Status.code(r.status()) == Status.HOST_ABORTED_CMD
+                            || Status.code(r.status()) == Status.HOST_PATH_ERROR) {
+                        p.suspect(SUSPECT_NANOS);
                     }
                 }
                 try {

@@ -26,6 +26,11 @@ public final class Path {
     /** Marginal: held back until this time. */
     volatile long marginalUntilNanos;
     volatile boolean removed;
+    /**
+     * The transport just aborted commands here (host pathing / host abort) but the controller has
+     * not left LIVE yet: held back until it does, or until this time.
+     */
+    volatile long suspectUntilNanos;
     private boolean wasUsable;
     private final long[] failureTimes;
     private int failureCursor;
@@ -41,6 +46,10 @@ public final class Path {
         this.anaGroup = anaGroup;
         this.clock = clock;
         this.failureTimes = new long[Math.max(1, marginalFailures)];
+        long now = clock.getAsLong();
+        this.eligibleAtNanos = now;
+        this.marginalUntilNanos = now;
+        this.suspectUntilNanos = now;
     }
 
     public PathIo io() {
@@ -62,7 +71,12 @@ public final class Path {
     /** Marginal or not yet eligible after a failback: used only when nothing better is usable. */
     public boolean heldBack() {
         long now = clock.getAsLong();
-        return now - marginalUntilNanos < 0 || now - eligibleAtNanos < 0;
+        return now - marginalUntilNanos < 0 || now - eligibleAtNanos < 0 || now - suspectUntilNanos < 0;
+    }
+
+    /** The transport failed commands here: hold the path back until its controller's state moves. */
+    void suspect(long forNanos) {
+        suspectUntilNanos = clock.getAsLong() + forNanos;
     }
 
     public boolean marginal() {
@@ -103,9 +117,14 @@ public final class Path {
      */
     synchronized Transition noteUsability(FailbackMode mode, long delayNanos, long windowNanos, long holdNanos) {
         boolean now = usable();
+        boolean live = io.state() == ControllerState.LIVE;
+        if (!live) {
+            suspectUntilNanos = clock.getAsLong(); // the controller left LIVE: the suspicion has served
+        }
         Transition t = Transition.NONE;
         if (wasSeen && wasUsable && !now) {
-            t = recordFailure(windowNanos, holdNanos) ? Transition.LOST_AND_MARGINAL : Transition.LOST;
+            // only a lost controller counts towards marginal damping, not an ANA change
+            t = !live && recordFailure(windowNanos, holdNanos) ? Transition.LOST_AND_MARGINAL : Transition.LOST;
         } else if (wasSeen && !wasUsable && now) {
             eligibleAtNanos = switch (mode) {
                 case IMMEDIATE -> clock.getAsLong();

@@ -42,6 +42,28 @@ class FailoverTest {
     }
 
     @Test
+    void should_not_send_a_failed_over_request_back_to_a_path_whose_transport_just_aborted_it() {
+        HeadHarness h = new HeadHarness();
+        Path a = h.path("a", AnaState.OPTIMIZED);
+        Path b = h.path("b", AnaState.NON_OPTIMIZED);
+        HeadHarness.UserIo u = h.read();
+
+        // the connection dropped: commands are aborted while the controller is still LIVE for a moment
+        io(a).completeNext(Status.HOST_ABORTED_CMD);
+        h.sched.runDue();
+        assertThat(io(b).submitted).as("not bounced back to the dying path").containsExactly(u.request);
+        assertThat(a.heldBack()).isTrue();
+
+        // once its controller has left LIVE and come back, the path is used again at once
+        io(a).state = ControllerState.RESETTING;
+        h.changed();
+        io(a).state = ControllerState.LIVE;
+        h.changed();
+        assertThat(a.heldBack()).isFalse();
+        assertThat(h.head.select()).isSameAs(a);
+    }
+
+    @Test
     void should_fail_over_to_non_optimized_path_when_optimized_goes_inaccessible() {
         HeadHarness h = new HeadHarness();
         Path opt = h.path("opt", AnaState.OPTIMIZED);

@@ -125,7 +125,7 @@ class MarginalAndFailbackTest {
     }
 
     @Test
-    void should_count_an_ana_flip_to_inaccessible_as_a_path_failure() {
+    void should_not_count_ana_flips_as_path_failures_so_the_target_can_move_io_without_marking_a_path_marginal() {
         HeadHarness h = marginal();
         Path p = h.path("p", AnaState.OPTIMIZED);
         h.path("other", AnaState.NON_OPTIMIZED);
@@ -138,8 +138,10 @@ class MarginalAndFailbackTest {
             h.changed();
         }
 
-        assertThat(p.failures).isEqualTo(3);
-        assertThat(p.marginal()).isTrue();
+        // ANA state is the target's decision, not a flapping link: the path is used again at once
+        assertThat(p.failures).isZero();
+        assertThat(p.marginal()).isFalse();
+        assertThat(h.head.select()).isSameAs(p);
     }
 
     // ---- failback -------------------------------------------------------------------------------

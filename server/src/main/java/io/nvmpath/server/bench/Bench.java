@@ -20,7 +20,6 @@ import io.nvmpath.multipath.NamespaceHead;
 import io.nvmpath.multipath.Path;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -84,6 +83,7 @@ public final class Bench implements AutoCloseable {
     private int blocksPerIo;
     private long regionBytes;
     private long regionUnits;
+    private long maxTransfer;
 
     private volatile boolean running;
     private volatile Stats stats;
@@ -148,23 +148,20 @@ public final class Bench implements AutoCloseable {
             return;
         }
         multipath = new Multipath(config.multipath(), group);
-        List<CompletableFuture<Void>> all = new ArrayList<>();
+        // one after the other: the head's path order is the portals' order, which numa and first follow
+        // among paths of the same ANA state
         for (TransportAddress a : config.portals()) {
-            all.add(multipath.addPortal(a, config.nqn()));
-        }
-        for (int i = 0; i < all.size(); i++) {
-            await(all.get(i), "the paths of " + config.nqn() + " at " + config.portals().get(i));
+            await(multipath.addPortal(a, config.nqn()), "the paths of " + config.nqn() + " at " + a);
         }
         head = multipath.head(config.nqn(), config.nsid());
         if (head == null) {
             throw new BenchException("subsystem " + config.nqn() + " has no namespace " + config.nsid());
         }
-        multipath.subsystem(config.nqn()).ioPolicy(config.ioPolicy());
+        multipath.ioPolicy(config.nqn(), config.ioPolicy());
     }
 
     private void geometry() {
         long nsBytes;
-        long maxTransfer;
         if (head != null) {
             lbaSize = head.lbaSize();
             nsBytes = head.sizeBytes();
@@ -432,10 +429,11 @@ public final class Bench implements AutoCloseable {
 
     /**
      * Writes ({@code write}) or reads and checks the whole region, sequentially in chunks of up to
-     * 128 KiB, {@value #SWEEP_DEPTH} in flight; from the calling thread, which waits.
+     * 128 KiB (and MDTS), {@value #SWEEP_DEPTH} in flight; from the calling thread, which waits.
      */
     private void sweep(boolean write) {
-        int chunk = Math.max(config.blockSize(), SWEEP_CHUNK / config.blockSize() * config.blockSize());
+        long most = Math.min(SWEEP_CHUNK, maxTransfer);
+        int chunk = (int) Math.max(config.blockSize(), most / config.blockSize() * config.blockSize());
         Semaphore window = new Semaphore(SWEEP_DEPTH);
         AtomicReference<String> failure = new AtomicReference<>();
         for (long off = 0; off < regionBytes && failure.get() == null; off += chunk) {

@@ -22,6 +22,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code nvmpath bench}: a closed-loop load (fio's options where it has them) through a namespace
@@ -35,6 +37,9 @@ import java.util.Map;
                 + "longest completion stall.",
                 "Exit status 1 when an I/O failed or a block did not verify."})
 final class BenchCommand extends CliCommand {
+    /** After Ctrl-C, how long the JVM waits for the drain and the report. */
+    private static final long INTERRUPT_REPORT_SECONDS = 30;
+
     @Option(names = {"-a", "--traddr"}, required = true, paramLabel = "ADDR",
             description = "Transport address of the NVMe/TCP ports (IP address or host name).")
     String traddr;
@@ -151,15 +156,39 @@ final class BenchCommand extends CliCommand {
             b.threads(threads);
         }
         BenchResult r;
-        try {
-            r = Bench.run(b.build());
+        CountDownLatch printed = new CountDownLatch(1);
+        try (Bench bench = Bench.start(b.build())) {
+            // Ctrl-C ends the run early, as with fio: the numbers so far are still printed
+            Thread hook = new Thread(() -> {
+                bench.stop();
+                try {
+                    printed.await(INTERRUPT_REPORT_SECONDS, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "nvmpath-bench-interrupt");
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
+                r = bench.await();
+                print(report(r));
+            } finally {
+                printed.countDown();
+                removeHook(hook);
+            }
         } catch (BenchException e) {
             throw new Failures.CliException(e.getMessage(), e);
         }
-        print(report(r));
         if (!r.passed()) {
             throw new Failures.CliException(r.errorCount() + " I/O error(s), " + r.verifyErrors() + " verify error(s)"
                     + (r.firstVerifyError() == null ? "" : "; first: " + r.firstVerifyError()));
+        }
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // the JVM is already shutting down: the hook is running
         }
     }
 

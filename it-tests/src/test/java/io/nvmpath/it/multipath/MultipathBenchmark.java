@@ -35,11 +35,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * every buffer operation and would measure itself. The target shares the JVM and the CPUs with the
  * host, so the numbers are a comparison between configurations, not what either side can do alone.
  *
- * <p>Run alone: {@code ./mvnw -pl it-tests verify -Dit.test=MultipathBenchmarkIT -Dtest=None
+ * <p>Run alone: {@code ./mvnw -pl it-tests verify -Dit.test=MultipathBenchmark -Dtest=None
  * -Dsurefire.failIfNoSpecifiedTests=false}; the table is in
- * {@code it-tests/target/failsafe-reports/io.nvmpath.it.multipath.MultipathBenchmarkIT-output.txt}.
+ * {@code it-tests/target/failsafe-reports/io.nvmpath.it.multipath.MultipathBenchmark-output.txt}.
  */
-class MultipathBenchmarkIT {
+class MultipathBenchmark {
     private static final int ROUNDS = 2;
     private static final Duration RAMP = Duration.ofSeconds(2);
     private static final Duration RUNTIME = Duration.ofSeconds(5);
