@@ -90,6 +90,28 @@ class MultipathTopologyTest {
     }
 
     @Test
+    void an_ana_group_stuck_in_change_beyond_anatt_resets_its_controller() throws Exception {
+        target.close();
+        NamespaceConfig ns = new NamespaceConfig(1, 8 << 20, null, 512, 1, null, null, null, false);
+        SubsystemConfig a = new SubsystemConfig(A, "MPA", "mp topology", "1", true, List.of(), List.of(ns));
+        PortConfig p1 = new PortConfig(1, "127.0.0.1", 0, null, List.of(A), Map.of(1, AnaState.OPTIMIZED));
+        target = NvmeTarget.start(new TargetConfig(List.of(a), List.of(p1), null, null, null, 1)); // ANATT 1 s
+        mp = new Multipath(MultipathOptions.defaults()
+                .withController(new ControllerOptions().reconnectDelay(Duration.ofMillis(100))), loops);
+        mp.addPortal(new TransportAddress("127.0.0.1", target.port(1)), A).get(10, TimeUnit.SECONDS);
+        Path p = mp.head(A, 1).paths().get(0);
+        io.nvmpath.fabric.host.Controller c = ((ControllerPathIo) p.io()).controller();
+        target.setAnaState(1, 1, AnaState.CHANGE);
+        await(() -> p.anaState() == AnaState.CHANGE, "the path sees the change state");
+        long t0 = System.nanoTime();
+        await(() -> c.lastFailure() != null && c.lastFailure().contains("ANATT"), "a reset for the ANA transition");
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertThat(ms).isBetween(800L, 3000L);
+        target.setAnaState(1, 1, AnaState.OPTIMIZED);
+        await(() -> p.usable(), "usable again after the reconnect reads the settled state");
+    }
+
+    @Test
     void a_controller_deleted_after_ctrl_loss_tmo_takes_its_paths_and_a_delayed_removal_keeps_the_head() throws Exception {
         ControllerOptions co = new ControllerOptions().reconnectDelay(Duration.ofMillis(100))
                 .ctrlLossTimeout(Duration.ofMillis(300));

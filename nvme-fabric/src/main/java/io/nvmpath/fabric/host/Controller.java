@@ -463,6 +463,9 @@ public final class Controller implements AutoCloseable {
             throw new IllegalStateException(this + ": " + prev + " -> " + next + " is not a valid transition");
         }
         state = next;
+        if (next == ControllerState.DEAD) {
+            closed.complete(null); // before the listeners: whoever hears DEAD finds the close future done
+        }
         log.info("{}: {} -> {}{}", this, prev, next, reason == null ? "" : " (" + reason + ")");
         for (ControllerListener l : listeners) {
             try {
