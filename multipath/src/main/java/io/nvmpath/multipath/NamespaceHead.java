@@ -135,8 +135,15 @@ public final class NamespaceHead {
         IoPolicy policy = subsystem.ioPolicy();
         if (policy == IoPolicy.NUMA || policy == IoPolicy.FIRST) {
             Path c = current;
-            if (c != null && c.usable() && c.tier() == bestTier(ps)) {
-                return c;
+            if (c != null && c.usable()) {
+                // the common case, kept cheap: an optimized path that is not held back is tier 0,
+                // which nothing can beat, so no scan of the other paths
+                if (c.anaState == AnaState.OPTIMIZED && !c.heldBack()) {
+                    return c;
+                }
+                if (c.tier() == bestTier(ps)) {
+                    return c;
+                }
             }
         }
         int tier = bestTier(ps);
