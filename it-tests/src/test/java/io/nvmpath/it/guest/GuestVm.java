@@ -175,7 +175,6 @@ public final class GuestVm implements AutoCloseable {
         return Duration.between(started, Instant.now());
     }
 
-    /** Whether run.sh (and so the guest) is still running. */
     /**
      * Freezes the whole VM (SIGSTOP to QEMU): the guest and QEMU's user-mode network stop, while
      * the host side of every forwarded TCP connection stays open. A silent path loss, as a pulled
@@ -209,6 +208,7 @@ public final class GuestVm implements AutoCloseable {
         }
     }
 
+    /** Whether run.sh (and so the guest) is still running. */
     public boolean isAlive() {
         return process.isAlive();
     }

@@ -159,11 +159,11 @@ public final class KernelHostGuest implements AutoCloseable {
                     .bootTimeout(readyTimeout);
             new TreeMap<>(guestPortToHostPort).forEach(b::guestForward);
             vm = b.start();
-            String line = vm.awaitAnyLine(remaining(deadline), READY_MARKER, FAILED_MARKER);
+            String line = vm.awaitAnyLine(GuestControl.remaining(deadline), READY_MARKER, FAILED_MARKER);
             if (line.contains(FAILED_MARKER)) {
                 throw new GuestVm.GuestException("kernel host set-up failed in the guest" + vm.tail());
             }
-            Socket control = acceptControl(server, token, deadline, vm);
+            Socket control = GuestControl.accept(server, HELLO + token, deadline, vm);
             Duration readyAfter = Duration.ofNanos(System.nanoTime() - t0);
             return new KernelHostGuest(vm, guestPortToHostPort, control, readyAfter);
         } catch (IOException | RuntimeException e) {
@@ -175,59 +175,6 @@ public final class KernelHostGuest implements AutoCloseable {
             // one control connection per guest; nobody else may connect later
             server.close();
         }
-    }
-
-    private static Socket acceptControl(ServerSocket server, String token, long deadline, GuestVm vm)
-            throws IOException {
-        while (true) {
-            int left = (int) Math.max(1, remaining(deadline).toMillis());
-            server.setSoTimeout(left);
-            Socket s;
-            try {
-                s = server.accept();
-            } catch (SocketTimeoutException e) {
-                throw new GuestVm.GuestException("the guest did not open its control connection" + vm.tail());
-            }
-            try {
-                s.setSoTimeout((int) Math.min(10_000, Math.max(1000, remaining(deadline).toMillis())));
-                s.setTcpNoDelay(true);
-                String hello = readLineAscii(s);
-                if (hello != null && hello.equals(HELLO + token)) {
-                    return s;
-                }
-                s.close(); // a stranger (or a stale guest): keep waiting for ours
-            } catch (IOException e) {
-                s.close();
-            }
-            if (!vm.isAlive()) {
-                throw new GuestVm.GuestException("the guest ended before its control connection" + vm.tail());
-            }
-        }
-    }
-
-    /** Reads one line byte by byte, so nothing after it is buffered away from the later reader. */
-    private static String readLineAscii(Socket s) throws IOException {
-        StringBuilder sb = new StringBuilder();
-        var is = s.getInputStream();
-        while (true) {
-            int c = is.read();
-            if (c < 0) {
-                return sb.isEmpty() ? null : sb.toString();
-            }
-            if (c == '\n') {
-                return sb.toString();
-            }
-            if (c != '\r') {
-                sb.append((char) c);
-            }
-            if (sb.length() > 4096) {
-                throw new IOException("control line too long");
-            }
-        }
-    }
-
-    private static Duration remaining(long deadline) {
-        return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
     }
 
     /** The address of every target in the guest: {@value #TARGET_ADDRESS}. */
