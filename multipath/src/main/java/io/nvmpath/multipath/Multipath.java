@@ -441,6 +441,7 @@ public final class Multipath implements AutoCloseable {
                 h.expire();
                 h.kick();
                 for (Path p : h.paths()) {
+                    p.refreshHold();
                     long since = p.changeSinceNanos;
                     if (since != 0 && p.io instanceof ControllerPathIo cio) {
                         IdentifyController id = cio.controller().identity();

@@ -70,13 +70,33 @@ public final class Path {
 
     /** Marginal or not yet eligible after a failback: used only when nothing better is usable. */
     public boolean heldBack() {
+        if (!holdSet) {
+            return false; // the I/O path's common case: no clock read
+        }
         long now = clock.getAsLong();
         return now - marginalUntilNanos < 0 || now - eligibleAtNanos < 0 || now - suspectUntilNanos < 0;
     }
 
+    /**
+     * Set whenever a hold time is put in the future; cleared by the management tick
+     * ({@link #refreshHold}) once every hold has passed.
+     */
+    private volatile boolean holdSet;
+
+    /** Clears the hold flag when no hold is in force any more (management executor). */
+    synchronized void refreshHold() {
+        if (holdSet) {
+            long now = clock.getAsLong();
+            if (now - marginalUntilNanos >= 0 && now - eligibleAtNanos >= 0 && now - suspectUntilNanos >= 0) {
+                holdSet = false;
+            }
+        }
+    }
+
     /** The transport failed commands here: hold the path back until its controller's state moves. */
-    void suspect(long forNanos) {
+    synchronized void suspect(long forNanos) {
         suspectUntilNanos = clock.getAsLong() + forNanos;
+        holdSet = true;
     }
 
     public boolean marginal() {
@@ -101,6 +121,7 @@ public final class Path {
         boolean full = oldest != 0 || failureTimes.length == 1;
         if (full && now - oldest <= windowNanos && !marginal()) {
             marginalUntilNanos = now + holdNanos;
+            holdSet = true;
             marginalHolds++;
             java.util.Arrays.fill(failureTimes, 0);
             return true;
@@ -131,6 +152,9 @@ public final class Path {
                 case DELAYED -> clock.getAsLong() + delayNanos;
                 case MANUAL -> clock.getAsLong() + Long.MAX_VALUE / 4;
             };
+            if (mode != FailbackMode.IMMEDIATE) {
+                holdSet = true;
+            }
             t = Transition.BACK;
         }
         wasSeen = true;
@@ -141,7 +165,7 @@ public final class Path {
     private boolean wasSeen;
 
     /** Operator's failback: eligible at once. */
-    void failbackNow() {
+    synchronized void failbackNow() {
         eligibleAtNanos = clock.getAsLong();
     }
 
