@@ -1,0 +1,43 @@
+package io.nvmpath.server.gateway;
+
+import io.nvmpath.multipath.MultipathView;
+
+import java.util.List;
+import java.util.Map;
+
+/** What the gateway shows: for the HTTP API, /metrics and list-subsys. Every call returns a fresh snapshot. */
+public interface GatewayView {
+
+    /** Every subsystem, head and path (the multipath layer's own snapshot). */
+    List<MultipathView.Subsystem> subsystems();
+
+    List<Export> exports();
+
+    List<Portal> portals();
+
+    /** True while the gateway serves (started, not shutting down). */
+    boolean serving();
+
+    /**
+     * @param name the export name (scheme: {@code <subnqn>/<nsid>})
+     * @param aliases other names configured for it
+     * @param available the head has a usable path now
+     * @param connections open NBD connections
+     * @param requests completed NBD requests by command (read, write, flush, trim, write_zeroes, cache, block_status)
+     * @param bytes bytes moved by command
+     * @param errors failed requests by NBD error name
+     */
+    record Export(String name, List<String> aliases, String subnqn, int nsid, long sizeBytes, int blockSize,
+                  boolean readOnly, boolean available, int connections, long connectionsTotal, int inFlight,
+                  Map<String, Long> requests, Map<String, Long> bytes, Map<String, Long> errors) {
+    }
+
+    /**
+     * @param kind "direct" or "discovery"
+     * @param subnqn the subsystem (null for discovery)
+     * @param state "connected", "connecting" or "retrying"
+     * @param lastError the last connect failure, or null
+     */
+    record Portal(String kind, String traddr, int trsvcid, String subnqn, String state, String lastError) {
+    }
+}
