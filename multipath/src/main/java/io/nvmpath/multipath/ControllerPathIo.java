@@ -47,4 +47,14 @@ public final class ControllerPathIo implements PathIo {
         IdentifyController id = controller.identity();
         return id == null ? 0 : id.retryDelayMillis(crd);
     }
+
+    @Override
+    public long maxTransferBytes() {
+        return controller.maxTransferBytes();
+    }
+
+    @Override
+    public IdentifyController identity() {
+        return controller.identity();
+    }
 }

@@ -53,7 +53,8 @@ public final class Multipath implements AutoCloseable {
     private final Set<PathIo> anaReading = new HashSet<>();
     private final Set<PathIo> anaAgain = new HashSet<>();
     private final List<Controller> discoveryControllers = new ArrayList<>();
-    private final Set<String> knownPortals = ConcurrentHashMap.newKeySet();
+    private final Map<String, Portal> portals = new ConcurrentHashMap<>();
+    private final List<HeadListener> headListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
     public Multipath(MultipathOptions options, EventLoopGroup group) {
@@ -129,7 +130,152 @@ public final class Multipath implements AutoCloseable {
         return s == null ? null : s.head(nsid);
     }
 
+    /** Hears of heads as they appear and go, on the management executor (do not block it). */
+    public interface HeadListener {
+        /** A namespace head has its first path. */
+        void headAdded(NamespaceHead head);
+
+        /** A head lost its last path (after any delayed removal): it takes no more I/O. */
+        void headRemoved(NamespaceHead head);
+    }
+
+    /** Adds a listener, and tells it at once of the heads that exist now. */
+    public void addHeadListener(HeadListener l) {
+        exec.execute(() -> {
+            headListeners.add(l);
+            for (MultipathSubsystem s : subsystems.values()) {
+                s.heads().forEach(l::headAdded);
+            }
+        });
+    }
+
+    private void headAdded(NamespaceHead h) {
+        for (HeadListener l : headListeners) {
+            try {
+                l.headAdded(h);
+            } catch (RuntimeException e) {
+                log.error("head listener failed on {}", h, e);
+            }
+        }
+    }
+
+    private void headRemoved(NamespaceHead h) {
+        h.gone = true;
+        for (HeadListener l : headListeners) {
+            try {
+                l.headRemoved(h);
+            } catch (RuntimeException e) {
+                log.error("head listener failed on {}", h, e);
+            }
+        }
+    }
+
     // ---- portals --------------------------------------------------------------------------------
+
+    /**
+     * A portal as configured or discovered: what the operator sees of it.
+     *
+     * @param kind "direct", "discovered" or "discovery"
+     * @param nqn the subsystem, null for a discovery controller
+     * @param state "connecting", "connected" or "retrying"
+     * @param lastError the last connect failure, or null
+     */
+    public record PortalView(String kind, TransportAddress address, String nqn, String state, String lastError) {
+    }
+
+    private static final class Portal {
+        final String kind;
+        final TransportAddress address;
+        final String nqn;
+        volatile String state = "connecting";
+        volatile String lastError;
+        volatile long lastWarnNanos;
+
+        Portal(String kind, TransportAddress address, String nqn) {
+            this.kind = kind;
+            this.address = address;
+            this.nqn = nqn;
+        }
+
+        PortalView view() {
+            return new PortalView(kind, address, nqn, state, lastError);
+        }
+    }
+
+    private static String key(TransportAddress address, String nqn) {
+        return address + "|" + nqn;
+    }
+
+    private boolean known(TransportAddress address, String nqn) {
+        return portals.containsKey(key(address, nqn));
+    }
+
+    /** A portal that keeps failing is warned about once, then at most once a minute. */
+    private boolean warnNow(TransportAddress address, String nqn) {
+        Portal p = portals.get(key(address, nqn));
+        if (p == null) {
+            return false;
+        }
+        long now = System.nanoTime();
+        if (p.lastWarnNanos != 0 && now - p.lastWarnNanos < TimeUnit.MINUTES.toNanos(1)) {
+            return false;
+        }
+        p.lastWarnNanos = now | 1;
+        return true;
+    }
+
+    private void portalState(TransportAddress address, String nqn, String state, Throwable error) {
+        Portal p = portals.get(key(address, nqn));
+        if (p != null) {
+            p.state = state;
+            if ("connected".equals(state)) {
+                p.lastWarnNanos = 0;
+            }
+            if (error != null) {
+                p.lastError = rootMessage(error);
+            }
+        }
+    }
+
+    /** Every portal: configured, discovered and discovery controllers, sorted by address. */
+    public List<PortalView> portals() {
+        return portals.values().stream().map(Portal::view)
+                .sorted(java.util.Comparator.comparing((PortalView v) -> v.address().toString())
+                        .thenComparing(v -> String.valueOf(v.nqn())))
+                .toList();
+    }
+
+    /**
+     * Forgets a portal (direct or discovery; {@code nqn} null for discovery) and disconnects its
+     * controllers: their paths leave their heads, I/O moves to the other paths. False if unknown.
+     */
+    public boolean removePortal(TransportAddress address, String nqn) {
+        Portal p = portals.remove(key(address, nqn));
+        if (p == null) {
+            return false;
+        }
+        log.info("portal {} {} removed", address, nqn == null ? "(discovery)" : nqn);
+        if (nqn == null) {
+            synchronized (discoveryControllers) {
+                for (Controller c : List.copyOf(discoveryControllers)) {
+                    if (c.address().equals(address)) {
+                        discoveryControllers.remove(c);
+                        c.shutdown();
+                    }
+                }
+            }
+            return true;
+        }
+        MultipathSubsystem s = subsystems.get(nqn);
+        if (s != null) {
+            for (PathIo io : s.controllers()) {
+                if (io instanceof ControllerPathIo cio && cio.controller().address().equals(address)) {
+                    cio.controller().shutdown();
+                }
+            }
+        }
+        return true;
+    }
 
     /**
      * Connects a controller of {@code nqn} at {@code address} and adds its namespaces as paths. The
@@ -137,7 +283,7 @@ public final class Multipath implements AutoCloseable {
      * a portal that is lost later is connected again in the background.
      */
     public CompletableFuture<Void> addPortal(TransportAddress address, String nqn) {
-        knownPortals.add(address + "|" + nqn);
+        portals.putIfAbsent(key(address, nqn), new Portal("direct", address, nqn));
         return connect(address, nqn);
     }
 
@@ -161,6 +307,12 @@ public final class Multipath implements AutoCloseable {
                 retryPortal(address, nqn, err);
                 return;
             }
+            if (closed || !known(address, nqn)) {
+                c.shutdown(); // removed (or closing) while connecting
+                attached.completeExceptionally(new IllegalStateException("portal removed"));
+                return;
+            }
+            portalState(address, nqn, "connected", null);
             ControllerPathIo cio = new ControllerPathIo(c);
             holder[0] = cio;
             MultipathSubsystem s = subsystems.computeIfAbsent(nqn, k -> new MultipathSubsystem(k, options.ioPolicy(), this));
@@ -178,11 +330,14 @@ public final class Multipath implements AutoCloseable {
     }
 
     private void retryPortal(TransportAddress address, String nqn, Throwable why) {
-        if (closed || !knownPortals.contains(address + "|" + nqn)) {
+        if (closed || !known(address, nqn)) {
             return;
         }
+        portalState(address, nqn, "retrying", why);
         Duration d = options.controller().reconnectDelay();
-        log.warn("portal {} {}: {}; retrying every {} s", address, nqn, rootMessage(why), d.toSeconds());
+        if (warnNow(address, nqn)) {
+            log.warn("portal {} {}: {}; retrying every {} s", address, nqn, rootMessage(why), d.toSeconds());
+        }
         exec.schedule(() -> {
             if (!closed) {
                 connect(address, nqn);
@@ -195,6 +350,11 @@ public final class Multipath implements AutoCloseable {
      * portal for every NVMe/TCP subsystem entry of its log, and again whenever the log changes.
      */
     public CompletableFuture<DiscoveryLog> addDiscovery(TransportAddress address) {
+        portals.putIfAbsent(key(address, null), new Portal("discovery", address, null));
+        return connectDiscovery(address);
+    }
+
+    private CompletableFuture<DiscoveryLog> connectDiscovery(TransportAddress address) {
         ControllerOptions o = options.controller();
         Controller[] holder = new Controller[1];
         ControllerListener l = new ControllerListener() {
@@ -204,14 +364,54 @@ public final class Multipath implements AutoCloseable {
                     exec.execute(() -> readDiscovery(holder[0]));
                 }
             }
+
+            @Override
+            public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
+                if (to == ControllerState.LIVE && holder[0] != null) {
+                    portalState(address, null, "connected", null);
+                    exec.execute(() -> readDiscovery(c)); // entries may have changed while it was away
+                } else if (to == ControllerState.RESETTING || to == ControllerState.CONNECTING) {
+                    portalState(address, null, "retrying", null);
+                } else if (to == ControllerState.DEAD) {
+                    synchronized (discoveryControllers) {
+                        discoveryControllers.remove(c);
+                    }
+                    exec.execute(() -> retryDiscovery(address, new IllegalStateException("controller deleted")));
+                }
+            }
         };
-        return Controller.connect(address, Opcodes.DISCOVERY_NQN, o, group, l).thenCompose(c -> {
+        return Controller.connect(address, Opcodes.DISCOVERY_NQN, o, group, l).whenComplete((c, err) -> {
+            if (err != null) {
+                retryDiscovery(address, err);
+            }
+        }).thenCompose(c -> {
+            if (closed || !known(address, null)) {
+                c.shutdown();
+                throw new IllegalStateException("discovery portal removed");
+            }
             holder[0] = c;
+            portalState(address, null, "connected", null);
             synchronized (discoveryControllers) {
                 discoveryControllers.add(c);
             }
             return readDiscovery(c);
         });
+    }
+
+    private void retryDiscovery(TransportAddress address, Throwable why) {
+        if (closed || !known(address, null)) {
+            return;
+        }
+        portalState(address, null, "retrying", why);
+        Duration d = options.controller().reconnectDelay();
+        if (warnNow(address, null)) {
+            log.warn("discovery portal {}: {}; retrying every {} s", address, rootMessage(why), d.toSeconds());
+        }
+        exec.schedule(() -> {
+            if (!closed && known(address, null)) {
+                connectDiscovery(address);
+            }
+        }, Math.max(100, d.toMillis()), TimeUnit.MILLISECONDS);
     }
 
     private CompletableFuture<DiscoveryLog> readDiscovery(Controller c) {
@@ -225,7 +425,7 @@ public final class Multipath implements AutoCloseable {
                     continue;
                 }
                 TransportAddress a = new TransportAddress(e.traddr(), Integer.parseInt(e.trsvcid().trim()));
-                if (knownPortals.add(a + "|" + e.subnqn())) {
+                if (portals.putIfAbsent(key(a, e.subnqn()), new Portal("discovered", a, e.subnqn())) == null) {
                     log.info("discovery {}: new portal {} {}", c.address(), a, e.subnqn());
                     connect(a, e.subnqn());
                 }
@@ -273,8 +473,9 @@ public final class Multipath implements AutoCloseable {
                 head.pathsChanged();
                 continue;
             }
-            if (head == null) {
-                head = new NamespaceHead(s, nsid, ids, ns.nsze(), ns.lbaSize(), options, exec, clock);
+            boolean created = head == null;
+            if (created) {
+                head = new NamespaceHead(s, nsid, ids, ns, ns.nsze(), ns.lbaSize(), options, exec, clock);
                 s.heads.put(nsid, head);
                 log.info("{}: namespace head {} ({} MiB, {} B blocks, {})", s.nqn(), nsid, ns.sizeBytes() >> 20,
                         ns.lbaSize(), ids);
@@ -299,6 +500,9 @@ public final class Multipath implements AutoCloseable {
             applyAna(p, ana);
             head.addPath(p);
             log.info("{} nsid {}: path {} added ({})", s.nqn(), nsid, cio.name(), p.anaState().label());
+            if (created) {
+                headAdded(head);
+            }
         }
         // namespaces that left this controller
         for (NamespaceHead h : s.heads()) {
@@ -404,7 +608,7 @@ public final class Multipath implements AutoCloseable {
                 }
                 headMayGo(s, h);
             }
-            if (!closed && knownPortals.contains(address + "|" + nqn)) {
+            if (!closed && known(address, nqn)) {
                 retryPortal(address, nqn, new IllegalStateException("controller deleted"));
             }
         }
@@ -426,6 +630,7 @@ public final class Multipath implements AutoCloseable {
             s.heads.remove(h.nsid);
             log.info("{} nsid {}: last path gone; head removed", s.nqn(), h.nsid);
             h.expire();
+            headRemoved(h);
         }
     }
 
@@ -437,6 +642,7 @@ public final class Multipath implements AutoCloseable {
                 if (h.removeAtNanos != 0 && h.paths().isEmpty() && now - h.removeAtNanos >= 0) {
                     s.heads.remove(h.nsid);
                     log.info("{} nsid {}: delayed removal expired; head removed", s.nqn(), h.nsid);
+                    headRemoved(h);
                 }
                 h.expire();
                 h.kick();

@@ -3,6 +3,8 @@ package io.nvmpath.multipath;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportException;
 import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.nvme.IdentifyController;
+import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import io.nvmpath.fabric.nvme.NamespaceIds;
 import io.nvmpath.fabric.nvme.Status;
 import org.slf4j.Logger;
@@ -47,6 +49,7 @@ public final class NamespaceHead {
     final NamespaceIds ids;
     final long blocks;
     final int lbaSize;
+    final IdentifyNamespace identity;
     private final MultipathOptions options;
     private final ScheduledExecutorService exec;
     private final LongSupplier clock;
@@ -59,6 +62,8 @@ public final class NamespaceHead {
 
     private final ArrayDeque<Queued> requeue = new ArrayDeque<>();
     private long requeueBytes;
+    /** Set once the head has left its subsystem: it takes no more I/O. */
+    volatile boolean gone;
     /** Non-zero while the head outlives its last path (delayed removal), until this time. */
     volatile long removeAtNanos;
 
@@ -69,7 +74,13 @@ public final class NamespaceHead {
 
     NamespaceHead(MultipathSubsystem subsystem, int nsid, NamespaceIds ids, long blocks, int lbaSize,
                   MultipathOptions options, ScheduledExecutorService exec, LongSupplier clock) {
+        this(subsystem, nsid, ids, null, blocks, lbaSize, options, exec, clock);
+    }
+
+    NamespaceHead(MultipathSubsystem subsystem, int nsid, NamespaceIds ids, IdentifyNamespace identity, long blocks,
+                  int lbaSize, MultipathOptions options, ScheduledExecutorService exec, LongSupplier clock) {
         this.subsystem = subsystem;
+        this.identity = identity;
         this.nsid = nsid;
         this.ids = ids;
         this.blocks = blocks;
@@ -93,6 +104,57 @@ public final class NamespaceHead {
 
     public int lbaSize() {
         return lbaSize;
+    }
+
+    /** The Identify Namespace data of the first path (a head's paths agree on identifiers and format). */
+    public IdentifyNamespace identity() {
+        return identity;
+    }
+
+    /**
+     * The most one command may carry through every path of this head: the smallest MDTS among them,
+     * at most 65536 blocks (NLB is 16 bits); 128 KiB while no path reports one.
+     */
+    public int maxTransferBytes() {
+        long m = Long.MAX_VALUE;
+        for (Path p : paths) {
+            m = Math.min(m, p.io.maxTransferBytes());
+        }
+        if (m == Long.MAX_VALUE) {
+            m = Math.max(lbaSize, 128 * 1024);
+        }
+        m = Math.min(m, 65536L * lbaSize);
+        m = Math.min(m, 1 << 30);
+        return (int) Math.max(lbaSize, m - m % lbaSize);
+    }
+
+    /**
+     * What the controllers behind this head all support: ONCS bits (bit 2 Dataset Management, bit 3
+     * Write Zeroes) that every path's controller reports, and bit 31 set when any controller has a
+     * volatile write cache (VWC bit 0) or one is not identified yet.
+     */
+    public int commandSupport() {
+        int oncs = -1;
+        boolean vwc = false;
+        for (Path p : paths) {
+            IdentifyController id = p.io.identity();
+            if (id == null) {
+                vwc = true;
+                continue;
+            }
+            oncs &= id.oncs();
+            vwc |= (id.vwc() & 1) != 0;
+        }
+        if (oncs == -1) {
+            oncs = 0;
+        }
+        oncs &= 0x7FFF_FFFF;
+        return vwc ? oncs | (1 << 31) : oncs;
+    }
+
+    /** The head has left its subsystem (last path gone): requests fail at once. */
+    public boolean gone() {
+        return gone;
     }
 
     public List<Path> paths() {

@@ -2,6 +2,7 @@ package io.nvmpath.multipath;
 
 import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.NvmeRequest;
+import io.nvmpath.fabric.nvme.IdentifyController;
 
 /**
  * The part of a controller a head needs to send I/O through it. {@link ControllerPathIo} adapts the
@@ -24,4 +25,14 @@ public interface PathIo {
 
     /** Command Retry Delay for a CRD index, in milliseconds. */
     long retryDelayMillis(int crd);
+
+    /** The most one command may carry (MDTS), in bytes. */
+    default long maxTransferBytes() {
+        return Long.MAX_VALUE;
+    }
+
+    /** The controller's Identify data, or null when unknown. */
+    default IdentifyController identity() {
+        return null;
+    }
 }
