@@ -1,20 +1,15 @@
 package io.nvmpath.target.config;
 
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
-import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.target.config.TargetConfig.Limits;
 import io.nvmpath.target.config.TargetConfig.ListenConfig;
 import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
 import io.nvmpath.target.config.TargetConfig.PortConfig;
 import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
-import org.yaml.snakeyaml.error.Mark;
-import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -22,18 +17,10 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 
 /**
  * Reads a {@link TargetConfig} from YAML. The document is read as a tree and the records are built
@@ -73,8 +60,6 @@ public final class ConfigLoader {
     private static final ObjectMapper YAML = new YAMLMapper(YAMLFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .build());
-    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|TiB)?", Pattern.CASE_INSENSITIVE);
-    private static final String SIZE_HINT = "use bytes or KiB/MiB/GiB/TiB";
 
     private static final Set<String> TOP_KEYS = keys("subsystems", "ports", "discovery", "admin", "anatt", "limits");
     private static final Set<String> SUBSYSTEM_KEYS = keys("nqn", "serial", "model", "firmware", "allowAnyHost",
@@ -120,33 +105,13 @@ public final class ConfigLoader {
 
     /** The YAML as a tree; a syntax error becomes one line with its line and column. */
     private static JsonNode read(String yaml) {
-        try {
-            JsonNode root = YAML.readTree(yaml);
-            return root == null || root.isMissingNode() ? YAML.createObjectNode() : root;
-        } catch (JsonProcessingException e) {
-            if (e.getCause() instanceof MarkedYAMLException y && y.getProblemMark() != null) {
-                Mark m = y.getProblemMark();
-                throw new ConfigException(at(m.getLine() + 1, m.getColumn() + 1), oneLine(y.getProblem()));
-            }
-            JsonLocation l = e.getLocation();
-            String problem = oneLine(e.getOriginalMessage()).replaceFirst("^Duplicate field ", "duplicate key ");
-            throw l == null ? new ConfigException("YAML", problem)
-                    : new ConfigException(at(l.getLineNr(), l.getColumnNr()), problem);
-        }
-    }
-
-    private static String at(int line, int column) {
-        return "line " + line + ", column " + column;
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "not YAML" : s.strip().replaceAll("\\s*\\R\\s*", " ");
+        return YamlFields.readTree(YAML, yaml);
     }
 
     // ---- the document ------------------------------------------------------------------------
 
     private TargetConfig build(JsonNode root) {
-        Fields top = Fields.of(root, "", TOP_KEYS);
+        YamlFields top = YamlFields.of(root, "", TOP_KEYS);
         List<SubsystemConfig> subsystems = top.list("subsystems", (node, at, i) -> subsystem(node, at));
         List<String> allNqns = subsystems.stream().map(SubsystemConfig::nqn).toList();
         List<PortConfig> ports = top.list("ports", (node, at, i) -> port(node, at, i, allNqns));
@@ -160,9 +125,9 @@ public final class ConfigLoader {
     }
 
     private SubsystemConfig subsystem(JsonNode node, String at) {
-        Fields f = Fields.of(node, at, SUBSYSTEM_KEYS);
+        YamlFields f = YamlFields.of(node, at, SUBSYSTEM_KEYS);
         String nqn = f.string("nqn", null);
-        List<String> hosts = f.list("hosts", Fields::asString);
+        List<String> hosts = f.list("hosts", YamlFields::asString);
         boolean allowAnyHost = f.bool("allowAnyHost", hosts.isEmpty());
         List<NamespaceConfig> namespaces = f.list("namespaces", (n, nat, i) -> namespace(n, nat));
         return new SubsystemConfig(nqn, f.string("serial", nqn == null ? null : serialOf(nqn)),
@@ -171,7 +136,7 @@ public final class ConfigLoader {
     }
 
     private NamespaceConfig namespace(JsonNode node, String at) {
-        Fields f = Fields.of(node, at, NAMESPACE_KEYS);
+        YamlFields f = YamlFields.of(node, at, NAMESPACE_KEYS);
         int nsid = f.requiredInteger("nsid");
         long size = f.size("size");
         String path = f.string("path", null);
@@ -184,19 +149,19 @@ public final class ConfigLoader {
     }
 
     private static PortConfig port(JsonNode node, String at, int index, List<String> allNqns) {
-        Fields f = Fields.of(node, at, PORT_KEYS);
+        YamlFields f = YamlFields.of(node, at, PORT_KEYS);
         return new PortConfig(f.integer("id", index + 1), f.string("address", DEFAULT_ADDRESS),
                 f.requiredInteger("port"), f.string("advertise", null),
-                f.has("subsystems") ? f.list("subsystems", Fields::asString) : allNqns, f.anaStates("anaStates"));
+                f.has("subsystems") ? f.list("subsystems", YamlFields::asString) : allNqns, f.anaStates("anaStates"));
     }
 
     private static ListenConfig listen(JsonNode node, String at, int defaultPort) {
-        Fields f = Fields.of(node, at, LISTEN_KEYS);
+        YamlFields f = YamlFields.of(node, at, LISTEN_KEYS);
         return new ListenConfig(f.string("address", DEFAULT_ADDRESS), f.integer("port", defaultPort));
     }
 
     private static Limits limits(JsonNode node, String at) {
-        Fields f = Fields.of(node, at, LIMIT_KEYS);
+        YamlFields f = YamlFields.of(node, at, LIMIT_KEYS);
         Limits d = Limits.DEFAULTS;
         return new Limits(f.integer("mdts", d.mdts()), f.integer("inCapsuleDataSize", d.inCapsuleDataSize()),
                 f.integer("maxH2CData", d.maxH2CData()), f.integer("ioQueueSize", d.ioQueueSize()),
@@ -216,215 +181,12 @@ public final class ConfigLoader {
         return "NVMPATH" + HexFormat.of().withUpperCase().toHexDigits(h).substring(3);
     }
 
-    /**
-     * Parses a size: a whole number of bytes, or one with a binary unit ({@code B}, {@code KiB},
-     * {@code MiB}, {@code GiB}, {@code TiB}, any case, optionally after a space).
-     *
-     * @throws IllegalArgumentException when {@code text} is not one
-     */
+    /** Parses a size; see {@link YamlFields#parseSize}. */
     public static long parseSize(String text) {
-        Matcher m = SIZE.matcher(text.strip());
-        if (!m.matches()) {
-            throw new IllegalArgumentException("\"" + text + "\" is not a size (" + SIZE_HINT + ")");
-        }
-        int shift = m.group(2) == null ? 0 : switch (m.group(2).toLowerCase(Locale.ROOT)) {
-            case "kib" -> 10;
-            case "mib" -> 20;
-            case "gib" -> 30;
-            case "tib" -> 40;
-            default -> 0;
-        };
-        try {
-            long n = Long.parseLong(m.group(1));
-            if (n > Long.MAX_VALUE >> shift) {
-                throw new NumberFormatException();
-            }
-            return n << shift;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("\"" + text + "\" is too large");
-        }
+        return YamlFields.parseSize(text);
     }
 
     private static Set<String> keys(String... names) {
         return Set.copyOf(Arrays.asList(names));
-    }
-
-    /** Builds one element of a YAML list from its node, its field path and its index. */
-    @FunctionalInterface
-    private interface Element<T> {
-        T build(JsonNode node, String at, int index);
-    }
-
-    /**
-     * The keys of one YAML mapping, read with their field path: each accessor checks the type and
-     * throws a {@link ConfigException} naming {@code path.key} when it is wrong.
-     */
-    private record Fields(JsonNode node, String path) {
-        /** Checks that {@code node} is a mapping whose keys are all in {@code allowed}. */
-        static Fields of(JsonNode node, String path, Set<String> allowed) {
-            if (!node.isObject()) {
-                throw new ConfigException(path.isEmpty() ? "(document)" : path,
-                        "expected a mapping, not " + describe(node));
-            }
-            for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-                String key = it.next();
-                if (!allowed.contains(key)) {
-                    throw new ConfigException(child(path, key), "unknown key (expected "
-                            + allowed.stream().sorted().collect(Collectors.joining(", ")) + ")");
-                }
-            }
-            return new Fields(node, path);
-        }
-
-        static String child(String path, String key) {
-            return path.isEmpty() ? key : path + "." + key;
-        }
-
-        String at(String key) {
-            return child(path, key);
-        }
-
-        /** Present and not empty: {@code key:}, {@code key: ~} and {@code key: ""} count as absent. */
-        boolean has(String key) {
-            JsonNode v = node.get(key);
-            return v != null && !v.isNull() && !(v.isTextual() && v.textValue().isEmpty());
-        }
-
-        JsonNode get(String key) {
-            return node.get(key);
-        }
-
-        String string(String key, String absent) {
-            return has(key) ? asString(get(key), at(key)) : absent;
-        }
-
-        static String asString(JsonNode v, String at, int index) {
-            return asString(v, at);
-        }
-
-        static String asString(JsonNode v, String at) {
-            if (v.isTextual()) {
-                return v.textValue();
-            }
-            if (v.isNumber() || v.isBoolean()) {
-                // YAML has already read it as a number or boolean (0.10 is 0.1, 0011 is octal): only quotes keep it
-                throw new ConfigException(at, "expected a string, not " + describe(v) + " (put the value in quotes)");
-            }
-            throw new ConfigException(at, "expected a string, not " + describe(v));
-        }
-
-        int integer(String key, int absent) {
-            if (!has(key)) {
-                return absent;
-            }
-            JsonNode v = get(key);
-            if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-                throw new ConfigException(at(key), "expected an integer, not " + describe(v));
-            }
-            return v.intValue();
-        }
-
-        int requiredInteger(String key) {
-            if (!has(key)) {
-                throw new ConfigException(at(key), "missing");
-            }
-            return integer(key, 0);
-        }
-
-        boolean bool(String key, boolean absent) {
-            if (!has(key)) {
-                return absent;
-            }
-            JsonNode v = get(key);
-            if (!v.isBoolean()) {
-                throw new ConfigException(at(key), "expected true or false, not " + describe(v));
-            }
-            return v.booleanValue();
-        }
-
-        /** A size in bytes; 0 when absent. */
-        long size(String key) {
-            if (!has(key)) {
-                return 0;
-            }
-            JsonNode v = get(key);
-            if (v.isIntegralNumber() && v.canConvertToLong() && v.longValue() >= 0) {
-                return v.longValue();
-            }
-            if (v.isTextual()) {
-                try {
-                    return parseSize(v.textValue());
-                } catch (IllegalArgumentException e) {
-                    throw new ConfigException(at(key), e.getMessage());
-                }
-            }
-            throw new ConfigException(at(key), describe(v) + " is not a size (" + SIZE_HINT + ")");
-        }
-
-        /** A list of {@code key}, each element built by {@code element} with its indexed path; empty when absent. */
-        <T> List<T> list(String key, Element<T> element) {
-            if (!has(key)) {
-                return List.of();
-            }
-            JsonNode v = get(key);
-            if (!v.isArray()) {
-                throw new ConfigException(at(key), "expected a list, not " + describe(v));
-            }
-            List<T> out = new ArrayList<>();
-            for (int i = 0; i < v.size(); i++) {
-                out.add(element.build(v.get(i), at(key) + "[" + i + "]", i));
-            }
-            return out;
-        }
-
-        /** ANA group number to state label, e.g. {@code {1: optimized, 2: inaccessible}}. */
-        Map<Integer, AnaState> anaStates(String key) {
-            if (!has(key)) {
-                return Map.of();
-            }
-            JsonNode v = get(key);
-            if (!v.isObject()) {
-                throw new ConfigException(at(key), "expected a mapping of ANA group to state, not " + describe(v));
-            }
-            Map<Integer, AnaState> out = new LinkedHashMap<>();
-            for (Map.Entry<String, JsonNode> e : v.properties()) {
-                String at = at(key) + "." + e.getKey();
-                int group;
-                try {
-                    group = Integer.parseInt(e.getKey().strip());
-                } catch (NumberFormatException x) {
-                    throw new ConfigException(at, "\"" + e.getKey() + "\" is not an ANA group number");
-                }
-                String label = asString(e.getValue(), at);
-                AnaState state = AnaState.fromLabel(label.strip());
-                if (state == null) {
-                    throw new ConfigException(at, "\"" + label + "\" is not an ANA state ("
-                            + Arrays.stream(AnaState.values()).map(AnaState::label).collect(Collectors.joining(", "))
-                            + ")");
-                }
-                out.put(group, state);
-            }
-            return out;
-        }
-
-        /** A value as an error message shows it: {@code "12XB"}, {@code the number 5}, {@code a list}. */
-        static String describe(JsonNode v) {
-            if (v.isTextual()) {
-                return "\"" + v.textValue() + "\"";
-            }
-            if (v.isNumber()) {
-                return "the number " + v.asText();
-            }
-            if (v.isBoolean()) {
-                return v.asText();
-            }
-            if (v.isArray()) {
-                return "a list";
-            }
-            if (v.isObject()) {
-                return "a mapping";
-            }
-            return v.isNull() ? "null" : v.getNodeType().toString().toLowerCase(Locale.ROOT);
-        }
     }
 }
