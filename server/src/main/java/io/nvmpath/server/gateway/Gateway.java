@@ -1,0 +1,336 @@
+package io.nvmpath.server.gateway;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.nvmpath.fabric.host.ControllerOptions;
+import io.nvmpath.fabric.host.TransportAddress;
+import io.nvmpath.multipath.FailbackMode;
+import io.nvmpath.multipath.IoPolicy;
+import io.nvmpath.multipath.Multipath;
+import io.nvmpath.multipath.MultipathOptions;
+import io.nvmpath.multipath.MultipathView;
+import io.nvmpath.multipath.NamespaceHead;
+import io.nvmpath.server.block.HeadBlockDevice;
+import io.nvmpath.server.http.GatewayMetrics;
+import io.nvmpath.server.http.HttpAdminServer;
+import io.nvmpath.server.nbd.ClientNetwork;
+import io.nvmpath.server.nbd.ExportStats;
+import io.nvmpath.server.nbd.NbdExport;
+import io.nvmpath.server.nbd.NbdExports;
+import io.nvmpath.server.nbd.NbdServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The gateway: the path layer, one NBD export per namespace head, and the HTTP side.
+ *
+ * <p>Exports follow the heads: a head that appears (a portal connected, a namespace attached) is
+ * exported as {@code <subnqn>/<nsid>} (and its configured aliases); a head that goes (its last path
+ * gone for good) takes its export and that export's connections with it.
+ */
+public final class Gateway implements GatewayView, GatewayControl, NbdExports, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+
+    /** One export and what it serves. */
+    private record Entry(NamespaceHead head, NbdExport export, List<String> aliases) {
+    }
+
+    private final GatewayConfig config;
+    private final HostIdentity identity;
+    private final EventLoopGroup loops;
+    private final Multipath multipath;
+    private final Map<String, Entry> exports = new ConcurrentHashMap<>();
+    private final Map<String, String> aliases = new ConcurrentHashMap<>();
+    private final Set<String> configuredSubsystems = ConcurrentHashMap.newKeySet();
+    private final NbdServer nbd;
+    private final GatewayMetrics metrics;
+    private final HttpAdminServer http;
+    private volatile boolean serving;
+    private volatile InetSocketAddress nbdAddress;
+    private volatile InetSocketAddress httpAddress;
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
+
+    private Gateway(GatewayConfig config, HostIdentity identity, int threads) throws IOException {
+        this.config = config;
+        this.identity = identity;
+        this.loops = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+        this.multipath = new Multipath(multipathOptions(config, identity), loops);
+        this.nbd = new NbdServer(nbdConfig(config.nbd()), loops, this);
+        this.metrics = new GatewayMetrics(this);
+        this.http = config.http() == null ? null
+                : new HttpAdminServer(config.http().address(), config.http().port(), loops, this, this, metrics);
+    }
+
+    /**
+     * Starts the gateway: binds NBD and HTTP (failing if they cannot be bound), then connects the
+     * portals in the background — an unreachable portal is retried and reported, it does not stop the
+     * gateway.
+     */
+    public static Gateway start(GatewayConfig config) throws Exception {
+        GatewayConfig.Host h = config.host();
+        HostIdentity id = HostIdentity.resolve(h.nqn(), h.id(),
+                h.stateFile() == null ? HostIdentity.defaultStateFile() : h.stateFile());
+        Gateway g = new Gateway(config, id, Math.max(2, Runtime.getRuntime().availableProcessors()));
+        try {
+            g.multipath.addHeadListener(g.new HeadEvents());
+            g.nbdAddress = g.nbd.start();
+            if (g.http != null) {
+                g.httpAddress = g.http.start();
+            }
+            g.serving = true;
+            for (GatewayConfig.Portal p : config.portals()) {
+                g.connect(p.traddr(), p.trsvcid(), p.subnqn());
+            }
+            return g;
+        } catch (Exception e) {
+            g.close();
+            throw e;
+        }
+    }
+
+    private CompletableFuture<Void> connect(String traddr, int trsvcid, String subnqn) {
+        TransportAddress a = new TransportAddress(traddr, trsvcid);
+        CompletableFuture<?> f = subnqn == null ? multipath.addDiscovery(a) : multipath.addPortal(a, subnqn);
+        return f.thenApply(x -> (Void) null);
+    }
+
+    private static MultipathOptions multipathOptions(GatewayConfig c, HostIdentity id) {
+        GatewayConfig.Controller k = c.controller();
+        ControllerOptions co = new ControllerOptions().hostNqn(id.nqn()).hostId(id.id())
+                .keepAliveTimeout(k.keepAliveTimeout()).reconnectDelay(k.reconnectDelay())
+                .ctrlLossTimeout(k.ctrlLossTimeout()).ioTimeout(k.ioTimeout()).connectTimeout(k.connectTimeout())
+                .ioQueueSize(k.ioQueueSize()).headerDigest(k.headerDigest()).dataDigest(k.dataDigest());
+        if (k.ioQueues() > 0) {
+            co.ioQueues(k.ioQueues());
+        }
+        GatewayConfig.Multipath m = c.multipath();
+        Duration noPath = m.noPathTimeout().isNegative() ? null : m.noPathTimeout();
+        return MultipathOptions.defaults().withIoPolicy(IoPolicy.fromLabel(m.iopolicy())).withNoPathTimeout(noPath)
+                .withFailback(FailbackMode.valueOf(m.failback().toUpperCase(Locale.ROOT)), m.failbackDelay())
+                .withDelayedRemoval(m.delayedRemoval()).withController(co);
+    }
+
+    private static NbdServer.Config nbdConfig(GatewayConfig.Nbd n) throws IOException {
+        SslContext ssl = null;
+        NbdServer.TlsMode mode = NbdServer.TlsMode.valueOf(n.tls().mode().toUpperCase(Locale.ROOT));
+        if (mode != NbdServer.TlsMode.OFF) {
+            SslContextBuilder b = SslContextBuilder.forServer(n.tls().certificate().toFile(), n.tls().key().toFile());
+            if (n.tls().clientCa() != null) {
+                b.trustManager(n.tls().clientCa().toFile()).clientAuth(ClientAuth.REQUIRE);
+            }
+            ssl = b.build();
+        }
+        return NbdServer.Config.defaults().bind(n.listen().address(), n.listen().port()).tls(mode, ssl)
+                .maxPayload(n.maxPayload());
+    }
+
+    // ---- exports follow heads ----------------------------------------------------------------
+
+    private final class HeadEvents implements Multipath.HeadListener {
+        @Override
+        public void headAdded(NamespaceHead head) {
+            String nqn = head.subsystem().nqn();
+            if (configuredSubsystems.add(nqn)) {
+                GatewayConfig.Subsystem s = config.subsystems().get(nqn);
+                if (s != null && s.iopolicy() != null) {
+                    multipath.ioPolicy(nqn, IoPolicy.fromLabel(s.iopolicy()));
+                }
+                if (s != null && s.preferredPath() != null) {
+                    multipath.preferredPath(nqn, s.preferredPath());
+                }
+            }
+            String name = exportName(nqn, head.nsid());
+            GatewayConfig.Export ec = config.exports().getOrDefault(name, GatewayConfig.Export.DEFAULT);
+            List<String> allow = ec.allow().isEmpty() ? config.nbd().allow() : ec.allow();
+            NbdExport e = new NbdExport(name, "namespace " + head.nsid() + " of " + nqn + " (" + head.ids() + ")",
+                    new HeadBlockDevice(head), ec.readOnly(), allow.stream().map(ClientNetwork::parse).toList(),
+                    new ExportStats());
+            exports.put(name, new Entry(head, e, ec.aliases()));
+            for (String a : ec.aliases()) {
+                aliases.put(a, name);
+            }
+            log.info("export {}{}: {} MiB, {} B blocks{}", name, ec.aliases().isEmpty() ? "" : " " + ec.aliases(),
+                    head.sizeBytes() >> 20, head.lbaSize(), ec.readOnly() ? ", read-only" : "");
+        }
+
+        @Override
+        public void headRemoved(NamespaceHead head) {
+            String name = exportName(head.subsystem().nqn(), head.nsid());
+            Entry e = exports.get(name);
+            if (e != null && e.head() == head) {
+                exports.remove(name);
+                e.aliases().forEach(aliases::remove);
+                log.info("export {} removed: namespace head gone", name);
+                nbd.disconnectExport(name);
+            }
+        }
+    }
+
+    /** The export name of namespace {@code nsid} of {@code nqn}: {@code <subnqn>/<nsid>}. */
+    public static String exportName(String nqn, int nsid) {
+        return nqn + "/" + nsid;
+    }
+
+    @Override
+    public NbdExport find(String name) {
+        Entry e = exports.get(name);
+        if (e == null) {
+            String target = aliases.get(name);
+            e = target == null ? null : exports.get(target);
+        }
+        return e == null ? null : e.export();
+    }
+
+    @Override
+    public List<NbdExport> list() {
+        return exports.values().stream().map(Entry::export).sorted(Comparator.comparing(NbdExport::name)).toList();
+    }
+
+    // ---- GatewayView ----------------------------------------------------------------------------
+
+    @Override
+    public List<MultipathView.Subsystem> subsystems() {
+        return multipath.view();
+    }
+
+    @Override
+    public List<Export> exports() {
+        List<Export> out = new ArrayList<>();
+        for (Entry e : exports.values()) {
+            ExportStats s = e.export().stats();
+            Map<String, Long> requests = new java.util.TreeMap<>();
+            Map<String, Long> bytes = new java.util.TreeMap<>();
+            for (ExportStats.Op op : ExportStats.Op.values()) {
+                String k = op.name().toLowerCase(Locale.ROOT);
+                requests.put(k, s.requests(op));
+                bytes.put(k, s.bytes(op));
+            }
+            NamespaceHead h = e.head();
+            boolean available = h.paths().stream().anyMatch(p -> p.usable());
+            out.add(new Export(e.export().name(), e.aliases(), h.subsystem().nqn(), h.nsid(), h.sizeBytes(),
+                    h.lbaSize(), e.export().readOnly(), available, s.connections(), s.connectionsTotal(),
+                    s.inFlight(), requests, bytes, s.errors()));
+        }
+        out.sort(Comparator.comparing(Export::name));
+        return out;
+    }
+
+    @Override
+    public List<Portal> portals() {
+        return multipath.portals().stream().map(p -> new Portal(p.kind(), p.address().traddr(), p.address().trsvcid(),
+                p.nqn(), p.state(), p.lastError())).toList();
+    }
+
+    @Override
+    public boolean serving() {
+        return serving;
+    }
+
+    // ---- GatewayControl -------------------------------------------------------------------------
+
+    @Override
+    public void ioPolicy(String nqn, String policy) {
+        multipath.ioPolicy(nqn, IoPolicy.fromLabel(policy));
+        log.info("{}: iopolicy set to {}", nqn, IoPolicy.fromLabel(policy).label());
+    }
+
+    @Override
+    public void preferredPath(String nqn, String path) {
+        multipath.preferredPath(nqn, path);
+        log.info("{}: preferred path {}", nqn, path == null ? "cleared" : path);
+    }
+
+    @Override
+    public CompletableFuture<Void> addPortal(String traddr, int trsvcid, String subnqn) {
+        if (traddr == null || traddr.isBlank()) {
+            throw new IllegalArgumentException("traddr is missing");
+        }
+        if (trsvcid < 1 || trsvcid > 65535) {
+            throw new IllegalArgumentException("trsvcid " + trsvcid + " is not a port");
+        }
+        log.info("portal {}:{} {} added", traddr, trsvcid, subnqn == null ? "(discovery)" : subnqn);
+        return connect(traddr, trsvcid, subnqn);
+    }
+
+    @Override
+    public boolean removePortal(String traddr, int trsvcid, String subnqn) {
+        return multipath.removePortal(new TransportAddress(traddr, trsvcid), subnqn);
+    }
+
+    // ---- life cycle -----------------------------------------------------------------------------
+
+    public HostIdentity identity() {
+        return identity;
+    }
+
+    public Multipath multipath() {
+        return multipath;
+    }
+
+    /** Where NBD clients connect. */
+    public InetSocketAddress nbdAddress() {
+        return nbdAddress;
+    }
+
+    /** Where the HTTP side listens, or null. */
+    public InetSocketAddress httpAddress() {
+        return httpAddress;
+    }
+
+    /**
+     * Stops gracefully: /health turns 503, the NBD listener closes, in-flight NBD requests finish and
+     * are answered (for at most {@code drain}), connections close, then the controllers disconnect.
+     */
+    public void shutdown(Duration drain) {
+        if (!serving && closed.isDone()) {
+            return;
+        }
+        serving = false;
+        log.info("shutting down: draining NBD requests for at most {} s", drain.toSeconds());
+        try {
+            nbd.closeGracefully(drain).get(drain.toMillis() + 5000, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            log.warn("NBD drain: {}", e.toString());
+        }
+        close();
+    }
+
+    @Override
+    public void close() {
+        if (closed.isDone()) {
+            return;
+        }
+        serving = false;
+        nbd.close();
+        multipath.close();
+        if (http != null) {
+            http.close();
+        }
+        metrics.close();
+        loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        closed.complete(null);
+        log.info("stopped");
+    }
+
+    /** Completes once the gateway has stopped. */
+    public CompletableFuture<Void> closedFuture() {
+        return closed;
+    }
+}

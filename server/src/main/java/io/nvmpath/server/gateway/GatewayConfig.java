@@ -1,0 +1,85 @@
+package io.nvmpath.server.gateway;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The gateway's configuration ({@code serve --config gateway.yaml}); read and checked by
+ * {@link GatewayConfigLoader}, which documents every key and its default.
+ *
+ * @param host the host's identity
+ * @param portals where to connect: direct controllers and discovery controllers
+ * @param controller controller timeouts and queues, for every path
+ * @param multipath multipath behaviour for every subsystem
+ * @param subsystems per-subsystem iopolicy and preferred path, by NQN
+ * @param nbd the NBD listener
+ * @param exports per-export settings (aliases, read-only, allowed client networks), by export name
+ * @param http the HTTP listener (metrics, API, health); null = none
+ */
+public record GatewayConfig(Host host, List<Portal> portals, Controller controller, Multipath multipath,
+                            Map<String, Subsystem> subsystems, Nbd nbd, Map<String, Export> exports, Listen http) {
+
+    /** The default NBD port (IANA). */
+    public static final int DEFAULT_NBD_PORT = 10809;
+    /** The default HTTP port: loopback only, for Prometheus, the API and list-subsys. */
+    public static final int DEFAULT_HTTP_PORT = 9810;
+
+    /**
+     * @param nqn host NQN; null = the one kept in the state file (created once, as nvme-cli keeps /etc/nvme/hostnqn)
+     * @param id host ID; null = the one kept in the state file
+     * @param stateFile where a generated NQN and ID are kept
+     */
+    public record Host(String nqn, String id, Path stateFile) {
+    }
+
+    /** A direct controller ({@code subnqn} set) or a persistent discovery controller ({@code subnqn} null). */
+    public record Portal(String traddr, int trsvcid, String subnqn) {
+        public boolean discovery() {
+            return subnqn == null;
+        }
+    }
+
+    /** Controller options applied to every path (see the README's table; names follow nvme-cli). */
+    public record Controller(Duration keepAliveTimeout, Duration reconnectDelay, Duration ctrlLossTimeout,
+                             Duration ioTimeout, Duration connectTimeout, int ioQueues, int ioQueueSize,
+                             boolean headerDigest, boolean dataDigest) {
+    }
+
+    /** Multipath options for every subsystem. */
+    public record Multipath(String iopolicy, Duration noPathTimeout, String failback, Duration failbackDelay,
+                            Duration delayedRemoval) {
+    }
+
+    /** Per-subsystem overrides. */
+    public record Subsystem(String iopolicy, String preferredPath) {
+    }
+
+    /** An address and port to listen on. */
+    public record Listen(String address, int port) {
+        @Override
+        public String toString() {
+            return (address.contains(":") ? "[" + address + "]" : address) + ":" + port;
+        }
+    }
+
+    /** TLS for the NBD listener: "off", "allow" (STARTTLS offered) or "require"; PEM files. */
+    public record Tls(String mode, Path certificate, Path key, Path clientCa) {
+        public static final Tls OFF = new Tls("off", null, null, null);
+    }
+
+    /**
+     * @param listen where NBD clients connect (127.0.0.1 unless configured)
+     * @param tls TLS settings
+     * @param allow client networks allowed for every export without its own list; empty = any
+     * @param maxPayload the largest request accepted, in bytes
+     */
+    public record Nbd(Listen listen, Tls tls, List<String> allow, int maxPayload) {
+    }
+
+    /** Per-export settings. */
+    public record Export(List<String> aliases, boolean readOnly, List<String> allow) {
+        public static final Export DEFAULT = new Export(List.of(), false, List.of());
+    }
+}

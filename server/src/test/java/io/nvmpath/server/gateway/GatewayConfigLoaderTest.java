@@ -1,0 +1,105 @@
+package io.nvmpath.server.gateway;
+
+import io.nvmpath.target.config.ConfigException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class GatewayConfigLoaderTest {
+
+    @Test
+    void should_default_to_loopback_listeners_and_linux_timeouts() {
+        GatewayConfig c = GatewayConfigLoader.defaults();
+        assertThat(c.nbd().listen()).isEqualTo(new GatewayConfig.Listen("127.0.0.1", 10809));
+        assertThat(c.http()).isEqualTo(new GatewayConfig.Listen("127.0.0.1", 9810));
+        assertThat(c.nbd().tls().mode()).isEqualTo("off");
+        assertThat(c.controller().keepAliveTimeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.controller().ctrlLossTimeout()).isEqualTo(Duration.ofSeconds(600));
+        assertThat(c.multipath().iopolicy()).isEqualTo("numa");
+        assertThat(c.portals()).isEmpty();
+    }
+
+    @Test
+    void should_read_every_section() {
+        GatewayConfig c = GatewayConfigLoader.parse("""
+                host: {nqn: "nqn.2014-08.org.nvmexpress:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427", id: 1b4e28ba-2fa1-11d2-883f-0016d3cca427}
+                portals:
+                  - {traddr: 10.0.0.1, trsvcid: 4420, subnqn: "nqn.2026-11.example:array1"}
+                  - {traddr: 10.0.0.2}
+                controller: {keepAliveTimeout: 1500ms, reconnectDelay: 2s, ctrlLossTimeout: forever, ioQueues: 2}
+                multipath: {iopolicy: round-robin, noPathTimeout: 1m, failback: delayed}
+                subsystems:
+                  "nqn.2026-11.example:array1": {iopolicy: queue-depth, preferredPath: "10.0.0.1:4420"}
+                nbd: {listen: {address: 0.0.0.0, port: 0}, allow: [10.0.0.0/8], maxPayload: 16MiB}
+                exports:
+                  "nqn.2026-11.example:array1/1": {aliases: [db], readOnly: true, allow: ["192.168.1.7"]}
+                http: off
+                """);
+        assertThat(c.host().id()).isEqualTo("1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+        assertThat(c.portals()).containsExactly(new GatewayConfig.Portal("10.0.0.1", 4420, "nqn.2026-11.example:array1"),
+                new GatewayConfig.Portal("10.0.0.2", 8009, null));
+        assertThat(c.portals().get(1).discovery()).isTrue();
+        assertThat(c.controller().keepAliveTimeout()).isEqualTo(Duration.ofMillis(1500));
+        assertThat(c.controller().ctrlLossTimeout().isNegative()).isTrue();
+        assertThat(c.multipath().noPathTimeout()).isEqualTo(Duration.ofMinutes(1));
+        assertThat(c.subsystems().get("nqn.2026-11.example:array1").iopolicy()).isEqualTo("queue-depth");
+        assertThat(c.nbd().maxPayload()).isEqualTo(16 << 20);
+        assertThat(c.exports().get("nqn.2026-11.example:array1/1").aliases()).containsExactly("db");
+        assertThat(c.http()).isNull();
+    }
+
+    @Test
+    void should_name_the_wrong_field() {
+        assertError("portals: [{traddr: a, trsvcid: x, subnqn: nqn.2026-11.a:b}]", "portals[0].trsvcid: expected an integer");
+        assertError("portals: [{trsvcid: 4420}]", "portals[0].traddr: missing");
+        assertError("portals: [{traddr: a, subnqn: bad}]", "portals[0].subnqn: \"bad\" is not an NQN");
+        assertError("controller: {keepAliveTimeout: soon}", "controller.keepAliveTimeout: \"soon\" is not a duration");
+        assertError("multipath: {iopolicy: fastest}", "multipath.iopolicy: unknown iopolicy 'fastest'");
+        assertError("nbd: {allow: [10.0.0.0/33]}", "nbd.allow[0]: prefix length 33 out of 0..32");
+        assertError("nbd: {listen: {port: 70000}}", "nbd.listen.port: 70000 is not a port");
+        assertError("nbd: {tls: {mode: require}}", "nbd.tls.certificate: missing");
+        assertError("nbd: {tls: {mode: maybe}}", "nbd.tls.mode: \"maybe\" is not one of off, allow, require");
+        assertError("exports: {a: {aliases: [x]}, b: {aliases: [x]}}", "exports.b.aliases[0]: \"x\" already names a");
+        assertError("nbdd: {}", "nbdd: unknown key");
+        assertError("subsystems: {notannqn: {}}", "subsystems.notannqn: \"notannqn\" is not an NQN");
+        assertError("portals: [", "line ");
+    }
+
+    private static void assertError(String yaml, String message) {
+        assertThatThrownBy(() -> GatewayConfigLoader.parse(yaml)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining(message);
+    }
+
+    @Test
+    void should_resolve_tls_files_next_to_the_config_file(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("cert.pem"), "x");
+        Files.writeString(dir.resolve("key.pem"), "x");
+        Path cfg = dir.resolve("gateway.yaml");
+        Files.writeString(cfg, "nbd: {tls: {mode: require, certificate: cert.pem, key: key.pem}}\n");
+        GatewayConfig c = GatewayConfigLoader.load(cfg);
+        assertThat(c.nbd().tls().certificate()).isEqualTo(dir.resolve("cert.pem"));
+        assertThatThrownBy(() -> GatewayConfigLoader.load(dir.resolve("none.yaml")))
+                .hasMessageContaining("none.yaml: no such file");
+    }
+
+    @Test
+    void should_generate_a_host_identity_once_and_keep_it(@TempDir Path dir) {
+        Path state = dir.resolve("sub/host.properties");
+        HostIdentity first = HostIdentity.resolve(null, null, state);
+        assertThat(first.nqn()).isEqualTo("nqn.2014-08.org.nvmexpress:uuid:" + first.id());
+        assertThat(state).exists();
+        HostIdentity again = HostIdentity.resolve(null, null, state);
+        assertThat(again).isEqualTo(first);
+        UUID given = UUID.randomUUID();
+        HostIdentity configured = HostIdentity.resolve("nqn.2026-11.example:host", given.toString(), state);
+        assertThat(configured).isEqualTo(new HostIdentity("nqn.2026-11.example:host", given));
+        assertThat(HostIdentity.resolve(null, null, state)).isEqualTo(first); // configuration does not overwrite the state
+    }
+}
