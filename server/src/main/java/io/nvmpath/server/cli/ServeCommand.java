@@ -1,0 +1,197 @@
+package io.nvmpath.server.cli;
+
+import io.nvmpath.server.gateway.Gateway;
+import io.nvmpath.server.gateway.GatewayConfig;
+import io.nvmpath.server.gateway.GatewayConfigLoader;
+import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.target.config.TargetConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * {@code nvmpath serve}: the gateway in the foreground. With {@code --demo}, the project's own
+ * target runs in the same process (two ports, a 1 GiB namespace, optimized and non-optimized) and
+ * the gateway connects both paths and exports the head.
+ *
+ * <p>SIGTERM or SIGINT stops it gracefully: the NBD listener closes, in-flight requests finish and
+ * are answered (at most {@code --drain-timeout}), then the controllers disconnect; a second signal
+ * exits at once.
+ */
+@Command(name = "serve",
+        description = {"Run the gateway: connect the configured portals, merge paths into namespace heads, "
+                + "serve each head as an NBD export named <subnqn>/<nsid>, and serve /metrics, /health and "
+                + "/api/v1 over HTTP.",
+                "--demo: with the project's own target in-process (subsystem " + TargetConfig.DEMO_NQN
+                        + ", two paths), NBD on 127.0.0.1:10809, HTTP on 127.0.0.1:9810."})
+final class ServeCommand extends CliCommand {
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "YAML configuration (see the README).")
+    Path config;
+
+    @Option(names = "--demo", description = "Serve the embedded demo: an in-process target with two paths.")
+    boolean demo;
+
+    @Option(names = "--nbd-listen", paramLabel = "ADDR:PORT",
+            description = "Override the NBD listen address (port 0: any free port).")
+    String nbdListen;
+
+    @Option(names = "--http-listen", paramLabel = "ADDR:PORT",
+            description = "Override the HTTP listen address (port 0: any free port; 'off': none).")
+    String httpListen;
+
+    @Option(names = "--state-file", paramLabel = "FILE",
+            description = "Where the generated host NQN and host ID are kept.")
+    Path stateFile;
+
+    @Option(names = "--drain-timeout", paramLabel = "SECONDS", defaultValue = "30",
+            description = "On SIGTERM, how long in-flight NBD requests may take (default: ${DEFAULT-VALUE}).")
+    int drainSeconds;
+
+    private GatewayConfig gateway;
+
+    @Override
+    void validate() {
+        if (demo == (config != null)) {
+            throw new ParameterException(cmd(), "give --config FILE or --demo");
+        }
+        try {
+            gateway = config != null ? GatewayConfigLoader.load(config) : GatewayConfigLoader.defaults();
+        } catch (ConfigException e) {
+            throw new ParameterException(cmd(), e.getMessage());
+        }
+        GatewayConfig g = gateway;
+        GatewayConfig.Nbd nbd = g.nbd();
+        if (nbdListen != null) {
+            nbd = new GatewayConfig.Nbd(listen(nbdListen, "--nbd-listen"), nbd.tls(), nbd.allow(), nbd.maxPayload());
+        }
+        GatewayConfig.Listen http = g.http();
+        if (httpListen != null) {
+            http = httpListen.equalsIgnoreCase("off") ? null : listen(httpListen, "--http-listen");
+        }
+        GatewayConfig.Host host = stateFile == null ? g.host()
+                : new GatewayConfig.Host(g.host().nqn(), g.host().id(), stateFile);
+        gateway = new GatewayConfig(host, g.portals(), g.controller(), g.multipath(), g.subsystems(), nbd,
+                g.exports(), http);
+        if (drainSeconds < 0) {
+            throw new ParameterException(cmd(), "--drain-timeout must not be negative");
+        }
+    }
+
+    private GatewayConfig.Listen listen(String s, String option) {
+        int colon = s.lastIndexOf(':');
+        try {
+            String addr = colon <= 0 ? "127.0.0.1" : s.substring(0, colon).replaceAll("^\\[|]$", "");
+            int port = Integer.parseInt(s.substring(colon + 1));
+            if (port < 0 || port > 65535) {
+                throw new NumberFormatException();
+            }
+            return new GatewayConfig.Listen(addr, port);
+        } catch (NumberFormatException | IndexOutOfBoundsException e) {
+            throw new ParameterException(cmd(), option + ": '" + s + "' is not ADDRESS:PORT");
+        }
+    }
+
+    @Override
+    void run() throws Exception {
+        if (System.getProperty(Main.LOG_LEVEL_PROPERTY) == null) {
+            System.setProperty(Main.LOG_LEVEL_PROPERTY, "info");
+        }
+        RunningTarget target = null;
+        GatewayConfig cfg = gateway;
+        if (demo) {
+            target = RunningTarget.start(TargetConfig.demo(0, 0, 0, 0));
+            cfg = demoConfig(cfg, target);
+        }
+        Gateway g;
+        try {
+            g = Gateway.start(cfg);
+        } catch (java.net.BindException e) {
+            if (target != null) {
+                target.close();
+            }
+            throw new Failures.CliException("cannot listen: " + Failures.message(e), e);
+        } catch (Exception e) {
+            if (target != null) {
+                target.close();
+            }
+            throw e;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        RunningTarget demoTarget = target;
+        Runnable graceful = () -> {
+            g.shutdown(Duration.ofSeconds(drainSeconds));
+            if (demoTarget != null) {
+                demoTarget.close();
+            }
+            stopped.countDown();
+        };
+        Signals.install(graceful);
+        err().println("nvmpath: NBD on " + hostPort(g.nbdAddress()) + (g.httpAddress() == null ? ""
+                : ", HTTP on http://" + hostPort(g.httpAddress()) + " (/metrics, /health, /api/v1)")
+                + ", host " + g.identity().nqn());
+        if (demo) {
+            String name = Gateway.exportName(TargetConfig.DEMO_NQN, 1);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (g.find(name) == null && System.nanoTime() - end < 0) {
+                Thread.sleep(50);
+            }
+            err().println("nvmpath: demo target: paths 127.0.0.1:" + target.target().port(1) + " (optimized) and 127.0.0.1:"
+                    + target.target().port(2) + " (non-optimized); fail one with: bin/nvmpath target fault|ana-state"
+                    + " --admin " + target.admin().uri() + " ...");
+            out().println("sudo nbd-client " + g.nbdAddress().getAddress().getHostAddress() + " "
+                    + g.nbdAddress().getPort() + " /dev/nbd0 -N " + name);
+            out().flush();
+        }
+        stopped.await();
+    }
+
+    private static GatewayConfig demoConfig(GatewayConfig g, RunningTarget t) {
+        List<GatewayConfig.Portal> portals = List.of(
+                new GatewayConfig.Portal("127.0.0.1", t.target().port(1), TargetConfig.DEMO_NQN),
+                new GatewayConfig.Portal("127.0.0.1", t.target().port(2), TargetConfig.DEMO_NQN));
+        GatewayConfig.Controller c = g.controller();
+        // the demo is for watching failover: notice a lost path within seconds, come back quickly
+        GatewayConfig.Controller quick = new GatewayConfig.Controller(c.keepAliveTimeout(), Duration.ofSeconds(2),
+                Duration.ofSeconds(-1), c.ioTimeout(), Duration.ofSeconds(3), c.ioQueues(), c.ioQueueSize(),
+                c.headerDigest(), c.dataDigest());
+        return new GatewayConfig(g.host(), portals, quick, g.multipath(), g.subsystems(), g.nbd(), g.exports(),
+                g.http());
+    }
+
+    private static String hostPort(java.net.InetSocketAddress a) {
+        String h = a.getAddress().getHostAddress();
+        return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
+    }
+
+    /** SIGTERM/SIGINT: the first stops gracefully, a second exits at once. */
+    static final class Signals {
+        private static final AtomicInteger count = new AtomicInteger();
+
+        static void install(Runnable graceful) {
+            sun.misc.SignalHandler h = sig -> {
+                if (count.incrementAndGet() == 1) {
+                    Thread t = new Thread(graceful, "nvmpath-shutdown");
+                    t.setDaemon(false);
+                    t.start();
+                } else {
+                    System.err.println("nvmpath: second signal, exiting now");
+                    Runtime.getRuntime().halt(130);
+                }
+            };
+            for (String s : new String[] {"TERM", "INT"}) {
+                try {
+                    sun.misc.Signal.handle(new sun.misc.Signal(s), h);
+                } catch (IllegalArgumentException e) {
+                    // signal not available here (or reserved by the JVM): the shutdown hook still closes
+                }
+            }
+        }
+    }
+}
