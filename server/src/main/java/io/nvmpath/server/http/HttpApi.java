@@ -1,0 +1,427 @@
+package io.nvmpath.server.http;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.QueryStringEncoder;
+import io.nvmpath.multipath.MultipathView;
+import io.nvmpath.server.gateway.GatewayControl;
+import io.nvmpath.server.gateway.GatewayView;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
+
+/**
+ * The gateway's HTTP resources, independent of HTTP framing: routes a request, validates it, then
+ * executes it. Called on the HTTP executor, never on an event loop; a portal's connection is awaited
+ * by a callback, never by a thread.
+ *
+ * <pre>
+ * GET    /metrics                                  Prometheus text format 0.0.4
+ * GET    /health                                   200 {"status": "serving"}, 503 {"status": "not serving"}
+ * GET    /api/v1/subsystems                        {"subsystems": [Subsystem...]}
+ * GET    /api/v1/subsystems/{nqn}                  Subsystem
+ * POST   /api/v1/subsystems/{nqn}/iopolicy         {"iopolicy": "round-robin"}         → Subsystem
+ * POST   /api/v1/subsystems/{nqn}/preferred-path   {"path": "127.0.0.1:4420"}, null clears → Subsystem
+ * GET    /api/v1/exports                           {"exports": [Export...]}
+ * GET    /api/v1/portals                           {"portals": [Portal...]}
+ * POST   /api/v1/portals                           {"traddr": "127.0.0.1", "trsvcid": 4420, "subnqn": "nqn..."}
+ *                                                  → 201 Portal once connected, 202 Portal while still connecting
+ * DELETE /api/v1/portals?traddr=..&amp;trsvcid=..&amp;subnqn=..   → 204, 404 when there is no such portal
+ * </pre>
+ * Subsystem, Export and Portal are the records of {@link MultipathView} and {@link GatewayView} as
+ * Jackson writes them (record component names; a path's {@code errors} keyed by the decimal status).
+ * A portal without {@code subnqn} is a discovery controller; {@code trsvcid} may be a number or a
+ * numeric string. The {@code nqn} path segment is percent-decoded ({@code %3A} or a plain {@code :}).
+ * The Location of a created portal is the URL that deletes it.
+ *
+ * <p>Errors are {@code {"error": "..."}}: 400 for a body that is not the JSON object expected, a bad
+ * value, or what {@link GatewayControl} refuses with {@link IllegalArgumentException}; 404 for an
+ * unknown resource; 405 for a wrong method (with Allow); 413 for a body over the server's bound;
+ * 503 while the server shuts down; 500 with the cause logged for anything else.
+ */
+final class HttpApi {
+    private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+
+    /** The mapper the API reads and writes with. */
+    static final ObjectMapper MAPPER = new ObjectMapper();
+
+    static final String PORTALS = "/api/v1/portals";
+
+    private static final ObjectReader BODY = MAPPER.reader()
+            .with(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final Set<String> IOPOLICY_KEYS = Set.of("iopolicy");
+    private static final Set<String> PREFERRED_KEYS = Set.of("path");
+    private static final Set<String> PORTAL_KEYS = Set.of("traddr", "trsvcid", "subnqn");
+    private static final String PORTAL_EXAMPLE =
+            "{\"traddr\": \"127.0.0.1\", \"trsvcid\": 4420, \"subnqn\": \"nqn.2026-11.io.nvmpath:demo\"}";
+
+    private final GatewayView view;
+    private final GatewayControl control;
+    private final GatewayMetrics metrics;
+    private final Executor executor;
+    private final Duration portalWait;
+    /** The waits of {@code POST /api/v1/portals} not yet answered. */
+    private final Set<CompletableFuture<Void>> waiting = ConcurrentHashMap.newKeySet();
+
+    /**
+     * @param executor where answers that wait (a portal's connection) are completed
+     * @param portalWait how long {@code POST /api/v1/portals} waits for the connection before it answers 202
+     */
+    HttpApi(GatewayView view, GatewayControl control, GatewayMetrics metrics, Executor executor, Duration portalWait) {
+        this.view = view;
+        this.control = control;
+        this.metrics = metrics;
+        this.executor = executor;
+        this.portalWait = portalWait;
+    }
+
+    /** Answers one request; the future never fails. */
+    CompletableFuture<HttpReply> handle(HttpMethod method, String uri, String body) {
+        QueryStringDecoder decoded = new QueryStringDecoder(uri);
+        String path = decoded.rawPath();
+        try {
+            return route(method, path, decoded, body).exceptionally(t -> failure(method, path, t));
+        } catch (RuntimeException e) {
+            return CompletableFuture.completedFuture(failure(method, path, e));
+        }
+    }
+
+    private CompletableFuture<HttpReply> route(HttpMethod method, String path, QueryStringDecoder query,
+                                               String body) {
+        List<String> s = segments(path);
+        if (s.equals(List.of("metrics"))) {
+            allow(method, path, HttpMethod.GET);
+            return done(HttpReply.text(HttpResponseStatus.OK, GatewayMetrics.CONTENT_TYPE, metrics.scrape()));
+        }
+        if (s.equals(List.of("health"))) {
+            allow(method, path, HttpMethod.GET);
+            boolean serving = view.serving();
+            return done(HttpReply.json(serving ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    Map.of("status", serving ? "serving" : "not serving")));
+        }
+        if (s.size() >= 3 && s.get(0).equals("api") && s.get(1).equals("v1")) {
+            List<String> r = s.subList(2, s.size());
+            switch (r.get(0)) {
+                case "subsystems" -> {
+                    return subsystems(method, path, r, body);
+                }
+                case "exports" -> {
+                    if (r.size() == 1) {
+                        allow(method, path, HttpMethod.GET);
+                        return done(HttpReply.json(HttpResponseStatus.OK, Map.of("exports", view.exports())));
+                    }
+                }
+                case "portals" -> {
+                    if (r.size() == 1) {
+                        return portals(method, path, query, body);
+                    }
+                }
+                default -> {
+                }
+            }
+        }
+        throw HttpApiException.notFound("no resource " + path);
+    }
+
+    private CompletableFuture<HttpReply> subsystems(HttpMethod method, String path, List<String> r, String body) {
+        if (r.size() == 1) {
+            allow(method, path, HttpMethod.GET);
+            return done(HttpReply.json(HttpResponseStatus.OK, Map.of("subsystems", view.subsystems())));
+        }
+        String nqn = r.get(1);
+        if (r.size() == 2) {
+            allow(method, path, HttpMethod.GET);
+            MultipathView.Subsystem sub = subsystem(nqn);
+            if (sub == null) {
+                throw HttpApiException.notFound("no subsystem " + nqn);
+            }
+            return done(HttpReply.json(HttpResponseStatus.OK, sub));
+        }
+        if (r.size() == 3 && r.get(2).equals("iopolicy")) {
+            allow(method, path, HttpMethod.POST);
+            JsonNode b = object(body, IOPOLICY_KEYS, "{\"iopolicy\": \"round-robin\"}");
+            control.ioPolicy(nqn, string(b, "iopolicy"));
+            return done(subsystemAfterChange(nqn));
+        }
+        if (r.size() == 3 && r.get(2).equals("preferred-path")) {
+            allow(method, path, HttpMethod.POST);
+            JsonNode b = object(body, PREFERRED_KEYS, "{\"path\": \"127.0.0.1:4420\"} or {\"path\": null}");
+            if (!b.has("path")) {
+                throw HttpApiException.badRequest("missing \"path\" (null clears the preferred path)");
+            }
+            control.preferredPath(nqn, b.get("path").isNull() ? null : string(b, "path"));
+            return done(subsystemAfterChange(nqn));
+        }
+        throw HttpApiException.notFound("no resource " + path);
+    }
+
+    private MultipathView.Subsystem subsystem(String nqn) {
+        for (MultipathView.Subsystem sub : view.subsystems()) {
+            if (sub.nqn().equals(nqn)) {
+                return sub;
+            }
+        }
+        return null;
+    }
+
+    /** The subsystem as it is now; just its NQN when the view does not show it (no controller yet). */
+    private HttpReply subsystemAfterChange(String nqn) {
+        MultipathView.Subsystem sub = subsystem(nqn);
+        return HttpReply.json(HttpResponseStatus.OK, sub != null ? sub : Map.of("nqn", nqn));
+    }
+
+    // ---- portals -----------------------------------------------------------------------------
+
+    private CompletableFuture<HttpReply> portals(HttpMethod method, String path, QueryStringDecoder query,
+                                                 String body) {
+        if (method.equals(HttpMethod.GET)) {
+            return done(HttpReply.json(HttpResponseStatus.OK, Map.of("portals", view.portals())));
+        }
+        if (method.equals(HttpMethod.POST)) {
+            return addPortal(body);
+        }
+        if (method.equals(HttpMethod.DELETE)) {
+            return done(removePortal(query));
+        }
+        throw HttpApiException.methodNotAllowed(method, path, "GET, POST, DELETE");
+    }
+
+    /**
+     * Adds the portal, then answers from a callback: 201 once connected, 202 when the connection is
+     * not made within {@code portalWait} or failed (it is retried in the background). The
+     * control's own future is left as it is: the wait is on a copy.
+     */
+    private CompletableFuture<HttpReply> addPortal(String body) {
+        JsonNode b = object(body, PORTAL_KEYS, PORTAL_EXAMPLE);
+        String traddr = string(b, "traddr").strip();
+        if (traddr.isEmpty()) {
+            throw HttpApiException.badRequest("\"traddr\" is empty");
+        }
+        int trsvcid = trsvcid(b.get("trsvcid"));
+        String subnqn = b.hasNonNull("subnqn") ? string(b, "subnqn").strip() : null;
+        if (subnqn != null && subnqn.isEmpty()) {
+            throw HttpApiException.badRequest("\"subnqn\" is empty (leave it out for a discovery controller)");
+        }
+        CompletableFuture<Void> connected = control.addPortal(traddr, trsvcid, subnqn);
+        CompletableFuture<Void> wait = connected.copy().orTimeout(portalWait.toMillis(), TimeUnit.MILLISECONDS);
+        waiting.add(wait);
+        wait.whenComplete((v, t) -> waiting.remove(wait));
+        return wait.handleAsync((v, t) -> portalAdded(traddr, trsvcid, subnqn, t), executor);
+    }
+
+    /** Ends every wait for a portal's connection now: those requests are answered 503 (shutting down). */
+    void close() {
+        for (CompletableFuture<Void> wait : waiting) {
+            wait.completeExceptionally(new RejectedExecutionException("shutting down"));
+        }
+    }
+
+    private HttpReply portalAdded(String traddr, int trsvcid, String subnqn, Throwable failure) {
+        Throwable cause = unwrap(failure);
+        if (cause instanceof IllegalArgumentException || cause instanceof RejectedExecutionException) {
+            return failure(HttpMethod.POST, PORTALS, cause);
+        }
+        HttpResponseStatus status;
+        GatewayView.Portal fallback;
+        if (cause == null) {
+            status = HttpResponseStatus.CREATED;
+            fallback = portal(traddr, trsvcid, subnqn, "connected", null);
+        } else if (cause instanceof TimeoutException) {
+            status = HttpResponseStatus.ACCEPTED;
+            fallback = portal(traddr, trsvcid, subnqn, "connecting", null);
+        } else {
+            log.debug("http: portal {} did not connect yet", GatewayCollector.hostPort(traddr, trsvcid), cause);
+            status = HttpResponseStatus.ACCEPTED;
+            fallback = portal(traddr, trsvcid, subnqn, "retrying", message(cause));
+        }
+        GatewayView.Portal now = view.portals().stream()
+                .filter(p -> p.traddr().equals(traddr) && p.trsvcid() == trsvcid && Objects.equals(p.subnqn(), subnqn))
+                .findFirst().orElse(fallback);
+        return HttpReply.json(status, now).withLocation(portalUrl(traddr, trsvcid, subnqn));
+    }
+
+    private static GatewayView.Portal portal(String traddr, int trsvcid, String subnqn, String state, String error) {
+        return new GatewayView.Portal(subnqn == null ? "discovery" : "direct", traddr, trsvcid, subnqn, state, error);
+    }
+
+    /** The URL that names a portal: {@code /api/v1/portals?traddr=..&trsvcid=..&subnqn=..}. */
+    static String portalUrl(String traddr, int trsvcid, String subnqn) {
+        QueryStringEncoder e = new QueryStringEncoder(PORTALS, StandardCharsets.UTF_8);
+        e.addParam("traddr", traddr);
+        e.addParam("trsvcid", Integer.toString(trsvcid));
+        if (subnqn != null) {
+            e.addParam("subnqn", subnqn);
+        }
+        return e.toString();
+    }
+
+    private HttpReply removePortal(QueryStringDecoder query) {
+        Map<String, List<String>> params = query.parameters();
+        for (Map.Entry<String, List<String>> p : params.entrySet()) {
+            if (!PORTAL_KEYS.contains(p.getKey())) {
+                throw HttpApiException.badRequest("unknown parameter \"" + p.getKey() + "\" (expected "
+                        + PORTAL_KEYS.stream().sorted().collect(Collectors.joining(", ")) + ")");
+            }
+            if (p.getValue().size() != 1) {
+                throw HttpApiException.badRequest("\"" + p.getKey() + "\" is given " + p.getValue().size() + " times");
+            }
+        }
+        String traddr = param(params, "traddr");
+        String port = param(params, "trsvcid");
+        if (traddr == null || port == null) {
+            throw HttpApiException.badRequest("DELETE " + PORTALS + " needs traddr and trsvcid (and subnqn unless it "
+                    + "is a discovery portal), e.g. " + portalUrl("127.0.0.1", 4420, "nqn.2026-11.io.nvmpath:demo"));
+        }
+        int trsvcid = trsvcid(MAPPER.getNodeFactory().textNode(port));
+        String subnqn = param(params, "subnqn");
+        if (!control.removePortal(traddr, trsvcid, subnqn)) {
+            throw HttpApiException.notFound("no portal " + GatewayCollector.hostPort(traddr, trsvcid)
+                    + (subnqn == null ? " (discovery)" : " for " + subnqn));
+        }
+        return HttpReply.noContent();
+    }
+
+    private static String param(Map<String, List<String>> params, String key) {
+        List<String> v = params.get(key);
+        return v == null || v.get(0).isBlank() ? null : v.get(0).strip();
+    }
+
+    // ---- failures ----------------------------------------------------------------------------
+
+    /**
+     * Maps every failure to its reply, in this one place: refusals keep their status, bad arguments
+     * (what {@link GatewayControl} throws) are 400, a rejected task is 503 (shutting down), anything
+     * else is a 500 whose cause is logged.
+     */
+    static HttpReply failure(HttpMethod method, String path, Throwable t) {
+        Throwable e = unwrap(t);
+        if (e instanceof HttpApiException a) {
+            return HttpReply.error(a.status(), a.getMessage(), a.allow());
+        }
+        if (e instanceof IllegalArgumentException) {
+            return HttpReply.error(HttpResponseStatus.BAD_REQUEST, message(e), null);
+        }
+        if (e instanceof RejectedExecutionException) {
+            return HttpReply.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "the gateway's HTTP server is shutting down",
+                    null);
+        }
+        log.warn("http: {} {} failed", method, path, e);
+        return HttpReply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, message(e), null);
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    private static String message(Throwable t) {
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+    }
+
+    // ---- validation --------------------------------------------------------------------------
+
+    /** The path's segments, each percent-decoded ({@code +} stays a plus: this is a path, not a query). */
+    static List<String> segments(String rawPath) {
+        List<String> out = new ArrayList<>();
+        for (String s : rawPath.split("/")) {
+            if (!s.isEmpty()) {
+                out.add(QueryStringDecoder.decodeComponent(s.replace("+", "%2B"), StandardCharsets.UTF_8));
+            }
+        }
+        return out;
+    }
+
+    private static void allow(HttpMethod method, String path, HttpMethod allowed) {
+        if (!method.equals(allowed)) {
+            throw HttpApiException.methodNotAllowed(method, path, allowed.name());
+        }
+    }
+
+    /** The body as a JSON object with only {@code keys}; {@code example} shows the shape in the error. */
+    private static JsonNode object(String body, Set<String> keys, String example) {
+        JsonNode node;
+        try {
+            node = BODY.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw HttpApiException.badRequest("the body is not JSON: " + e.getOriginalMessage().lines().findFirst()
+                    .orElse("") + " (expected " + example + ")");
+        }
+        if (node == null || node.isMissingNode() || !node.isObject()) {
+            throw HttpApiException.badRequest("the body must be a JSON object like " + example);
+        }
+        for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            if (!keys.contains(key)) {
+                throw HttpApiException.badRequest("unknown field \"" + key + "\" (expected "
+                        + keys.stream().sorted().collect(Collectors.joining(", ")) + ")");
+            }
+        }
+        return node;
+    }
+
+    private static String string(JsonNode body, String key) {
+        JsonNode v = body.get(key);
+        if (v == null || v.isNull()) {
+            throw HttpApiException.badRequest("missing \"" + key + "\"");
+        }
+        if (!v.isTextual()) {
+            throw HttpApiException.badRequest("\"" + key + "\" must be a string, not " + v);
+        }
+        return v.textValue();
+    }
+
+    /** A TCP port, 1..65535, as a JSON number or a numeric string (nvme-cli's trsvcid is a string). */
+    private static int trsvcid(JsonNode v) {
+        if (v == null || v.isNull()) {
+            throw HttpApiException.badRequest("missing \"trsvcid\"");
+        }
+        long port;
+        if (v.isIntegralNumber() && v.canConvertToLong()) {
+            port = v.longValue();
+        } else if (v.isTextual()) {
+            try {
+                port = Long.parseLong(v.textValue().strip());
+            } catch (NumberFormatException e) {
+                throw HttpApiException.badRequest("\"trsvcid\" must be a TCP port, not " + v);
+            }
+        } else {
+            throw HttpApiException.badRequest("\"trsvcid\" must be a TCP port, not " + v);
+        }
+        if (port < 1 || port > 65535) {
+            throw HttpApiException.badRequest("\"trsvcid\" must be 1..65535, not " + port);
+        }
+        return (int) port;
+    }
+
+    private static <T> CompletableFuture<T> done(T value) {
+        return CompletableFuture.completedFuture(value);
+    }
+}
