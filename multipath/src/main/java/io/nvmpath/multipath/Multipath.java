@@ -293,12 +293,12 @@ public final class Multipath implements AutoCloseable {
         ControllerListener l = new ControllerListener() {
             @Override
             public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
-                exec.execute(() -> controllerStateChanged(holder[0], to, address, nqn));
+                onManagement(() -> controllerStateChanged(holder[0], to, address, nqn));
             }
 
             @Override
             public void asyncEvent(Controller c, AsyncEvent e) {
-                exec.execute(() -> event(holder[0], e));
+                onManagement(() -> event(holder[0], e));
             }
         };
         Controller.connect(address, nqn, options.controller(), group, l).whenCompleteAsync((c, err) -> {
@@ -327,6 +327,17 @@ public final class Multipath implements AutoCloseable {
             });
         }, exec);
         return attached;
+    }
+
+    /** Runs {@code task} on the management executor; after close, events of closing controllers are dropped. */
+    private void onManagement(Runnable task) {
+        try {
+            exec.execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            if (!closed) {
+                throw e;
+            }
+        }
     }
 
     private void retryPortal(TransportAddress address, String nqn, Throwable why) {
@@ -361,7 +372,7 @@ public final class Multipath implements AutoCloseable {
             @Override
             public void asyncEvent(Controller c, AsyncEvent e) {
                 if (e.isDiscoveryChange()) {
-                    exec.execute(() -> readDiscovery(holder[0]));
+                    onManagement(() -> readDiscovery(holder[0]));
                 }
             }
 
@@ -369,14 +380,14 @@ public final class Multipath implements AutoCloseable {
             public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
                 if (to == ControllerState.LIVE && holder[0] != null) {
                     portalState(address, null, "connected", null);
-                    exec.execute(() -> readDiscovery(c)); // entries may have changed while it was away
+                    onManagement(() -> readDiscovery(c)); // entries may have changed while it was away
                 } else if (to == ControllerState.RESETTING || to == ControllerState.CONNECTING) {
                     portalState(address, null, "retrying", null);
                 } else if (to == ControllerState.DEAD) {
                     synchronized (discoveryControllers) {
                         discoveryControllers.remove(c);
                     }
-                    exec.execute(() -> retryDiscovery(address, new IllegalStateException("controller deleted")));
+                    onManagement(() -> retryDiscovery(address, new IllegalStateException("controller deleted")));
                 }
             }
         };
@@ -497,7 +508,7 @@ public final class Multipath implements AutoCloseable {
                 }
             }
             Path p = new Path(cio, nsid, (int) ns.anagrpid(), options.marginalFailures(), clock);
-            applyAna(p, ana);
+            applyAna(p, ana, false); // the "added" line below states it
             head.addPath(p);
             log.info("{} nsid {}: path {} added ({})", s.nqn(), nsid, cio.name(), p.anaState().label());
             if (created) {
@@ -519,6 +530,10 @@ public final class Multipath implements AutoCloseable {
     }
 
     private void applyAna(Path p, AnaLog ana) {
+        applyAna(p, ana, true);
+    }
+
+    private void applyAna(Path p, AnaLog ana, boolean announce) {
         AnaLog.Group g = ana.group(p.anaGroup);
         AnaState st = g == null || g.state() == null ? AnaState.INACCESSIBLE : g.state();
         AnaState prev = p.anaState;
@@ -531,7 +546,7 @@ public final class Multipath implements AutoCloseable {
         } else {
             p.changeSinceNanos = 0;
         }
-        if (prev != st) {
+        if (prev != st && announce) {
             log.info("{} nsid {}: path {} ANA {} -> {}", owner.get(p.io) == null ? "?" : owner.get(p.io).nqn(),
                     p.nsid, p.io.name(), prev.label(), st.label());
         }
@@ -570,7 +585,7 @@ public final class Multipath implements AutoCloseable {
     }
 
     void anaErrorSeen(PathIo io) {
-        exec.execute(() -> readAna(io));
+        onManagement(() -> readAna(io));
     }
 
     private void event(ControllerPathIo cio, AsyncEvent e) {

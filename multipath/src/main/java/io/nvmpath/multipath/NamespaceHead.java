@@ -147,6 +147,7 @@ public final class NamespaceHead {
         }
         if (oncs == -1) {
             oncs = 0;
+            vwc = true; // nothing identified: a cache may be there
         }
         oncs &= 0x7FFF_FFFF;
         return vwc ? oncs | (1 << 31) : oncs;

@@ -138,7 +138,9 @@ public final class GatewayConfigLoader {
         checkAliases(exports);
         GatewayConfig.Listen http = null;
         JsonNode h = root.get("http");
-        if (h == null || h.isNull() || !(h.isTextual() && h.textValue().equalsIgnoreCase("off"))) {
+        boolean off = h != null && ((h.isTextual() && h.textValue().equalsIgnoreCase("off"))
+                || (h.isBoolean() && !h.booleanValue())); // YAML 1.1 reads a bare off as false
+        if (!off) {
             YamlFields hf = sub(top, "http", HTTP);
             http = listen(hf, "listen", GatewayConfig.DEFAULT_HTTP_PORT);
         }
