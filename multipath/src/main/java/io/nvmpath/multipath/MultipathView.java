@@ -46,10 +46,12 @@ public final class MultipathView {
      * @param bytes bytes by kind
      * @param errors failed commands by status code
      * @param latencyBuckets completions per bucket of {@link PathStats#BUCKET_MICROS}
+     * @param keepAliveRttMicros round trip of the controller's last Keep Alive, -1 when unknown
      */
     public record PathEntry(String name, String controllerState, String anaState, int anaGroup, boolean usable,
                             boolean heldBack, boolean marginal, int inFlight, long failures, long marginalHolds,
                             long failoversFrom, Map<String, Long> ops, Map<String, Long> bytes,
-                            Map<Integer, Long> errors, long[] latencyBuckets, long latencySumMicros) {
+                            Map<Integer, Long> errors, long[] latencyBuckets, long latencySumMicros,
+                            long keepAliveRttMicros) {
     }
 }

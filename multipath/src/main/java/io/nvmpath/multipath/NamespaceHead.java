@@ -510,6 +510,7 @@ public final class NamespaceHead {
             java.util.Map<Integer, Long> errors = java.util.Map.of();
             long[] buckets = new long[0];
             long sum = 0;
+            long rtt = -1;
             if (p.io instanceof ControllerPathIo cio) {
                 io.nvmpath.fabric.host.PathStats st = cio.controller().stats();
                 for (io.nvmpath.fabric.host.PathStats.Kind k : io.nvmpath.fabric.host.PathStats.Kind.values()) {
@@ -519,10 +520,11 @@ public final class NamespaceHead {
                 errors = st.errors();
                 buckets = st.latencyBuckets();
                 sum = st.latencySumMicros();
+                rtt = st.keepAliveRttMicros();
             }
             ps.add(new MultipathView.PathEntry(p.io.name(), p.io.state().name().toLowerCase(), p.anaState.label(),
                     p.anaGroup, p.usable(), p.heldBack(), p.marginal(), p.io.inFlight(), p.failures, p.marginalHolds,
-                    p.failoversFrom.sum(), ops, bytes, errors, buckets, sum));
+                    p.failoversFrom.sum(), ops, bytes, errors, buckets, sum, rtt));
         }
         return new MultipathView.Head(nsid, ids.nguidHex(), ids.eui64Hex(),
                 ids.uuid() == null ? null : ids.uuid().toString(), sizeBytes(), lbaSize, queuedCount(), queuedBytes(),

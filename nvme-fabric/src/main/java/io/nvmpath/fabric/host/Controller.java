@@ -752,8 +752,12 @@ public final class Controller implements AutoCloseable {
         int gen = generationId;
         keepAliveOutstanding = true;
         NvmeRequest ka = Commands.keepAlive().timeoutNanos(period);
+        long sent = System.nanoTime();
         ka.callback(done -> exec.execute(() -> {
             keepAliveOutstanding = false;
+            if (done.ok()) {
+                stats.keepAliveRtt(System.nanoTime() - sent);
+            }
             if (!done.ok() && gen == generationId && state == ControllerState.LIVE) {
                 startReset("keep-alive failed: " + done.describeStatus());
             }

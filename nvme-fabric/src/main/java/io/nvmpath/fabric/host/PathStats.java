@@ -28,6 +28,8 @@ public final class PathStats {
     private final LongAdder latencySumMicros = new LongAdder();
     /** Exponentially weighted recent latency in nanoseconds (racy by design: a hint for selection). */
     private volatile double ewmaNanos;
+    /** Round trip of the last successful Keep Alive, in nanoseconds; -1 before the first. */
+    private volatile long keepAliveRttNanos = -1;
 
     PathStats() {
         for (int i = 0; i < ops.length; i++) {
@@ -63,6 +65,16 @@ public final class PathStats {
         latencySumMicros.add(micros);
         double e = ewmaNanos;
         ewmaNanos = e == 0 ? nanos : e + (nanos - e) / 16;
+    }
+
+    /** Round trip of the last successful Keep Alive in microseconds, -1 when none completed yet. */
+    public long keepAliveRttMicros() {
+        long n = keepAliveRttNanos;
+        return n < 0 ? -1 : n / 1000;
+    }
+
+    void keepAliveRtt(long nanos) {
+        keepAliveRttNanos = nanos;
     }
 
     public long ops(Kind k) {

@@ -110,6 +110,9 @@ final class GatewayCollector extends Collector implements Collector.Describable 
             s.add(PATH_CNTLID, cntlid, nqn, path);
         }
         s.add(PATH_IN_FLIGHT, p.inFlight(), nqn, path);
+        if (p.keepAliveRttMicros() >= 0) {
+            s.add(PATH_KEEPALIVE_RTT, p.keepAliveRttMicros() / 1e6, nqn, path);
+        }
         p.ops().forEach((op, n) -> s.add(PATH_OPS, n, nqn, path, op));
         p.bytes().forEach((op, n) -> s.add(PATH_BYTES, n, nqn, path, op));
         p.errors().forEach((status, n) -> s.add(PATH_ERRORS, n, nqn, path, String.format("0x%03x", status),

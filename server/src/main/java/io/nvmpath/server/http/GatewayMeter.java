@@ -64,6 +64,9 @@ public enum GatewayMeter {
     PATH_CNTLID("nvmpath.path.cntlid", Type.GAUGE, null, "Controller ID of the path", "subsystem", "path"),
     /** Commands sent along the path and not yet completed. */
     PATH_IN_FLIGHT("nvmpath.path.inflight", Type.GAUGE, null, "Commands in flight on the path", "subsystem", "path"),
+    /** Round trip of the controller's last Keep Alive (absent until one completed). */
+    PATH_KEEPALIVE_RTT("nvmpath.path.keepalive.rtt", Type.GAUGE, "seconds", "Round trip of the last Keep Alive",
+            "subsystem", "path"),
     /** Successful I/O commands by kind (read, write, flush, other). */
     PATH_OPS("nvmpath.path.ops", Type.COUNTER, null, "Successful I/O commands", "subsystem", "path", "op"),
     /** Data of the successful I/O commands by kind. */

@@ -71,7 +71,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
             bytes.put(k.name().toLowerCase(), 0L);
         }
         return new MultipathView.PathEntry(address + " cntlid " + cntlid, controllerState, anaState, 1, usable,
-                false, false, 0, 0, 0, 0, ops, bytes, Map.of(), new long[PathStats.BUCKET_MICROS.length], 0);
+                false, false, 0, 0, 0, 0, ops, bytes, Map.of(), new long[PathStats.BUCKET_MICROS.length], 0, 250);
     }
 
     /** The path with I/O: {@code reads} of 4 KiB, {@code writes} of 8 KiB, a latency histogram, errors. */
@@ -84,7 +84,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
         bytes.put("read", reads * 4096);
         bytes.put("write", writes * 8192);
         return new MultipathView.PathEntry(p.name(), p.controllerState(), p.anaState(), p.anaGroup(), p.usable(),
-                p.heldBack(), p.marginal(), 3, 2, 1, 7, ops, bytes, errors, buckets.clone(), sumMicros);
+                p.heldBack(), p.marginal(), 3, 2, 1, 7, ops, bytes, errors, buckets.clone(), sumMicros, p.keepAliveRttMicros());
     }
 
     /** The path in another controller and ANA state. */
@@ -92,7 +92,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
                                                     boolean usable, boolean held, boolean marginal) {
         return new MultipathView.PathEntry(p.name(), controllerState, anaState, p.anaGroup(), usable, held, marginal,
                 p.inFlight(), p.failures(), p.marginalHolds(), p.failoversFrom(), p.ops(), p.bytes(), p.errors(),
-                p.latencyBuckets(), p.latencySumMicros());
+                p.latencyBuckets(), p.latencySumMicros(), p.keepAliveRttMicros());
     }
 
     /** An export of namespace {@code nsid} with some traffic: 10 reads, 5 writes, one EIO. */

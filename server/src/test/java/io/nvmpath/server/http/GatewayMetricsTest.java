@@ -61,6 +61,15 @@ class GatewayMetricsTest {
     }
 
     @Test
+    void should_publish_the_keep_alive_round_trip_of_each_controller_in_seconds() {
+        PrometheusText m = scrape();
+
+        assertThat(m.value("nvmpath_path_keepalive_rtt_seconds", "path", OPTIMIZED)).isEqualTo(250e-6);
+        assertThat(m.samples("nvmpath_path_keepalive_rtt_seconds", "path", OPTIMIZED))
+                .allSatisfy(s -> assertThat(s.labels()).doesNotContainKey("nsid"));
+    }
+
+    @Test
     void should_publish_the_controller_state_one_hot_and_as_its_code_without_nsid() {
         gateway.changePath(NON_OPTIMIZED, p -> GatewayFixture.withState(p, "resetting", "non-optimized", false, true,
                 true));
