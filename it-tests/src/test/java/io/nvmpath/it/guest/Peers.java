@@ -119,6 +119,25 @@ public final class Peers {
         Assumptions.assumeTrue(false, message);
     }
 
+    /**
+     * Skips the calling test when a host tool (nbdinfo, fio, prometheus...) is missing, or fails it
+     * when peers are required. {@code .ci/run} installs them from Debian's packages.
+     *
+     * @param toolsAndPackages pairs: executable name, Debian package
+     */
+    public static void assumeTools(String... toolsAndPackages) {
+        for (int i = 0; i < toolsAndPackages.length; i += 2) {
+            if (findOnPath(toolsAndPackages[i]).isEmpty()) {
+                String message = toolsAndPackages[i] + " missing: apt-get install " + toolsAndPackages[i + 1]
+                        + " (.ci/run does)";
+                if (required()) {
+                    Assertions.fail(message + " [" + REQUIRE_PEERS + "=true]");
+                }
+                Assumptions.assumeTrue(false, message);
+            }
+        }
+    }
+
     /** The first executable called {@code name} on the PATH. */
     static Optional<Path> findOnPath(String name) {
         String path = System.getenv("PATH");

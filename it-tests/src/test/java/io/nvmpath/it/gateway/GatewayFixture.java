@@ -1,0 +1,75 @@
+package io.nvmpath.it.gateway;
+
+import io.nvmpath.server.gateway.Gateway;
+import io.nvmpath.server.gateway.GatewayConfigLoader;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/** A gateway in this JVM on ephemeral loopback ports, connected to the given portals. */
+final class GatewayFixture implements AutoCloseable {
+    final Gateway gateway;
+    private final Path stateDir;
+
+    /** A direct portal: 127.0.0.1 or another host address, port, subsystem. */
+    record Portal(String traddr, int trsvcid, String subnqn) {
+    }
+
+    private GatewayFixture(Gateway gateway, Path stateDir) {
+        this.gateway = gateway;
+        this.stateDir = stateDir;
+    }
+
+    /**
+     * Starts a gateway with short timeouts (KATO 2 s, reconnect every 1 s, no-path wait 60 s) so that
+     * failover drills finish quickly, and waits until export {@code <subnqn>/1} has {@code paths} paths.
+     *
+     * @param nbdExtra more keys of the {@code nbd} mapping, e.g. {@code ", tls: {...}"}
+     */
+    static GatewayFixture start(List<Portal> portals, String nbdExtra, int paths) throws Exception {
+        Path state = Files.createTempDirectory("nvmpath-it-state");
+        String yaml = "host: {stateFile: " + state.resolve("host.properties") + "}\n"
+                + "portals:\n" + portals.stream().map(p -> "  - {traddr: " + p.traddr() + ", trsvcid: " + p.trsvcid()
+                + ", subnqn: \"" + p.subnqn() + "\"}").collect(Collectors.joining("\n")) + "\n"
+                + "controller: {keepAliveTimeout: 2s, reconnectDelay: 1s, ctrlLossTimeout: forever, connectTimeout: 2s}\n"
+                + "multipath: {noPathTimeout: 60s}\n"
+                + "nbd: {listen: {address: 127.0.0.1, port: 0}" + nbdExtra + "}\n"
+                + "http: {listen: {address: 127.0.0.1, port: 0}}\n";
+        Gateway g = Gateway.start(GatewayConfigLoader.parse(yaml));
+        GatewayFixture f = new GatewayFixture(g, state);
+        String nqn = portals.get(0).subnqn();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() - end < 0) {
+            var head = g.multipath().head(nqn, 1);
+            if (g.find(Gateway.exportName(nqn, 1)) != null && head != null && head.paths().size() == paths) {
+                return f;
+            }
+            Thread.sleep(50);
+        }
+        f.close();
+        throw new AssertionError("export " + Gateway.exportName(nqn, 1) + " with " + paths + " paths did not appear: "
+                + g.subsystems() + " portals " + g.portals());
+    }
+
+    int nbdPort() {
+        return gateway.nbdAddress().getPort();
+    }
+
+    String httpUrl() {
+        return "http://127.0.0.1:" + gateway.httpAddress().getPort();
+    }
+
+    @Override
+    public void close() {
+        gateway.shutdown(Duration.ofSeconds(5));
+        try (var s = Files.walk(stateDir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException e) {
+            // a temp dir left behind
+        }
+    }
+}

@@ -1,0 +1,196 @@
+package io.nvmpath.it.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.nvmpath.it.guest.Peers;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * fio's nbd engine against NBD servers, one process each, on this machine's cores: the gateway
+ * ({@code bin/nvmpath serve} over {@code bin/nvmpath target} with two paths, and pinned to one),
+ * {@code serve --demo} (target in the gateway's process), {@code nbdkit memory}, and {@code qemu-nbd}
+ * on a file in /dev/shm. Workloads: 4 KiB random reads at iodepth 32 and 1 MiB sequential reads at
+ * iodepth 8 over a 256 MiB region written first; 2 s ramp, 8 s measured, best of 2 rounds,
+ * interleaved. Prints a table of ratios against nbdkit; never fails on speed.
+ *
+ * <p>Run alone: {@code ./mvnw -pl it-tests verify -Dit.test=NbdBenchmark -Dtest=None
+ * -Dsurefire.failIfNoSpecifiedTests=false}; the table is in
+ * {@code it-tests/target/failsafe-reports/io.nvmpath.it.gateway.NbdBenchmark-output.txt}.
+ */
+class NbdBenchmark {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int ROUNDS = 2;
+    private static final String NQN = "nqn.2026-11.io.nvmpath:bench";
+
+    private static final List<Process> processes = new ArrayList<>();
+    private static Path dir;
+
+    /** One NBD server under test. */
+    private record Server(String name, String uri) {
+    }
+
+    @BeforeAll
+    static void tools() throws IOException {
+        Peers.assumeTools("fio", "fio", "nbdkit", "nbdkit", "qemu-nbd", "qemu-utils");
+        dir = Files.createTempDirectory("nvmpath-bench");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        for (Process p : processes) {
+            p.destroy();
+            if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+        Files.deleteIfExists(Path.of("/dev/shm/nvmpath-bench.img"));
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static Process spawn(String name, List<String> cmd) throws IOException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(name + ".log").toFile()).start();
+        processes.add(p);
+        return p;
+    }
+
+    private static void awaitPort(int port, Process p, String name) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() - end < 0) {
+            if (!p.isAlive()) {
+                throw new AssertionError(name + " exited: " + Files.readString(dir.resolve(name + ".log")));
+            }
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException e) {
+                Thread.sleep(100);
+            }
+        }
+        throw new AssertionError(name + " not listening on " + port);
+    }
+
+    private static String launcher() {
+        String p = System.getProperty("nvmpath.launcher");
+        return p == null ? "bin/nvmpath" : p;
+    }
+
+    /** The gateway over a separate target process; {@code paths} 1 = pinned to port 1. */
+    private static Server gateway(String name, int targetPort1, int targetPort2, int paths) throws Exception {
+        int nbd = freePort();
+        Path cfg = dir.resolve(name + ".yaml");
+        String portals = "  - {traddr: 127.0.0.1, trsvcid: " + targetPort1 + ", subnqn: \"" + NQN + "\"}\n"
+                + (paths == 2 ? "  - {traddr: 127.0.0.1, trsvcid: " + targetPort2 + ", subnqn: \"" + NQN + "\"}\n" : "");
+        Files.writeString(cfg, "host: {stateFile: " + dir.resolve(name + ".host") + "}\nportals:\n" + portals
+                + "nbd: {listen: {port: " + nbd + "}}\nhttp: off\n");
+        Process p = spawn(name, List.of(launcher(), "serve", "--config", cfg.toString()));
+        awaitPort(nbd, p, name);
+        return new Server(name, "nbd://127.0.0.1:" + nbd + "/" + NQN + "/1");
+    }
+
+    @Test
+    void fio_through_the_gateway_against_nbdkit_and_qemu_nbd() throws Exception {
+        // the target: its own process, two optimized ports
+        int t1 = freePort();
+        int t2 = freePort();
+        Path tcfg = dir.resolve("target.yaml");
+        Files.writeString(tcfg, "subsystems:\n  - nqn: \"" + NQN + "\"\n    namespaces: [{nsid: 1, size: 1GiB}]\n"
+                + "ports:\n  - {port: " + t1 + "}\n  - {port: " + t2 + "}\n");
+        Process target = spawn("target", List.of(launcher(), "target", "--config", tcfg.toString()));
+        awaitPort(t1, target, "target");
+        awaitPort(t2, target, "target");
+
+        List<Server> servers = new ArrayList<>();
+        int kit = freePort();
+        awaitPort(kit, spawn("nbdkit", List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", String.valueOf(kit),
+                "memory", "1G")), "nbdkit");
+        servers.add(new Server("nbdkit memory", "nbd://127.0.0.1:" + kit));
+        Path shm = Path.of("/dev/shm/nvmpath-bench.img");
+        Tool.run(Duration.ofSeconds(30), "truncate", "-s", "1G", shm.toString()).requireOk("truncate");
+        int qn = freePort();
+        awaitPort(qn, spawn("qemu-nbd", List.of("qemu-nbd", "-f", "raw", "-b", "127.0.0.1", "-p", String.valueOf(qn),
+                "-t", "-e", "8", "--cache=none", "--aio=threads", shm.toString())), "qemu-nbd");
+        servers.add(new Server("qemu-nbd /dev/shm", "nbd://127.0.0.1:" + qn));
+        int demoNbd = freePort();
+        Process demo = spawn("serve-demo", List.of(launcher(), "serve", "--demo", "--nbd-listen",
+                "127.0.0.1:" + demoNbd, "--http-listen", "off", "--state-file", dir.resolve("demo.host").toString()));
+        awaitPort(demoNbd, demo, "serve-demo");
+        Thread.sleep(2000); // the demo's paths connect after the listener is up
+        servers.add(new Server("serve --demo (head, 2 paths)", "nbd://127.0.0.1:" + demoNbd
+                + "/nqn.2026-11.io.nvmpath:demo/1"));
+        servers.add(gateway("gateway-head", t1, t2, 2));
+        servers.add(gateway("gateway-pinned", t1, t2, 1));
+        Thread.sleep(2000);
+        servers.set(3, new Server("serve (head over 2 paths)", servers.get(3).uri()));
+        servers.set(4, new Server("serve (pinned to 1 path)", servers.get(4).uri()));
+
+        for (Server s : servers) {
+            fio(s, "prefill", "write", "1m", 8, false).requireOk("prefill " + s.name());
+        }
+        Map<String, Map<String, Double>> best = new LinkedHashMap<>();
+        String[][] workloads = {{"4k randread qd32", "randread", "4k", "32"}, {"1M seqread qd8", "read", "1m", "8"}};
+        for (int round = 0; round < ROUNDS; round++) {
+            for (String[] w : workloads) {
+                for (Server s : servers) {
+                    Tool.Result r = fio(s, w[0], w[1], w[2], Integer.parseInt(w[3]), true);
+                    r.requireOk(w[0] + " " + s.name());
+                    JsonNode job = JSON.readTree(r.out().substring(r.out().indexOf('{'))).get("jobs").get(0);
+                    assertThat(job.get("error").asInt()).isZero();
+                    double iops = job.get("read").get("iops").asDouble();
+                    double mibs = job.get("read").get("bw_bytes").asDouble() / (1 << 20);
+                    double v = w[1].equals("read") ? mibs : iops;
+                    best.computeIfAbsent(w[0], k -> new LinkedHashMap<>()).merge(s.name(), v, Math::max);
+                    System.out.printf(Locale.ROOT, "round %d %-18s %-30s %12.0f %s%n", round + 1, w[0], s.name(), v,
+                            w[1].equals("read") ? "MiB/s" : "IOPS");
+                }
+            }
+        }
+        StringBuilder table = new StringBuilder("\nfio nbd engine, best of " + ROUNDS + " rounds (2 cores, every "
+                + "server and fio on the same machine)\n");
+        for (var w : best.entrySet()) {
+            double base = w.getValue().get("nbdkit memory");
+            double head = w.getValue().get("serve (head over 2 paths)");
+            table.append(String.format(Locale.ROOT, "%n%-18s %-30s %12s %10s %12s%n", w.getKey(), "server",
+                    w.getKey().startsWith("4k") ? "IOPS" : "MiB/s", "vs nbdkit", "vs pinned"));
+            for (var e : w.getValue().entrySet()) {
+                table.append(String.format(Locale.ROOT, "%-18s %-30s %12.0f %9.2fx %11.2fx%n", "", e.getKey(),
+                        e.getValue(), e.getValue() / base, e.getValue() / w.getValue().get("serve (pinned to 1 path)")));
+            }
+            table.append(String.format(Locale.ROOT, "%-18s head vs pinned: %.3fx%n", "",
+                    head / w.getValue().get("serve (pinned to 1 path)")));
+        }
+        System.out.println(table);
+    }
+
+    private static Tool.Result fio(Server s, String name, String rw, String bs, int depth, boolean timed)
+            throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("fio", "--name=" + name.replace(' ', '-'), "--ioengine=nbd",
+                "--uri=" + s.uri(), "--rw=" + rw, "--bs=" + bs, "--iodepth=" + depth, "--size=256m",
+                "--output-format=json"));
+        if (timed) {
+            cmd.addAll(List.of("--time_based", "--ramp_time=2", "--runtime=8"));
+        }
+        return Tool.run(Duration.ofSeconds(120), cmd.toArray(String[]::new));
+    }
+}
