@@ -214,12 +214,19 @@ public final class NvmeTarget implements AutoCloseable {
 
     /** Adds a namespace at run time; every controller of the subsystem gets the namespace-changed event. */
     public void addNamespace(String nqn, TargetConfig.NamespaceConfig nc) throws IOException {
+        addNamespace(nqn, nc, nc.path() == null ? new MemoryBackend(nc.sizeBytes())
+                : new FileBackend(Path.of(nc.path()), nc.sizeBytes(), blocking));
+    }
+
+    /**
+     * Adds a namespace at run time over a backend of the caller's (e.g. one that models a volatile
+     * write cache and its loss); {@code nc.sizeBytes()} and {@code nc.path()} are not used.
+     */
+    public void addNamespace(String nqn, TargetConfig.NamespaceConfig nc, Backend backend) {
         Subsystem s = subsystem(nqn);
         if (s.namespaces.containsKey(nc.nsid())) {
             throw new IllegalArgumentException("namespace " + nc.nsid() + " exists in " + nqn);
         }
-        Backend backend = nc.path() == null ? new MemoryBackend(nc.sizeBytes())
-                : new FileBackend(Path.of(nc.path()), nc.sizeBytes(), blocking);
         s.namespaces.put(nc.nsid(), new Namespace(nqn, nc, backend));
         log.info("subsystem {}: namespace {} added ({}, {} bytes)", nqn, nc.nsid(), backend.describe(),
                 backend.sizeBytes());

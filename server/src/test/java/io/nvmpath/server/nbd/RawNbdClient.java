@@ -21,12 +21,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * A minimal NBD client over a plain socket that speaks the protocol field by field, so tests can
  * send exactly the bytes they mean (including wrong ones) and read exactly what comes back.
  */
-final class RawNbdClient implements AutoCloseable {
+public final class RawNbdClient implements AutoCloseable {
     /** Every read gives up after this long: a missing reply fails the test instead of hanging it. */
     static final int TIMEOUT_MILLIS = 10_000;
 
     /** One option reply. */
-    record OptionReply(int option, int type, byte[] data) {
+    public record OptionReply(int option, int type, byte[] data) {
         String text() {
             return new String(data, StandardCharsets.UTF_8);
         }
@@ -46,7 +46,7 @@ final class RawNbdClient implements AutoCloseable {
     }
 
     /** A simple reply, with its data for a successful READ. */
-    record SimpleReply(int error, long handle, byte[] data) {
+    public record SimpleReply(int error, long handle, byte[] data) {
     }
 
     /** One structured reply chunk. */
@@ -97,28 +97,28 @@ final class RawNbdClient implements AutoCloseable {
     }
 
     /** Connects and reads the greeting; sends no flags yet. */
-    static RawNbdClient connect(InetSocketAddress server) throws IOException {
+    public static RawNbdClient connect(InetSocketAddress server) throws IOException {
         Socket s = new Socket();
         s.connect(server, TIMEOUT_MILLIS);
         return new RawNbdClient(s);
     }
 
     /** Connects, sends FIXED_NEWSTYLE | NO_ZEROES. */
-    static RawNbdClient negotiate(InetSocketAddress server) throws IOException {
+    public static RawNbdClient negotiate(InetSocketAddress server) throws IOException {
         RawNbdClient c = connect(server);
         c.clientFlags(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES);
         return c;
     }
 
     /** Connects and enters transmission on {@code export} with NBD_OPT_GO (asking for block sizes). */
-    static RawNbdClient open(InetSocketAddress server, String export) throws IOException {
+    public static RawNbdClient open(InetSocketAddress server, String export) throws IOException {
         RawNbdClient c = negotiate(server);
         c.go(export);
         return c;
     }
 
     /** As {@link #open}, with structured replies and base:allocation negotiated first. */
-    static RawNbdClient openStructured(InetSocketAddress server, String export) throws IOException {
+    public static RawNbdClient openStructured(InetSocketAddress server, String export) throws IOException {
         RawNbdClient c = negotiate(server);
         assertThat(c.option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]).type()).isEqualTo(Nbd.REP_ACK);
         List<OptionReply> replies = c.optionUntilFinal(Nbd.OPT_SET_META_CONTEXT,
@@ -168,7 +168,7 @@ final class RawNbdClient implements AutoCloseable {
     }
 
     /** Sends an option and reads its one reply. */
-    OptionReply option(int option, byte[] data) throws IOException {
+    public OptionReply option(int option, byte[] data) throws IOException {
         sendOption(option, data);
         OptionReply r = readOptionReply();
         assertThat(r.option()).as("option echoed").isEqualTo(option);
@@ -228,7 +228,7 @@ final class RawNbdClient implements AutoCloseable {
     }
 
     /** NBD_OPT_GO asking for block sizes; asserts success and remembers size and flags. */
-    List<OptionReply> go(String export) throws IOException {
+    public List<OptionReply> go(String export) throws IOException {
         List<OptionReply> replies = optionUntilFinal(Nbd.OPT_GO, infoData(export, Nbd.INFO_BLOCK_SIZE));
         assertThat(replies.get(replies.size() - 1).type()).as("GO " + export + " answer").isEqualTo(Nbd.REP_ACK);
         OptionReply info = replies.stream().filter(r -> r.type() == Nbd.REP_INFO && r.u16(0) == Nbd.INFO_EXPORT)
@@ -250,7 +250,7 @@ final class RawNbdClient implements AutoCloseable {
         streams();
     }
 
-    void request(int flags, int type, long handle, long offset, long length, byte[] payload) throws IOException {
+    public void request(int flags, int type, long handle, long offset, long length, byte[] payload) throws IOException {
         out.writeInt(Nbd.REQUEST_MAGIC);
         out.writeShort(flags);
         out.writeShort(type);
@@ -263,20 +263,20 @@ final class RawNbdClient implements AutoCloseable {
         out.flush();
     }
 
-    void read(long handle, long offset, int length) throws IOException {
+    public void read(long handle, long offset, int length) throws IOException {
         request(0, Nbd.CMD_READ, handle, offset, length, null);
     }
 
-    void write(long handle, long offset, byte[] data) throws IOException {
+    public void write(long handle, long offset, byte[] data) throws IOException {
         request(0, Nbd.CMD_WRITE, handle, offset, data.length, data);
     }
 
-    void disconnect() throws IOException {
+    public void disconnect() throws IOException {
         request(0, Nbd.CMD_DISC, 0, 0, 0, null);
     }
 
     /** Reads a simple reply; on success reads {@code dataLength} bytes of data with it. */
-    SimpleReply readSimpleReply(int dataLength) throws IOException {
+    public SimpleReply readSimpleReply(int dataLength) throws IOException {
         assertThat(in.readInt()).as("simple reply magic").isEqualTo(Nbd.SIMPLE_REPLY_MAGIC);
         int error = in.readInt();
         long handle = in.readLong();
@@ -312,7 +312,7 @@ final class RawNbdClient implements AutoCloseable {
     }
 
     /** True when the server closed the connection (end of stream or reset) before {@link #TIMEOUT_MILLIS}. */
-    boolean closedByServer() throws IOException {
+    public boolean closedByServer() throws IOException {
         try {
             return in.read() < 0;
         } catch (EOFException | SocketException e) {

@@ -1,0 +1,215 @@
+package io.nvmpath.server.gateway;
+
+import io.nvmpath.multipath.IoPolicy;
+import io.nvmpath.server.nbd.RawNbdClient;
+import io.nvmpath.target.NvmeTarget;
+import io.nvmpath.target.backend.MemoryBackend;
+import io.nvmpath.target.config.TargetConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The gateway over the project's target in this JVM: exports follow heads, flush semantics, run-time control. */
+class GatewayTest {
+    private static final String NQN = TargetConfig.DEMO_NQN;
+    private static final int NBD_CMD_FLUSH = 3;
+
+    @TempDir
+    Path dir;
+    private NvmeTarget target;
+    private Gateway gateway;
+
+    @BeforeEach
+    void start() throws Exception {
+        target = NvmeTarget.start(TargetConfig.demo(0, 0, 0, 0));
+    }
+
+    @AfterEach
+    void stop() {
+        if (gateway != null) {
+            gateway.shutdown(Duration.ofSeconds(2));
+        }
+        target.close();
+    }
+
+    private Gateway gateway(String extra, int... ports) throws Exception {
+        StringBuilder y = new StringBuilder("host: {stateFile: " + dir.resolve("host.properties") + "}\nportals:\n");
+        for (int p : ports) {
+            y.append("  - {traddr: 127.0.0.1, trsvcid: ").append(p).append(", subnqn: \"").append(NQN).append("\"}\n");
+        }
+        y.append("controller: {keepAliveTimeout: 2s, reconnectDelay: 300ms, connectTimeout: 1s}\n")
+                .append("nbd: {listen: {port: 0}}\nhttp: {listen: {port: 0}}\n").append(extra);
+        gateway = Gateway.start(GatewayConfigLoader.parse(y.toString()));
+        return gateway;
+    }
+
+    private static void await(String what, BooleanSupplier c) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!c.getAsBoolean()) {
+            if (System.nanoTime() - end > 0) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private static byte[] random(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static byte[] read(RawNbdClient c, long handle, long offset, int length) throws Exception {
+        c.read(handle, offset, length);
+        RawNbdClient.SimpleReply r = c.readSimpleReply(length);
+        assertThat(r.error()).isZero();
+        return r.data();
+    }
+
+    @Test
+    void should_export_a_namespace_that_appears_and_drop_it_with_its_connections_when_it_goes() throws Exception {
+        Gateway g = gateway("", target.port(1), target.port(2));
+        await("export 1", () -> g.find(Gateway.exportName(NQN, 1)) != null);
+        target.addNamespace(NQN, new TargetConfig.NamespaceConfig(2, 64 << 20, null, 512, 1, null, null, null, false));
+        String name = Gateway.exportName(NQN, 2);
+        await("export 2", () -> g.find(name) != null && g.multipath().head(NQN, 2).paths().size() == 2);
+        assertThat(g.list()).extracting(e -> e.name()).containsExactly(Gateway.exportName(NQN, 1), name);
+        assertThat(g.exports()).filteredOn(e -> e.nsid() == 2).singleElement()
+                .satisfies(e -> assertThat(e.sizeBytes()).isEqualTo(64 << 20));
+
+        try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), name)) {
+            c.write(1, 4096, random(4096, 1));
+            assertThat(c.readSimpleReply(0).error()).isZero();
+            target.removeNamespace(NQN, 2);
+            await("export 2 gone", () -> g.find(name) == null);
+            assertThat(c.closedByServer()).isTrue();
+        }
+        assertThat(g.find(Gateway.exportName(NQN, 1))).isNotNull();
+    }
+
+    @Test
+    void should_make_writes_completed_on_one_connection_durable_by_a_flush_on_another() throws Exception {
+        // round-robin: the two connections' commands go through both controllers
+        Gateway g = gateway("multipath: {iopolicy: round-robin}\n", target.port(1), target.port(2));
+        WriteBackCache cache = new WriteBackCache(new MemoryBackend(16 << 20));
+        target.addNamespace(NQN, new TargetConfig.NamespaceConfig(3, 16 << 20, null, 512, 1, null, null, null, false),
+                cache);
+        String name = Gateway.exportName(NQN, 3);
+        await("export 3", () -> g.find(name) != null && g.multipath().head(NQN, 3).paths().size() == 2);
+        assertThat(g.find(name).device().flushCoversAllConnections()).isTrue();
+
+        byte[] a = random(65536, 2);
+        byte[] b = random(65536, 3);
+        try (RawNbdClient one = RawNbdClient.open(g.nbdAddress(), name);
+             RawNbdClient two = RawNbdClient.open(g.nbdAddress(), name)) {
+            for (int i = 0; i < 8; i++) {
+                one.write(i, (long) i * 65536, a);
+                assertThat(one.readSimpleReply(0).error()).isZero();
+            }
+            int before = cache.flushes();
+            two.request(0, NBD_CMD_FLUSH, 100, 0, 0, null);
+            assertThat(two.readSimpleReply(0).error()).isZero();
+            assertThat(cache.flushes()).isEqualTo(before + 1);
+            // the control: a write nobody flushed
+            one.write(200, 1 << 20, b);
+            assertThat(one.readSimpleReply(0).error()).isZero();
+
+            cache.powerLoss();
+
+            for (int i = 0; i < 8; i++) {
+                assertThat(read(two, 300 + i, (long) i * 65536, 65536)).as("block %d written on connection one", i)
+                        .isEqualTo(a);
+            }
+            assertThat(read(one, 400, 1 << 20, 65536)).as("the unflushed write").isEqualTo(new byte[65536]);
+        }
+    }
+
+    @Test
+    void should_change_the_iopolicy_and_portals_through_the_http_api() throws Exception {
+        Gateway g = gateway("", target.port(1));
+        await("export 1", () -> g.find(Gateway.exportName(NQN, 1)) != null);
+        HttpClient http = HttpClient.newHttpClient();
+        String base = "http://127.0.0.1:" + g.httpAddress().getPort();
+
+        HttpResponse<String> p = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/subsystems/" + NQN
+                + "/iopolicy")).POST(HttpRequest.BodyPublishers.ofString("{\"iopolicy\":\"round-robin\"}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(p.statusCode()).as(p.body()).isEqualTo(200);
+        assertThat(g.multipath().subsystem(NQN).ioPolicy()).isEqualTo(IoPolicy.ROUND_ROBIN);
+
+        HttpResponse<String> add = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/portals"))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"traddr\":\"127.0.0.1\",\"trsvcid\":" + target.port(2)
+                        + ",\"subnqn\":\"" + NQN + "\"}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(add.statusCode()).as(add.body()).isEqualTo(201);
+        await("second path", () -> g.multipath().head(NQN, 1).paths().size() == 2);
+
+        HttpResponse<String> del = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/portals?traddr=127.0.0.1"
+                + "&trsvcid=" + target.port(1) + "&subnqn=" + NQN)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(del.statusCode()).as(del.body()).isEqualTo(204);
+        await("first path gone", () -> g.multipath().head(NQN, 1).paths().size() == 1);
+        assertThat(g.portals()).extracting(GatewayView.Portal::trsvcid).containsExactly(target.port(2));
+    }
+
+    @Test
+    void should_start_with_a_portal_that_cannot_be_reached_and_report_it() throws Exception {
+        int closed;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closed = s.getLocalPort();
+        }
+        Gateway g = gateway("", target.port(1), closed);
+        await("export", () -> g.find(Gateway.exportName(NQN, 1)) != null);
+        await("retrying portal", () -> g.portals().stream()
+                .anyMatch(p -> p.trsvcid() == closed && p.state().equals("retrying") && p.lastError() != null));
+        assertThat(g.serving()).isTrue();
+        try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), Gateway.exportName(NQN, 1))) {
+            assertThat(read(c, 1, 0, 4096)).hasSize(4096);
+        }
+    }
+
+    @Test
+    void should_answer_requests_in_flight_then_stop_on_graceful_shutdown() throws Exception {
+        Gateway g = gateway("", target.port(1));
+        await("export", () -> g.find(Gateway.exportName(NQN, 1)) != null);
+        // the only path is slow: a read is in flight when shutdown starts
+        target.setFault(1, new io.nvmpath.target.Fault.Delay(500));
+        try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), Gateway.exportName(NQN, 1))) {
+            c.read(7, 0, 4096);
+            Thread.sleep(100);
+            Thread stopper = new Thread(() -> g.shutdown(Duration.ofSeconds(5)));
+            stopper.start();
+            RawNbdClient.SimpleReply r = c.readSimpleReply(4096);
+            assertThat(r.error()).isZero();
+            assertThat(r.handle()).isEqualTo(7);
+            stopper.join(10_000);
+            assertThat(g.serving()).isFalse();
+            assertThat(c.closedByServer()).isTrue();
+        }
+        InetSocketAddress a = g.nbdAddress();
+        assertThat(canConnect(a)).isFalse();
+        gateway = null;
+    }
+
+    private static boolean canConnect(InetSocketAddress a) {
+        try (java.net.Socket s = new java.net.Socket(a.getAddress(), a.getPort())) {
+            return true;
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+}
