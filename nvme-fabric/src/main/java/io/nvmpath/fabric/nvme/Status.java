@@ -72,7 +72,8 @@ public final class Status {
         NAMES.put(0x010, "Metadata SGL Length Invalid");
         NAMES.put(SGL_INVALID_TYPE, "SGL Descriptor Type Invalid");
         NAMES.put(0x016, "SGL Offset Invalid");
-        NAMES.put(0x01D, "Namespace is Write Protected");
+        NAMES.put(0x01D, "Sanitize In Progress");
+        NAMES.put(0x020, "Namespace is Write Protected");
         NAMES.put(LBA_RANGE, "LBA Out of Range");
         NAMES.put(CAP_EXCEEDED, "Capacity Exceeded");
         NAMES.put(NS_NOT_READY, "Namespace Not Ready");

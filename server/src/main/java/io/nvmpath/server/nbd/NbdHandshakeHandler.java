@@ -18,6 +18,8 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The handshake phase of one connection: fixed newstyle negotiation, option haggling, STARTTLS,
@@ -83,6 +85,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     /** Canonical name of the export {@code base:allocation} was selected for, or null. */
     private String metaContextExport;
     private int optionCount;
+    private ScheduledFuture<?> deadline;
     private int option;
     private long optionLength;
 
@@ -98,7 +101,19 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
         greeting.writeLong(Nbd.IHAVEOPT);
         greeting.writeShort(Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES);
         ctx.writeAndFlush(greeting, ctx.voidPromise());
+        deadline = ctx.executor().schedule(() -> {
+            log.info("NBD client {} did not finish negotiating within {} s; closing", ctx.channel().remoteAddress(),
+                    config.handshakeTimeout().toSeconds());
+            ctx.close();
+        }, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
         super.channelActive(ctx);
+    }
+
+    @Override
+    protected void handlerRemoved0(ChannelHandlerContext ctx) {
+        if (deadline != null) {
+            deadline.cancel(false); // transmission reached, or the connection is gone
+        }
     }
 
     @Override

@@ -78,11 +78,14 @@ public final class NbdServer implements AutoCloseable {
      * @param sslContext server-side context for STARTTLS; required unless {@code tlsMode} is OFF
      * @param maxPayload the largest READ or WRITE served (advertised in NBD_INFO_BLOCK_SIZE)
      * @param maxInFlight requests of one connection on the device at once; reading stops beyond
+     * @param handshakeTimeout how long a client may take to reach transmission (a client that connects
+     *                         and says nothing must not hold a connection forever)
      */
     public record Config(String bindAddress, int port, TlsMode tlsMode, SslContext sslContext, int maxPayload,
-                         int maxInFlight) {
+                         int maxInFlight, Duration handshakeTimeout) {
         public static final int DEFAULT_MAX_PAYLOAD = 32 << 20;
         public static final int DEFAULT_MAX_IN_FLIGHT = 128;
+        public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
 
         public Config {
             Objects.requireNonNull(bindAddress, "bindAddress");
@@ -99,28 +102,36 @@ public final class NbdServer implements AutoCloseable {
             if (maxInFlight < 1) {
                 throw new IllegalArgumentException("maxInFlight " + maxInFlight + " below 1");
             }
+            if (handshakeTimeout == null || handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
+                throw new IllegalArgumentException("handshakeTimeout must be positive");
+            }
         }
 
         /** 127.0.0.1:10809, no TLS, 32 MiB payloads, 128 requests in flight per connection. */
         public static Config defaults() {
-            return new Config("127.0.0.1", DEFAULT_PORT, TlsMode.OFF, null, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_IN_FLIGHT);
+            return new Config("127.0.0.1", DEFAULT_PORT, TlsMode.OFF, null, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_IN_FLIGHT,
+                    DEFAULT_HANDSHAKE_TIMEOUT);
         }
 
         /** This config listening on {@code address}:{@code port} (0: an ephemeral port). */
         public Config bind(String address, int port) {
-            return new Config(address, port, tlsMode, sslContext, maxPayload, maxInFlight);
+            return new Config(address, port, tlsMode, sslContext, maxPayload, maxInFlight, handshakeTimeout);
         }
 
         public Config tls(TlsMode mode, SslContext context) {
-            return new Config(bindAddress, port, mode, context, maxPayload, maxInFlight);
+            return new Config(bindAddress, port, mode, context, maxPayload, maxInFlight, handshakeTimeout);
         }
 
         public Config maxPayload(int bytes) {
-            return new Config(bindAddress, port, tlsMode, sslContext, bytes, maxInFlight);
+            return new Config(bindAddress, port, tlsMode, sslContext, bytes, maxInFlight, handshakeTimeout);
         }
 
         public Config maxInFlight(int requests) {
-            return new Config(bindAddress, port, tlsMode, sslContext, maxPayload, requests);
+            return new Config(bindAddress, port, tlsMode, sslContext, maxPayload, requests, handshakeTimeout);
+        }
+
+        public Config handshakeTimeout(Duration timeout) {
+            return new Config(bindAddress, port, tlsMode, sslContext, maxPayload, maxInFlight, timeout);
         }
     }
 

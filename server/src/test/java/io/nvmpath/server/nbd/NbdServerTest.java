@@ -70,6 +70,26 @@ class NbdServerTest {
     }
 
     @Test
+    void should_close_a_client_that_never_finishes_negotiating_but_keep_one_in_transmission() throws Exception {
+        NbdFixture other = new NbdFixture();
+        try {
+            other.add("disk", 1 << 20, false);
+            InetSocketAddress quick = other.start(NbdServer.Config.defaults().bind("127.0.0.1", 0)
+                    .handshakeTimeout(Duration.ofMillis(300)));
+            try (RawNbdClient silent = RawNbdClient.connect(quick); RawNbdClient open = RawNbdClient.open(quick, "disk")) {
+                long t0 = System.nanoTime();
+                assertThat(silent.closedByServer()).isTrue();
+                assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+                Thread.sleep(500); // past the timeout: the open connection is not affected
+                open.read(1, 0, 4096);
+                assertThat(open.readSimpleReply(4096).error()).isZero();
+            }
+        } finally {
+            other.close();
+        }
+    }
+
+    @Test
     void should_count_open_connections_and_close_them_all_on_close() throws Exception {
         try (RawNbdClient a = RawNbdClient.negotiate(server); RawNbdClient b = RawNbdClient.open(server, "backup")) {
             NbdFixture.await("two connections", () -> fixture.server.connections() == 2);
