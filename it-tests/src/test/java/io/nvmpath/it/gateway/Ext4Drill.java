@@ -23,12 +23,12 @@ final class Ext4Drill {
     }
 
     static void run(KernelHostGuest guest, int nbdPort, String export, List<Fault> faults) throws Exception {
-        guest.shOk("modprobe nbd nbds_max=2 max_part=0", Duration.ofSeconds(30));
+        guest.shOk("modprobe ext4; modprobe nbd nbds_max=2 max_part=0", Duration.ofSeconds(30));
         guest.shOk("nbd-client " + KernelHostGuest.TARGET_ADDRESS + " " + nbdPort + " /dev/nbd0 -N "
                 + KernelHostGuest.quote(export) + " -b 4096", Duration.ofSeconds(60));
         String size = guest.shOk("blockdev --getsize64 /dev/nbd0", Duration.ofSeconds(10)).strip();
         System.out.println("kernel nbd-client attached " + export + ": " + size + " bytes");
-        guest.shOk("mkfs.ext4 -q -F -E nodiscard /dev/nbd0 && mkdir -p /mnt/x && mount /dev/nbd0 /mnt/x", LONG);
+        guest.shOk("mkfs.ext4 -q -F -E nodiscard /dev/nbd0 && mkdir -p /mnt/x && mount -t ext4 /dev/nbd0 /mnt/x", LONG);
         // 48 files of 512 KiB, each fsync'ed: I/O keeps flowing while the faults come and go
         guest.bg("writer", "set -e; for i in $(seq 1 48); do dd if=/dev/urandom of=/mnt/x/f$i bs=64k count=8"
                 + " conv=fsync 2>/dev/null; done; sync; cd /mnt/x && sha256sum f* > /tmp/sums; echo WROTE");
@@ -47,12 +47,29 @@ final class Ext4Drill {
                 Duration.ofSeconds(10));
         assertThat(kernel).as("kernel log").doesNotContainIgnoringCase("I/O error")
                 .doesNotContainIgnoringCase("EXT4-fs error").doesNotContain("Connection timed out");
-        guest.shOk("umount /mnt/x && mount /dev/nbd0 /mnt/x", LONG);
+        guest.shOk("umount /mnt/x && mount -t ext4 /dev/nbd0 /mnt/x", LONG);
         String check = guest.shOk("cd /mnt/x && sha256sum -c /tmp/sums | grep -c ': OK$'", LONG).strip();
         assertThat(check).isEqualTo("48");
         guest.shOk("umount /mnt/x", LONG);
         Result fsck = guest.sh("e2fsck -fn /dev/nbd0", LONG);
         assertThat(fsck.rc()).as("e2fsck -fn: %s", fsck.output()).isZero();
         guest.shOk("nbd-client -d /dev/nbd0", Duration.ofSeconds(30));
+    }
+
+    /**
+     * Under numa the non-optimized path carries I/O only while the optimized one cannot: it must
+     * have carried writes, the optimized path must have failed once (the port going away) and be
+     * live and optimized again at the end.
+     */
+    static void assertIoMovedAndCameBack(io.nvmpath.multipath.MultipathView.Head head) {
+        var optimized = head.paths().stream().filter(p -> p.anaState().equals("optimized")).toList();
+        var other = head.paths().stream().filter(p -> p.anaState().equals("non-optimized")).toList();
+        assertThat(optimized).as("optimized path at the end").hasSize(1);
+        assertThat(other).as("non-optimized path at the end").hasSize(1);
+        assertThat(optimized.get(0).controllerState()).isEqualTo("live");
+        assertThat(optimized.get(0).failures()).as("the optimized path's losses").isGreaterThanOrEqualTo(1);
+        assertThat(other.get(0).ops().get("write")).as("writes carried by the non-optimized path").isPositive();
+        System.out.printf("writes: optimized path %d, non-optimized path %d; optimized path failures %d%n",
+                optimized.get(0).ops().get("write"), other.get(0).ops().get("write"), optimized.get(0).failures());
     }
 }

@@ -158,4 +158,59 @@ class ServeDemoIT {
             }
         }
     }
+
+    private static void post(String url, String json) throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url))
+                .POST(HttpRequest.BodyPublishers.ofString(json)).header("Content-Type", "application/json").build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(url + " " + r.body()).isEqualTo(200);
+    }
+
+    @Test
+    void a_second_sigterm_exits_at_once_while_the_first_waits_for_requests_in_flight() throws Exception {
+        Peers.assumeTools("qemu-io", "qemu-utils");
+        Path dir = Files.createTempDirectory("nvmpath-serve-demo");
+        Path out = dir.resolve("out.txt");
+        Path err = dir.resolve("err.txt");
+        Process serve = new ProcessBuilder(launcher(), "serve", "--demo", "--nbd-listen", "127.0.0.1:0",
+                "--http-listen", "off", "--drain-timeout", "60", "--state-file",
+                dir.resolve("host.properties").toString()).redirectOutput(out.toFile()).redirectError(err.toFile())
+                .start();
+        Process reader = null;
+        try {
+            String attach = await(out, Pattern.compile("^(sudo nbd-client .*)$", Pattern.MULTILINE), serve,
+                    Duration.ofSeconds(120));
+            Matcher a = Pattern.compile("sudo nbd-client 127\\.0\\.0\\.1 (\\d+) /dev/nbd0 -N (\\S+)").matcher(attach);
+            assertThat(a.matches()).isTrue();
+            String admin = await(err, Pattern.compile("--admin (http://\\S+)"), serve, T);
+            // both paths go silent: a read stays in flight (keep-alive finds the loss, then it waits for a path)
+            post(admin + "/api/v1/ports/1/fault", "{\"fault\": \"blackhole\"}");
+            post(admin + "/api/v1/ports/2/fault", "{\"fault\": \"blackhole\"}");
+            reader = new ProcessBuilder("qemu-io", "--image-opts", "-c", "read 0 4096",
+                    "driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=127.0.0.1,file.server.port="
+                            + a.group(1) + ",file.export=" + a.group(2)).redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("qemu-io.txt").toFile()).start();
+            Thread.sleep(1500);
+            assertThat(reader.isAlive()).as("the read is in flight").isTrue();
+
+            serve.destroy(); // SIGTERM: drains for up to 60 s
+            Thread.sleep(1500);
+            assertThat(serve.isAlive()).as("still draining after the first SIGTERM").isTrue();
+            long t0 = System.nanoTime();
+            serve.destroy(); // the second: at once
+            assertThat(serve.waitFor(10, TimeUnit.SECONDS)).as("exited after the second SIGTERM").isTrue();
+            System.out.printf("second SIGTERM: exited %d ms later with %d%n", (System.nanoTime() - t0) / 1_000_000,
+                    serve.exitValue());
+            assertThat(serve.exitValue()).isEqualTo(130);
+            assertThat(Files.readString(err)).contains("second signal, exiting now");
+        } finally {
+            if (reader != null) {
+                reader.destroyForcibly();
+            }
+            serve.destroyForcibly();
+            try (var s = Files.walk(dir)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
 }
