@@ -15,9 +15,9 @@ import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 
 /**
- * The target's admin endpoint, as the {@code nvmpath target} subcommands use it: JSON in, JSON
- * out, and every failure one line — an unreachable endpoint, or the endpoint's own
- * {@code {"error": ...}}.
+ * An nvmpath HTTP endpoint — the target's admin endpoint ({@code nvmpath target} subcommands) or the
+ * gateway's ({@code list-subsys}): JSON in, JSON out, and every failure one line — an unreachable
+ * endpoint, or the endpoint's own {@code {"error": ...}}.
  */
 final class AdminClient implements AutoCloseable {
     static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -25,10 +25,23 @@ final class AdminClient implements AutoCloseable {
     static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
 
     private final URI base;
+    private final String endpoint;
+    private final String peer;
     private final HttpClient http;
 
+    /** The target's admin endpoint. */
     AdminClient(URI base) {
+        this(base, "the target's admin endpoint", "an nvmpath target");
+    }
+
+    /**
+     * @param endpoint how messages name it, e.g. "the gateway's HTTP endpoint"
+     * @param peer what it should be, e.g. "an nvmpath gateway"
+     */
+    AdminClient(URI base, String endpoint, String peer) {
         this.base = base;
+        this.endpoint = endpoint;
+        this.peer = peer;
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT)
                 .build();
     }
@@ -52,16 +65,16 @@ final class AdminClient implements AutoCloseable {
         try {
             r = http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (ConnectException | HttpConnectTimeoutException e) {
-            throw new Failures.CliException("cannot reach the target's admin endpoint at " + base, e);
+            throw new Failures.CliException("cannot reach " + endpoint + " at " + base, e);
         } catch (HttpTimeoutException e) {
-            throw new Failures.CliException("the target's admin endpoint at " + base + " did not answer within "
+            throw new Failures.CliException(endpoint + " at " + base + " did not answer within "
                     + REQUEST_TIMEOUT.toSeconds() + " s", e);
         } catch (IOException e) {
-            throw new Failures.CliException("cannot reach the target's admin endpoint at " + base + ": "
+            throw new Failures.CliException("cannot reach " + endpoint + " at " + base + ": "
                     + Failures.message(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new Failures.CliException("interrupted while waiting for the target's admin endpoint");
+            throw new Failures.CliException("interrupted while waiting for " + endpoint);
         }
         JsonNode body;
         try {
@@ -75,8 +88,8 @@ final class AdminClient implements AutoCloseable {
         if (body != null && body.path("error").isTextual()) {
             throw new Failures.CliException(body.get("error").textValue());
         }
-        throw new Failures.CliException("the admin endpoint at " + base + " answered HTTP " + r.statusCode()
-                + " to " + request.method() + " " + request.uri().getPath() + " (is it an nvmpath target?)");
+        throw new Failures.CliException("the endpoint at " + base + " answered HTTP " + r.statusCode()
+                + " to " + request.method() + " " + request.uri().getPath() + " (is it " + peer + "?)");
     }
 
     @Override

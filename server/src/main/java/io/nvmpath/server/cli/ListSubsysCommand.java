@@ -1,6 +1,5 @@
 package io.nvmpath.server.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.nvmpath.server.http.HttpAdminServer;
@@ -8,16 +7,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -41,8 +32,6 @@ import java.util.Locale;
                 + "controller and ANA states.")
 final class ListSubsysCommand extends CliCommand {
     static final String DEFAULT_URL = "http://127.0.0.1:" + HttpAdminServer.DEFAULT_PORT;
-    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
-    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
 
     @Option(names = "--url", paramLabel = "URL", defaultValue = DEFAULT_URL,
             description = "The gateway's HTTP endpoint (default: ${DEFAULT-VALUE}).")
@@ -64,46 +53,11 @@ final class ListSubsysCommand extends CliCommand {
 
     @Override
     void run() {
-        try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(CONNECT_TIMEOUT).build()) {
-            JsonNode subsystems = get(http, "/api/v1/subsystems");
-            JsonNode exports = get(http, "/api/v1/exports");
+        try (AdminClient http = new AdminClient(base, "the gateway's HTTP endpoint", "an nvmpath gateway")) {
+            JsonNode subsystems = http.get("/api/v1/subsystems");
+            JsonNode exports = http.get("/api/v1/exports");
             print(render(subsystems, exports));
         }
-    }
-
-    /** One GET; every failure is one line: the endpoint unreachable, or its {@code {"error": ...}}. */
-    private JsonNode get(HttpClient http, String path) {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(base + path)).timeout(REQUEST_TIMEOUT).GET().build();
-        HttpResponse<String> r;
-        try {
-            r = http.send(request, HttpResponse.BodyHandlers.ofString());
-        } catch (ConnectException | HttpConnectTimeoutException e) {
-            throw new Failures.CliException("cannot reach the gateway's HTTP endpoint at " + base, e);
-        } catch (HttpTimeoutException e) {
-            throw new Failures.CliException("the gateway's HTTP endpoint at " + base + " did not answer within "
-                    + REQUEST_TIMEOUT.toSeconds() + " s", e);
-        } catch (IOException e) {
-            throw new Failures.CliException("cannot reach the gateway's HTTP endpoint at " + base + ": "
-                    + Failures.message(e), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Failures.CliException("interrupted while waiting for the gateway's HTTP endpoint");
-        }
-        JsonNode body;
-        try {
-            body = Report.MAPPER.readTree(r.body());
-        } catch (JsonProcessingException e) {
-            body = null;
-        }
-        if (r.statusCode() == 200 && body != null && body.isObject()) {
-            return body;
-        }
-        if (body != null && body.path("error").isTextual()) {
-            throw new Failures.CliException(body.get("error").textValue());
-        }
-        throw new Failures.CliException("the endpoint at " + base + " answered HTTP " + r.statusCode() + " to GET "
-                + path + " (is it an nvmpath gateway?)");
     }
 
     /** The tree of subsystems, heads and paths; the JSON is {@code {"subsystems": [...], "exports": [...]}}. */
