@@ -18,7 +18,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -164,6 +163,29 @@ class GatewayTest {
         assertThat(del.statusCode()).as(del.body()).isEqualTo(204);
         await("first path gone", () -> g.multipath().head(NQN, 1).paths().size() == 1);
         assertThat(g.portals()).extracting(GatewayView.Portal::trsvcid).containsExactly(target.port(2));
+    }
+
+    @Test
+    void should_serve_a_configured_alias_read_only_and_hide_an_export_from_clients_outside_its_networks()
+            throws Exception {
+        String name = Gateway.exportName(NQN, 1);
+        Gateway g = gateway("exports:\n  \"" + name + "\": {aliases: [disk], readOnly: true}\n"
+                + "  \"" + Gateway.exportName(NQN, 2) + "\": {allow: [10.0.0.0/8]}\n", target.port(1));
+        target.addNamespace(NQN, new TargetConfig.NamespaceConfig(2, 1 << 20, null, 512, 1, null, null, null, false));
+        await("both exports", () -> g.find(name) != null && g.find(Gateway.exportName(NQN, 2)) != null);
+        try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), "disk")) {
+            c.write(1, 0, random(4096, 9));
+            assertThat(c.readSimpleReply(0).error()).as("EPERM").isEqualTo(1);
+            assertThat(read(c, 2, 0, 4096)).hasSize(4096);
+        }
+        assertThat(g.exports()).filteredOn(e -> e.nsid() == 1).singleElement()
+                .satisfies(e -> assertThat(e.aliases()).containsExactly("disk"))
+                .satisfies(e -> assertThat(e.readOnly()).isTrue());
+        // 127.0.0.1 is not in 10.0.0.0/8: export 2 answers as if it did not exist
+        try (RawNbdClient c = RawNbdClient.negotiate(g.nbdAddress())) {
+            RawNbdClient.OptionReply r = c.option(7 /* NBD_OPT_GO */, RawNbdClient.infoData(Gateway.exportName(NQN, 2)));
+            assertThat(r.type()).as("NBD_REP_ERR_UNKNOWN").isEqualTo((1 << 31) | 6);
+        }
     }
 
     @Test

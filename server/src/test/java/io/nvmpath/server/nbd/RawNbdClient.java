@@ -190,7 +190,7 @@ public final class RawNbdClient implements AutoCloseable {
     }
 
     /** NBD_OPT_INFO or NBD_OPT_GO data: name, then information requests. */
-    static byte[] infoData(String name, int... requests) {
+    public static byte[] infoData(String name, int... requests) {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         DataOutputStream d = new DataOutputStream(b);
