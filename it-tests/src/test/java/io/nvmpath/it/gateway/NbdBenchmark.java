@@ -28,7 +28,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code serve --demo} (target in the gateway's process), {@code nbdkit memory}, and {@code qemu-nbd}
  * on a file in /dev/shm. Workloads: 4 KiB random reads at iodepth 32 and 1 MiB sequential reads at
  * iodepth 8 over a 256 MiB region written first; 2 s ramp, 8 s measured, median of 3 rounds
- * (-Dnvmpath.bench.rounds), interleaved. Prints a table of ratios against nbdkit; never fails on speed.
+ * (-Dnvmpath.bench.rounds), interleaved, every other round in reverse order. Prints a table of ratios against nbdkit; never fails on speed.
  *
  * <p>Run alone: {@code ./mvnw -pl it-tests verify -Dit.test=NbdBenchmark -Dtest=None
  * -Dsurefire.failIfNoSpecifiedTests=false}; the table is in
@@ -169,7 +169,13 @@ class NbdBenchmark {
         String[][] workloads = {{"4k randread qd32", "randread", "4k", "32"}, {"1M seqread qd8", "read", "1m", "8"}};
         for (int round = 0; round < ROUNDS; round++) {
             for (String[] w : workloads) {
-                for (Server s : servers) {
+                // odd rounds run the servers in reverse order: what runs before a server (another JVM still
+                // compiling, say) must not always be the same
+                List<Server> order = new ArrayList<>(servers);
+                if (round % 2 == 1) {
+                    java.util.Collections.reverse(order);
+                }
+                for (Server s : order) {
                     Tool.Result r = fio(s, w[0], w[1], w[2], Integer.parseInt(w[3]), true);
                     r.requireOk(w[0] + " " + s.name());
                     JsonNode job = JSON.readTree(r.out().substring(r.out().indexOf('{'))).get("jobs").get(0);
