@@ -189,6 +189,19 @@ class GatewayTest {
     }
 
     @Test
+    void should_find_both_paths_through_a_discovery_portal() throws Exception {
+        gateway = Gateway.start(GatewayConfigLoader.parse("host: {stateFile: " + dir.resolve("host.properties")
+                + "}\nportals:\n  - {traddr: 127.0.0.1, trsvcid: " + target.discoveryPort() + "}\n"
+                + "nbd: {listen: {port: 0}}\nhttp: off\n"));
+        Gateway g = gateway;
+        await("export over both discovered paths", () -> g.find(Gateway.exportName(NQN, 1)) != null
+                && g.multipath().head(NQN, 1).paths().size() == 2);
+        assertThat(g.portals()).extracting(GatewayView.Portal::kind)
+                .containsExactlyInAnyOrder("discovery", "discovered", "discovered");
+        assertThat(g.httpAddress()).isNull();
+    }
+
+    @Test
     void should_start_with_a_portal_that_cannot_be_reached_and_report_it() throws Exception {
         int closed;
         try (ServerSocket s = new ServerSocket(0)) {
