@@ -32,6 +32,10 @@ import java.util.concurrent.RejectedExecutionException;
  * wait here in arrival order, and reading stops while the device holds the limit. While the
  * channel is not writable (a client that does not read its replies) reading stops and no waiting
  * request is started, so a connection holds at most {@code maxInFlight} payloads wherever they are.
+ * Bytes are bounded too: reading stops while the READ/WRITE bytes received and not yet answered
+ * reach {@link #MIN_BYTES_IN_FLIGHT} (or twice the payload bound), and a waiting request starts only
+ * when its bytes fit beside those already on the device (or nothing is) — 128 requests of 32 MiB
+ * never pile up.
  *
  * <p>NBD_CMD_CACHE is accepted and validated but does no I/O: the gateway keeps no cache, and the
  * namespace behind it offers nothing to prefetch into, so it succeeds at once.
@@ -52,6 +56,9 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
     private final NbdExport export;
     private final BlockDevice device;
     private final ExportStats stats;
+    /** Bytes of reads and writes a connection may hold at once, at least (else twice the payload bound). */
+    static final long MIN_BYTES_IN_FLIGHT = 64L << 20;
+
     private final int maxInFlight;
     private final WarnLimiter warnings;
 
@@ -60,6 +67,12 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<NbdRequest> waiting = new ArrayDeque<>();
     /** Requests started and not yet completed. */
     private int inFlight;
+    /** READ/WRITE bytes of requests received and not yet answered (waiting, and on the device). */
+    private long bytesHeld;
+    /** Of those, the bytes of requests started on the device. */
+    private long bytesOnDevice;
+    /** Bound on {@link #bytesHeld} (reading stops) and {@link #bytesOnDevice} (starting waits). */
+    private final long maxBytes;
     /** The channel is open and counted in the export's connections. */
     private boolean open;
     /** DISC or drain: read no more, close once everything received is answered. */
@@ -79,6 +92,7 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
         this.device = export.device();
         this.stats = export.stats();
         this.maxInFlight = maxInFlight;
+        this.maxBytes = Math.max(MIN_BYTES_IN_FLIGHT, 2L * session.maxPayload());
         this.warnings = warnings;
     }
 
@@ -152,8 +166,10 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
             maybeClose();
             return;
         }
+        bytesHeld += weight(request);
         if (refuseNew) {
             Op op = Op.of(request.type);
+            bytesOnDevice += weight(request);
             begin(op);
             request.release();
             finish(op, request.handle, request.offset, request.length, NbdError.ESHUTDOWN,
@@ -182,8 +198,11 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
         }
         pumping = true;
         try {
-            while (open && inFlight < maxInFlight && !waiting.isEmpty() && ctx.channel().isWritable()) {
-                start(waiting.poll());
+            while (open && inFlight < maxInFlight && !waiting.isEmpty() && ctx.channel().isWritable()
+                    && (inFlight == 0 || bytesOnDevice + weight(waiting.peek()) <= maxBytes)) {
+                NbdRequest next = waiting.poll();
+                bytesOnDevice += weight(next);
+                start(next);
             }
         } finally {
             pumping = false;
@@ -381,6 +400,9 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
      */
     private void finish(Op op, long handle, long offset, long length, NbdError error, String message, ByteBuf data) {
         inFlight--;
+        long w = weight(op == Op.READ || op == Op.WRITE, length);
+        bytesHeld -= w;
+        bytesOnDevice -= w;
         if (op.counted != null) {
             stats.finished(op.counted, op == Op.FLUSH ? 0 : length, error == null ? null : error.name());
         }
@@ -414,12 +436,22 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** What a request weighs against the byte bounds: the data a READ or WRITE moves, at most a payload. */
+    private long weight(NbdRequest r) {
+        return weight(r.type == Nbd.CMD_READ || r.type == Nbd.CMD_WRITE, r.length);
+    }
+
+    private long weight(boolean movesData, long length) {
+        return movesData ? Math.min(Math.max(length, 0), session.maxPayload()) : 0;
+    }
+
     /** Reads while there is room for more work and nothing asks to stop. */
     private void updateReading() {
         if (ctx == null) {
             return;
         }
-        boolean read = open && !stopping && inFlight + waiting.size() < maxInFlight && ctx.channel().isWritable();
+        boolean read = open && !stopping && inFlight + waiting.size() < maxInFlight && bytesHeld < maxBytes
+                && ctx.channel().isWritable();
         ChannelConfig config = ctx.channel().config();
         if (config.isAutoRead() != read) {
             config.setAutoRead(read);

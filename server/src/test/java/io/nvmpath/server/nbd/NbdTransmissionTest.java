@@ -371,6 +371,38 @@ class NbdTransmissionTest {
     }
 
     @Test
+    void should_bound_the_bytes_a_connection_holds_not_only_the_request_count() throws Exception {
+        NbdFixture big = new NbdFixture();
+        try {
+            NbdExport e = big.add("big", 96 << 20, false);
+            MemoryBlockDevice d = big.device(e);
+            InetSocketAddress a = big.start(NbdServer.Config.defaults().bind("127.0.0.1", 0).maxPayload(16 << 20));
+            d.mode = MemoryBlockDevice.Mode.HOLD;
+            try (RawNbdClient c = RawNbdClient.open(a, "big")) {
+                // 12 reads of 16 MiB (192 MiB) against a bound of 64 MiB: 4 on the device at most
+                for (int h = 0; h < 12; h++) {
+                    c.read(h, (h % 6) * (16L << 20), 16 << 20);
+                }
+                int seen = 0;
+                while (seen < 12) {
+                    d.awaitHeld(Math.min(4, 12 - seen));
+                    assertThat(d.outstanding()).isLessThanOrEqualTo(4);
+                    int n = d.heldCount();
+                    d.releaseHeld();
+                    for (int i = 0; i < n; i++) {
+                        assertThat(c.readSimpleReply(16 << 20).error()).isZero();
+                    }
+                    seen += n;
+                }
+            }
+            assertThat(d.maxOutstanding()).isEqualTo(4);
+            assertThat(e.stats().requests(ExportStats.Op.READ)).isEqualTo(12);
+        } finally {
+            big.close();
+        }
+    }
+
+    @Test
     void should_count_connections_requests_and_bytes_per_export() throws Exception {
         try (RawNbdClient a = RawNbdClient.open(server, "disk"); RawNbdClient b = RawNbdClient.open(server, "disk")) {
             NbdFixture.await("two connections counted", () -> disk.stats().connections() == 2);
