@@ -49,6 +49,16 @@ public final class ControllerPathIo implements PathIo {
     }
 
     @Override
+    public String address() {
+        return controller.address().toString();
+    }
+
+    @Override
+    public int cntlid() {
+        return controller.cntlid();
+    }
+
+    @Override
     public long maxTransferBytes() {
         return controller.maxTransferBytes();
     }

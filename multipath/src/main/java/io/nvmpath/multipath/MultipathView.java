@@ -36,6 +36,8 @@ public final class MultipathView {
 
     /**
      * @param name controller address and CNTLID
+     * @param address the controller's transport address, {@code traddr:trsvcid}
+     * @param cntlid the controller ID, -1 when unknown
      * @param controllerState controller state, lower case
      * @param anaState ANA state label
      * @param usable the path predicate
@@ -48,7 +50,7 @@ public final class MultipathView {
      * @param latencyBuckets completions per bucket of {@link PathStats#BUCKET_MICROS}
      * @param keepAliveRttMicros round trip of the controller's last Keep Alive, -1 when unknown
      */
-    public record PathEntry(String name, String controllerState, String anaState, int anaGroup, boolean usable,
+    public record PathEntry(String name, String address, int cntlid, String controllerState, String anaState, int anaGroup, boolean usable,
                             boolean heldBack, boolean marginal, int inFlight, long failures, long marginalHolds,
                             long failoversFrom, Map<String, Long> ops, Map<String, Long> bytes,
                             Map<Integer, Long> errors, long[] latencyBuckets, long latencySumMicros,

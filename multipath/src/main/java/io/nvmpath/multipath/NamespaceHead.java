@@ -522,7 +522,7 @@ public final class NamespaceHead {
                 sum = st.latencySumMicros();
                 rtt = st.keepAliveRttMicros();
             }
-            ps.add(new MultipathView.PathEntry(p.io.name(), p.io.state().name().toLowerCase(), p.anaState.label(),
+            ps.add(new MultipathView.PathEntry(p.io.name(), p.io.address(), p.io.cntlid(), p.io.state().name().toLowerCase(), p.anaState.label(),
                     p.anaGroup, p.usable(), p.heldBack(), p.marginal(), p.io.inFlight(), p.failures, p.marginalHolds,
                     p.failoversFrom.sum(), ops, bytes, errors, buckets, sum, rtt));
         }

@@ -26,6 +26,16 @@ public interface PathIo {
     /** Command Retry Delay for a CRD index, in milliseconds. */
     long retryDelayMillis(int crd);
 
+    /** The transport address, {@code traddr:trsvcid}; the name when there is none. */
+    default String address() {
+        return name();
+    }
+
+    /** The controller ID, -1 when unknown. */
+    default int cntlid() {
+        return -1;
+    }
+
     /** The most one command may carry (MDTS), in bytes. */
     default long maxTransferBytes() {
         return Long.MAX_VALUE;

@@ -47,7 +47,10 @@ public final class PathStats {
         };
     }
 
-    /** Records one completed I/O command. */
+    /**
+     * Records one completed I/O command: a success in ops, bytes and latency by kind; a failure only
+     * under errors, by status (so ops + errors is every completion).
+     */
     void record(NvmeRequest r, int status, long nanos) {
         if (status != 0 && (status & 0x7FF) != 0) {
             errors.computeIfAbsent(status & 0x7FF, k -> new LongAdder()).increment();

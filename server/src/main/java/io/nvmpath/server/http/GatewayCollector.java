@@ -34,7 +34,6 @@ import static io.nvmpath.server.http.GatewayMeter.*;
  */
 final class GatewayCollector extends Collector implements Collector.Describable {
     /** How the multipath layer names a path: {@code <address> cntlid <n>}. */
-    private static final String CNTLID = " cntlid ";
     private static final List<String> PORTAL_STATES = List.of("connected", "connecting", "retrying");
 
     private final GatewayView view;
@@ -105,7 +104,7 @@ final class GatewayCollector extends Collector implements Collector.Describable 
             s.add(PATH_CONTROLLER_STATE, 1, nqn, path, text(p.controllerState()));
         }
         s.add(PATH_CONTROLLER_STATE_CODE, state == null ? -1 : state.ordinal(), nqn, path);
-        int cntlid = cntlid(p.name());
+        int cntlid = p.cntlid();
         if (cntlid >= 0) {
             s.add(PATH_CNTLID, cntlid, nqn, path);
         }
@@ -186,31 +185,12 @@ final class GatewayCollector extends Collector implements Collector.Describable 
         Map<String, Set<String>> byAddress = new HashMap<>();
         for (MultipathView.Head h : sub.heads()) {
             for (MultipathView.PathEntry p : h.paths()) {
-                byAddress.computeIfAbsent(address(p.name()), k -> new TreeSet<>()).add(p.name());
+                byAddress.computeIfAbsent(p.address(), k -> new TreeSet<>()).add(p.name());
             }
         }
         Map<String, String> labels = new HashMap<>();
         byAddress.forEach((address, names) -> names.forEach(n -> labels.put(n, names.size() == 1 ? address : n)));
         return labels;
-    }
-
-    /** {@code 127.0.0.1:4420} of {@code 127.0.0.1:4420 cntlid 2}. */
-    static String address(String pathName) {
-        int i = pathName.lastIndexOf(CNTLID);
-        return i < 0 ? pathName : pathName.substring(0, i);
-    }
-
-    /** The CNTLID in a path name, or -1. */
-    static int cntlid(String pathName) {
-        int i = pathName.lastIndexOf(CNTLID);
-        if (i < 0) {
-            return -1;
-        }
-        try {
-            return Integer.parseInt(pathName.substring(i + CNTLID.length()).strip());
-        } catch (NumberFormatException e) {
-            return -1;
-        }
     }
 
     static String hostPort(String traddr, int trsvcid) {

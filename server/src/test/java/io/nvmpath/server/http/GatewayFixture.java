@@ -70,7 +70,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
             ops.put(k.name().toLowerCase(), 0L);
             bytes.put(k.name().toLowerCase(), 0L);
         }
-        return new MultipathView.PathEntry(address + " cntlid " + cntlid, controllerState, anaState, 1, usable,
+        return new MultipathView.PathEntry(address + " cntlid " + cntlid, address, cntlid, controllerState, anaState, 1, usable,
                 false, false, 0, 0, 0, 0, ops, bytes, Map.of(), new long[PathStats.BUCKET_MICROS.length], 0, 250);
     }
 
@@ -83,14 +83,14 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
         ops.put("write", writes);
         bytes.put("read", reads * 4096);
         bytes.put("write", writes * 8192);
-        return new MultipathView.PathEntry(p.name(), p.controllerState(), p.anaState(), p.anaGroup(), p.usable(),
+        return new MultipathView.PathEntry(p.name(), p.address(), p.cntlid(), p.controllerState(), p.anaState(), p.anaGroup(), p.usable(),
                 p.heldBack(), p.marginal(), 3, 2, 1, 7, ops, bytes, errors, buckets.clone(), sumMicros, p.keepAliveRttMicros());
     }
 
     /** The path in another controller and ANA state. */
     public static MultipathView.PathEntry withState(MultipathView.PathEntry p, String controllerState, String anaState,
                                                     boolean usable, boolean held, boolean marginal) {
-        return new MultipathView.PathEntry(p.name(), controllerState, anaState, p.anaGroup(), usable, held, marginal,
+        return new MultipathView.PathEntry(p.name(), p.address(), p.cntlid(), controllerState, anaState, p.anaGroup(), usable, held, marginal,
                 p.inFlight(), p.failures(), p.marginalHolds(), p.failoversFrom(), p.ops(), p.bytes(), p.errors(),
                 p.latencyBuckets(), p.latencySumMicros(), p.keepAliveRttMicros());
     }
@@ -126,7 +126,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
         changeHeads(h -> {
             List<MultipathView.PathEntry> ps = new ArrayList<>();
             for (MultipathView.PathEntry p : h.paths()) {
-                ps.add(GatewayCollector.address(p.name()).equals(address) ? change.apply(p) : p);
+                ps.add(p.address().equals(address) ? change.apply(p) : p);
             }
             return withPaths(h, ps);
         });
@@ -135,7 +135,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     /** Takes the path away from every head, as when its controller is deleted. */
     public void removePath(String address) {
         changeHeads(h -> withPaths(h, h.paths().stream()
-                .filter(p -> !GatewayCollector.address(p.name()).equals(address)).toList()));
+                .filter(p -> !p.address().equals(address)).toList()));
     }
 
     public void changeHeads(UnaryOperator<MultipathView.Head> change) {
