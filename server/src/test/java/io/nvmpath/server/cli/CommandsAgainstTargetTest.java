@@ -1,7 +1,9 @@
 package io.nvmpath.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.target.NvmeTarget;
+import io.nvmpath.target.config.TargetConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -14,18 +16,35 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Every command end to end, against {@link FakeTarget}. */
-class CommandsAgainstFakeTargetTest {
-    private FakeTarget target;
+/** Every command end to end, against the project's NVMe/TCP target in this JVM. */
+class CommandsAgainstTargetTest {
+    static final String NQN = "nqn.2026-11.io.nvmpath:cli-test";
+    static final int BLOCKS = 4096;
+    private NvmeTarget target;
 
     @BeforeEach
     void start() throws Exception {
-        target = new FakeTarget();
+        TargetConfig.NamespaceConfig ns = new TargetConfig.NamespaceConfig(1, (long) BLOCKS * 512, null, 512, 1,
+                "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf", null, null, false);
+        TargetConfig.SubsystemConfig sub = new TargetConfig.SubsystemConfig(NQN, "NVMPATHCLI01", "nvmpath cli test target",
+                "0.1", true, List.of(), List.of(ns));
+        TargetConfig.PortConfig port = new TargetConfig.PortConfig(1, "127.0.0.1", 0, null, List.of(NQN),
+                Map.of(1, AnaState.OPTIMIZED));
+        TargetConfig.Limits d = TargetConfig.Limits.DEFAULTS;
+        // MDTS 3: 32 KiB, 64 blocks a command, so transfers come in many pieces
+        TargetConfig.Limits limits = new TargetConfig.Limits(3, d.inCapsuleDataSize(), d.maxH2CData(),
+                d.ioQueueSize(), d.maxIoQueues(), d.headerDigest(), d.dataDigest());
+        target = NvmeTarget.start(new TargetConfig(List.of(sub), List.of(port), null, limits, null, 10));
+    }
+
+    private int port() {
+        return target.port(1);
     }
 
     @AfterEach
@@ -38,8 +57,8 @@ class CommandsAgainstFakeTargetTest {
         args[0] = command;
         args[1] = "-a";
         args[2] = "127.0.0.1";
-        args[3] = "-s=" + target.port();
-        args[4] = "-n=" + FakeTarget.NQN;
+        args[3] = "-s=" + port();
+        args[4] = "-n=" + NQN;
         System.arraycopy(more, 0, args, 5, more.length);
         return CliRun.of(args);
     }
@@ -54,8 +73,8 @@ class CommandsAgainstFakeTargetTest {
 
         assertThat(r.err()).isEmpty();
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out().lines()).contains("mn        : nvmpath fake target", "cntlid    : 0x1",
-                "mdts      : 3", "subnqn    : " + FakeTarget.NQN);
+        assertThat(r.out().lines()).contains("mn        : nvmpath cli test target", "cntlid    : 0x1",
+                "mdts      : 3", "subnqn    : " + NQN);
     }
 
     @Test
@@ -64,7 +83,7 @@ class CommandsAgainstFakeTargetTest {
 
         assertThat(r.err()).isEmpty();
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).contains("subnqn    : " + FakeTarget.NQN);
+        assertThat(r.out()).contains("subnqn    : " + NQN);
     }
 
     @Test
@@ -73,7 +92,7 @@ class CommandsAgainstFakeTargetTest {
 
         assertThat(r.exitCode()).isZero();
         JsonNode j = json(r);
-        assertThat(j.get("nsze").asLong()).isEqualTo(FakeTarget.BLOCKS);
+        assertThat(j.get("nsze").asLong()).isEqualTo(BLOCKS);
         assertThat(j.get("lbaSize").asInt()).isEqualTo(512);
         assertThat(j.get("anagrpid").asLong()).isEqualTo(1);
         assertThat(j.get("descriptors").get("nguid").asText()).isEqualTo("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
@@ -84,24 +103,24 @@ class CommandsAgainstFakeTargetTest {
         CliRun r = nvmpath("ana-log");
 
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).startsWith("Asymmetric Namespace Access Log of controller 1 of " + FakeTarget.NQN)
+        assertThat(r.out()).startsWith("Asymmetric Namespace Access Log of controller 1 of " + NQN)
                 .contains("state\t:\toptimized").contains("\tnsid\t:\t1");
     }
 
     @Test
     void should_discover_the_subsystem() throws Exception {
-        CliRun r = CliRun.of("discover", "-a", "127.0.0.1", "-s", String.valueOf(target.port()), "-o", "json");
+        CliRun r = CliRun.of("discover", "-a", "127.0.0.1", "-s", String.valueOf(port()), "-o", "json");
 
         assertThat(r.err()).isEmpty();
         assertThat(r.exitCode()).isZero();
         JsonNode e = json(r).get("records").get(0);
-        assertThat(e.get("subnqn").asText()).isEqualTo(FakeTarget.NQN);
-        assertThat(e.get("trsvcid").asText()).isEqualTo(String.valueOf(target.port()));
+        assertThat(e.get("subnqn").asText()).isEqualTo(NQN);
+        assertThat(e.get("trsvcid").asText()).isEqualTo(String.valueOf(port()));
     }
 
     @Test
     void should_name_the_wrong_subsystem_nqn() {
-        CliRun r = CliRun.of("id-ctrl", "-a", "127.0.0.1", "-s", String.valueOf(target.port()), "-n", "nqn.wrong");
+        CliRun r = CliRun.of("id-ctrl", "-a", "127.0.0.1", "-s", String.valueOf(port()), "-n", "nqn.wrong");
 
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err()).startsWith("nvmpath id-ctrl: ").contains("Connect Invalid Parameters")
@@ -124,23 +143,21 @@ class CommandsAgainstFakeTargetTest {
         assertThat(j.get("blocks").asLong()).isEqualTo(2000);
         assertThat(j.get("bytes").asLong()).isEqualTo(2000 * 512);
         assertThat(j.get("commands").asLong()).isEqualTo(32); // MDTS 32 KiB: 64 blocks a command
-        assertThat(target.maxIoInFlight).isBetween(2, BlockTransfer.MAX_IN_FLIGHT);
-        assertThat(Arrays.copyOfRange(target.media, 17 * 512, 2017 * 512)).isEqualTo(data);
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).startsWith("read: Success, 2000 blocks (1024000 bytes) at LBA 17");
         assertThat(Files.readAllBytes(out)).isEqualTo(data);
     }
 
     @Test
-    void should_read_to_stdout_with_the_summary_on_stderr() {
-        byte[] expected = Arrays.copyOfRange(target.media, 0, 3 * 512);
+    void should_read_to_stdout_with_the_summary_on_stderr(@TempDir Path dir) throws Exception {
+        byte[] expected = new byte[3 * 512];
         new Random(3).nextBytes(expected);
-        System.arraycopy(expected, 0, target.media, 0, expected.length);
+        assertThat(nvmpath("write", "--data", Files.write(dir.resolve("in"), expected).toString()).exitCode()).isZero();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
 
-        int code = Main.run(new String[] {"read", "-a", "127.0.0.1", "-s", String.valueOf(target.port()),
-                "-n", FakeTarget.NQN, "--block-count", "3"}, new PrintStream(out), new PrintStream(err));
+        int code = Main.run(new String[] {"read", "-a", "127.0.0.1", "-s", String.valueOf(port()),
+                "-n", NQN, "--block-count", "3"}, new PrintStream(out), new PrintStream(err));
 
         assertThat(code).isZero();
         assertThat(out.toByteArray()).isEqualTo(expected);
@@ -157,8 +174,8 @@ class CommandsAgainstFakeTargetTest {
         };
         ByteArrayOutputStream err = new ByteArrayOutputStream();
 
-        int code = Main.run(new String[] {"read", "-a", "127.0.0.1", "-s", String.valueOf(target.port()),
-                "-n", FakeTarget.NQN, "--block-count", "4096"}, new PrintStream(closedPipe), new PrintStream(err));
+        int code = Main.run(new String[] {"read", "-a", "127.0.0.1", "-s", String.valueOf(port()),
+                "-n", NQN, "--block-count", "4096"}, new PrintStream(closedPipe), new PrintStream(err));
 
         assertThat(code).isEqualTo(1);
         assertThat(err.toString(StandardCharsets.UTF_8))
@@ -175,7 +192,7 @@ class CommandsAgainstFakeTargetTest {
 
     @Test
     void should_report_the_nvme_status_by_name_when_io_fails() {
-        target.ioStatus = Status.ANA_INACCESSIBLE;
+        target.setAnaState(1, 1, AnaState.INACCESSIBLE);
 
         CliRun r = nvmpath("read", "--block-count", "1000", "--data", "/dev/null");
 
