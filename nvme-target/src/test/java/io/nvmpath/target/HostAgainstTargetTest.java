@@ -96,6 +96,21 @@ class HostAgainstTargetTest {
     }
 
     @Test
+    void a_transfer_beyond_mdts_completes_with_invalid_field_and_dnr_without_reaching_the_target() throws Exception {
+        try (Controller c = connect(1, new ControllerOptions())) {
+            long mdts = c.maxTransferBytes();
+            java.util.concurrent.CompletableFuture<NvmeRequest> done = new java.util.concurrent.CompletableFuture<>();
+            NvmeRequest r = Commands.read(1, 0, (int) (mdts / 512) + 8, 512).callback(done::complete);
+            c.submit(r);
+            NvmeRequest f = done.get(5, TimeUnit.SECONDS);
+            assertThat(f.status()).isEqualTo(Status.INVALID_FIELD | Status.DNR);
+            assertThat(f.cause()).hasMessageContaining("exceeds the maximum data transfer size (MDTS)");
+            assertThat(f.takeReadData()).isNull();
+            assertThat(c.stats().errors()).isEmpty(); // never sent
+        }
+    }
+
+    @Test
     void the_ana_log_can_be_read_in_pieces_up_to_the_size_identify_implies() throws Exception {
         try (Controller c = connect(1, new ControllerOptions())) {
             // nvme-cli's size: header + NANAGRPID descriptors + MNAN NSIDs, read 4 KiB at a time

@@ -237,18 +237,19 @@ public final class Controller implements AutoCloseable {
 
     /**
      * Sends an NVM command on one of the I/O queues (the one whose event loop is the caller's, else
-     * round-robin). Never blocks; the request's callback reports the outcome.
-     *
-     * @throws IllegalArgumentException when the data exceeds the controller's maximum transfer (MDTS):
-     *                                  splitting is the caller's business
+     * round-robin). Never blocks; the request's callback reports the outcome — also a refusal: data
+     * beyond the controller's maximum transfer (MDTS) completes at once with Invalid Field and DNR
+     * (splitting is the caller's business; a path layer must not retry it elsewhere).
      */
     public void submit(NvmeRequest r) {
+        r.reset();
         if (r.dataLength() > maxTransferBytes && r.direction() != NvmeRequest.Direction.NONE
                 && r.sqe().opcode() != Opcodes.NVM_DSM) {
-            throw new IllegalArgumentException("transfer of " + r.dataLength() + " bytes exceeds the controller's "
-                    + "maximum data transfer size (MDTS) of " + maxTransferBytes + " bytes");
+            r.complete(Status.INVALID_FIELD | Status.DNR, 0, 0, new IllegalArgumentException("transfer of "
+                    + r.dataLength() + " bytes exceeds the maximum data transfer size (MDTS) of " + this + ", "
+                    + maxTransferBytes + " bytes"));
+            return;
         }
-        r.reset();
         HostQueue[] qs = ioQueues;
         if (state != ControllerState.LIVE || qs.length == 0) {
             notLive(r);
