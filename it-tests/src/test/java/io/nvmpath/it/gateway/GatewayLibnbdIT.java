@@ -83,7 +83,9 @@ class GatewayLibnbdIT {
         assertThat(e.get("export-size").asLong()).isEqualTo(1L << 30);
         assertThat(e.get("block_size_minimum").asInt()).isEqualTo(512);
         assertThat(e.get("block_size_preferred").asInt()).isEqualTo(4096);
-        assertThat(e.get("block_size_maximum").asInt()).isEqualTo(32 << 20);
+        int mdts = gw.gateway.multipath().head(TargetConfig.DEMO_NQN, 1).maxTransferBytes();
+        assertThat(e.get("block_size_maximum").asInt()).as("one NVMe transfer (MDTS)").isEqualTo(mdts)
+                .isEqualTo(1 << 20);
         assertThat(e.get("is_read_only").asBoolean()).isFalse();
         assertThat(e.get("can_flush").asBoolean()).isTrue();
         assertThat(e.get("can_fua").asBoolean()).isTrue();

@@ -40,10 +40,12 @@ import java.util.concurrent.TimeUnit;
  * for a name that does not exist, so its existence does not leak.
  *
  * <p>Block sizes: NBD_INFO_BLOCK_SIZE is sent on every successful NBD_OPT_INFO and NBD_OPT_GO
- * (minimum = the device's block size, preferred = its preferred size, maximum = the server's
- * maximum payload). A client that asked for it in NBD_OPT_GO agreed to that maximum. One that did
- * not (NBD_OPT_GO without the request, or NBD_OPT_EXPORT_NAME) may by the protocol assume the
- * default maximum payload of 32 MiB, so it is served up to the larger of the two. Unaligned
+ * (minimum = the device's block size, preferred = its preferred size, maximum = what one command
+ * of the device carries — for a namespace head, one NVMe transfer (MDTS) — capped by the server's
+ * maximum payload). Larger requests are still served, split by the device: a client that asked for
+ * block sizes in NBD_OPT_GO is served up to the server's maximum payload, one that did not
+ * (NBD_OPT_GO without the request, or NBD_OPT_EXPORT_NAME) may by the protocol assume the default
+ * maximum payload of 32 MiB, so it is served up to the larger of the two. Unaligned
  * requests are served either way (the device reads, modifies and writes), so the server never
  * answers NBD_REP_ERR_BLOCK_SIZE_REQD.
  */
@@ -371,7 +373,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
         sizes.writeShort(Nbd.INFO_BLOCK_SIZE);
         sizes.writeInt(minimumBlockSize(device));
         sizes.writeInt(preferredBlockSize(device));
-        sizes.writeInt(maxPayload(device));
+        sizes.writeInt(advertisedMaximum(device));
         reply(ctx, Nbd.REP_INFO, sizes);
         reply(ctx, Nbd.REP_ACK, null);
         if (go) {
@@ -505,6 +507,14 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     /** The maximum payload advertised: the server's, but never below the preferred block size. */
     private int maxPayload(BlockDevice device) {
         return Math.max(config.maxPayload(), preferredBlockSize(device));
+    }
+
+    /** The maximum block size clients are told: one device command, within the payload bound. */
+    private int advertisedMaximum(BlockDevice device) {
+        int min = minimumBlockSize(device);
+        int m = Math.min(device.maxTransfer(), config.maxPayload());
+        m -= m % min;
+        return Math.max(preferredBlockSize(device), m);
     }
 
     /** The export {@code name} names for this client, or null if there is none it may see. */

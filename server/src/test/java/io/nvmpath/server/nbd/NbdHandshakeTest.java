@@ -118,7 +118,8 @@ class NbdHandshakeTest {
             assertThat(sizes.data()).hasSize(14);
             assertThat(sizes.u32(2)).as("minimum").isEqualTo(4096);
             assertThat(sizes.u32(6)).as("preferred").isEqualTo(8192);
-            assertThat(sizes.u32(10)).as("maximum payload").isEqualTo(32 << 20);
+            assertThat(sizes.u32(10)).as("maximum: one device command (the test device carries 128 KiB)")
+                    .isEqualTo(128 * 1024);
         }
     }
 
@@ -326,12 +327,15 @@ class NbdHandshakeTest {
         server = fixture.address;
         int over = (1 << 20) + 4096;
         try (RawNbdClient agreed = RawNbdClient.open(server, "disk")) {
+            agreed.read(0, 0, 1 << 20); // above the advertised maximum (one device command), within the payload bound
+            assertThat(agreed.readSimpleReply(1 << 20).error()).as("split by the device").isZero();
             agreed.read(1, 0, over);
             assertThat(agreed.readSimpleReply(over).error()).isEqualTo(NbdError.EINVAL.value());
         }
         try (RawNbdClient legacy = RawNbdClient.negotiate(server)) {
             List<OptionReply> replies = legacy.optionUntilFinal(Nbd.OPT_GO, infoData("disk"));
-            assertThat(info(replies, Nbd.INFO_BLOCK_SIZE).u32(10)).as("advertised").isEqualTo(1 << 20);
+            assertThat(info(replies, Nbd.INFO_BLOCK_SIZE).u32(10)).as("advertised: one device command")
+                    .isEqualTo(128 * 1024);
             legacy.read(2, 0, over);
             RawNbdClient.SimpleReply r = legacy.readSimpleReply(over);
             assertThat(r.error()).as("the protocol's default 32 MiB applies to a client that did not agree")
