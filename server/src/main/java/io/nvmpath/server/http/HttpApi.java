@@ -1,11 +1,15 @@
 package io.nvmpath.server.http;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.JsonSerializer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
@@ -16,6 +20,7 @@ import io.nvmpath.server.gateway.GatewayView;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -67,7 +72,20 @@ final class HttpApi {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
 
     /** The mapper the API reads and writes with. */
-    static final ObjectMapper MAPPER = new ObjectMapper();
+    static final ObjectMapper MAPPER = new ObjectMapper().addMixIn(MultipathView.PathEntry.class, PathEntryJson.class);
+
+    /** NVMe statuses as the specification writes them ("0x302"), not as decimal keys ("770"). */
+    abstract static class PathEntryJson {
+        @JsonSerialize(keyUsing = StatusKey.class)
+        abstract Map<Integer, Long> errors();
+    }
+
+    static final class StatusKey extends JsonSerializer<Integer> {
+        @Override
+        public void serialize(Integer status, JsonGenerator g, SerializerProvider p) throws IOException {
+            g.writeFieldName(String.format("0x%03x", status));
+        }
+    }
 
     static final String PORTALS = "/api/v1/portals";
 

@@ -140,6 +140,21 @@ class HttpAdminServerTest {
         assertThat(path.path("usable").asBoolean()).isTrue();
         assertThat(path.path("latencyBuckets").size()).isEqualTo(16);
         assertThat(head.path("paths").get(1).path("anaState").asText()).isEqualTo("non-optimized");
+        assertThat(path.path("address").asText()).isEqualTo(OPTIMIZED);
+        assertThat(path.path("cntlid").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void should_name_path_errors_by_their_nvme_status_in_hex() throws Exception {
+        gateway.changePath(OPTIMIZED, p -> GatewayFixture.withIo(p, 1, 1, new long[16], 0,
+                java.util.Map.of(0x302, 3L, 0x371, 1L)));
+
+        JsonNode path = json(get("/api/v1/subsystems")).path("subsystems").get(0).path("heads").get(0)
+                .path("paths").get(0);
+
+        assertThat(path.path("errors").path("0x302").asLong()).isEqualTo(3);
+        assertThat(path.path("errors").path("0x371").asLong()).isEqualTo(1);
+        assertThat(path.path("errors").has("770")).isFalse();
     }
 
     @Test
