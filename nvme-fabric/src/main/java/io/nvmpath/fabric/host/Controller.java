@@ -477,10 +477,24 @@ public final class Controller implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code task} on the controller's event loop. Completions that arrive while the event loops
+     * are shutting down (queues failing their commands as they close) have nothing left to do.
+     */
+    private void onExec(Runnable task) {
+        try {
+            exec.execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            if (!exec.isShuttingDown()) {
+                throw e;
+            }
+        }
+    }
+
     /** Sets up a whole association; on exec. Fails with the first error, leaving queues to teardown. */
     private CompletableFuture<Void> establish() {
         int gen = ++generationId;
-        HostQueue.Owner owner = (q, reason) -> exec.execute(() -> queueFailed(gen, q, reason));
+        HostQueue.Owner owner = (q, reason) -> onExec(() -> queueFailed(gen, q, reason));
         return HostQueue.open(exec, address, 0, options.adminQueueSize(), options, owner)
                 .thenComposeAsync(q -> {
                     if (gen != generationId) {
@@ -706,7 +720,7 @@ public final class Controller implements AutoCloseable {
             return;
         }
         NvmeRequest aer = Commands.asyncEventRequest();
-        aer.callback(done -> exec.execute(() -> {
+        aer.callback(done -> onExec(() -> {
             if (done.ok()) {
                 AsyncEvent ev = AsyncEvent.fromResult(done.result0());
                 log.debug("{}: asynchronous event: {}", this, ev);
@@ -754,7 +768,7 @@ public final class Controller implements AutoCloseable {
         keepAliveOutstanding = true;
         NvmeRequest ka = Commands.keepAlive().timeoutNanos(period);
         long sent = System.nanoTime();
-        ka.callback(done -> exec.execute(() -> {
+        ka.callback(done -> onExec(() -> {
             keepAliveOutstanding = false;
             if (done.ok()) {
                 stats.keepAliveRtt(System.nanoTime() - sent);
