@@ -7,6 +7,7 @@ import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.Discovery;
 import io.nvmpath.fabric.host.TransportAddress;
+import io.nvmpath.fabric.log.WarnLimiter;
 import io.nvmpath.fabric.nvme.AnaLog;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.AsyncEvent;
@@ -189,7 +190,8 @@ public final class Multipath implements AutoCloseable {
         final String nqn;
         volatile String state = "connecting";
         volatile String lastError;
-        volatile long lastWarnNanos;
+        /** A portal that keeps failing is warned about once, then at most once a minute. */
+        final WarnLimiter warnings = new WarnLimiter(log, TimeUnit.MINUTES.toNanos(1));
 
         Portal(String kind, TransportAddress address, String nqn) {
             this.kind = kind;
@@ -210,18 +212,12 @@ public final class Multipath implements AutoCloseable {
         return portals.containsKey(key(address, nqn));
     }
 
-    /** A portal that keeps failing is warned about once, then at most once a minute. */
-    private boolean warnNow(TransportAddress address, String nqn) {
+    /** Warns (rate-limited per portal) that connecting to a portal failed and will be retried. */
+    private void warnRetry(TransportAddress address, String nqn, String message) {
         Portal p = portals.get(key(address, nqn));
-        if (p == null) {
-            return false;
+        if (p != null) {
+            p.warnings.warn(message, null);
         }
-        long now = System.nanoTime();
-        if (p.lastWarnNanos != 0 && now - p.lastWarnNanos < TimeUnit.MINUTES.toNanos(1)) {
-            return false;
-        }
-        p.lastWarnNanos = now | 1;
-        return true;
     }
 
     private void portalState(TransportAddress address, String nqn, String state, Throwable error) {
@@ -229,7 +225,7 @@ public final class Multipath implements AutoCloseable {
         if (p != null) {
             p.state = state;
             if ("connected".equals(state)) {
-                p.lastWarnNanos = 0;
+                p.warnings.reset();
             }
             if (error != null) {
                 p.lastError = rootMessage(error);
@@ -346,9 +342,8 @@ public final class Multipath implements AutoCloseable {
         }
         portalState(address, nqn, "retrying", why);
         Duration d = options.controller().reconnectDelay();
-        if (warnNow(address, nqn)) {
-            log.warn("portal {} {}: {}; retrying every {} s", address, nqn, rootMessage(why), d.toSeconds());
-        }
+        warnRetry(address, nqn, "portal " + address + " " + nqn + ": " + rootMessage(why) + "; retrying every "
+                + d.toSeconds() + " s");
         exec.schedule(() -> {
             if (!closed) {
                 connect(address, nqn);
@@ -415,9 +410,8 @@ public final class Multipath implements AutoCloseable {
         }
         portalState(address, null, "retrying", why);
         Duration d = options.controller().reconnectDelay();
-        if (warnNow(address, null)) {
-            log.warn("discovery portal {}: {}; retrying every {} s", address, rootMessage(why), d.toSeconds());
-        }
+        warnRetry(address, null, "discovery portal " + address + ": " + rootMessage(why) + "; retrying every "
+                + d.toSeconds() + " s");
         exec.schedule(() -> {
             if (!closed && known(address, null)) {
                 connectDiscovery(address);

@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.nvmpath.fabric.log.WarnLimiter;
 import io.nvmpath.fabric.nvme.AnaLog;
 import io.nvmpath.fabric.nvme.AsyncEvent;
 import io.nvmpath.fabric.nvme.ChangedNamespaces;
@@ -41,8 +42,6 @@ import java.util.function.Function;
 public final class Controller implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Controller.class);
 
-    /** Failed reconnects are warned about once, then at most this often. */
-    private static final long RECONNECT_WARNING_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
 
     /** Bound on I/O held while reconnecting (only with holdIoWhileReconnecting). */
     private static final int MAX_HELD = 4096;
@@ -73,7 +72,8 @@ public final class Controller implements AutoCloseable {
     private ScheduledFuture<?> fastFailTask;
     private long lossStartNanos;
     private int reconnectAttempts;
-    private long lastReconnectWarningNanos;
+    /** Failed reconnects are warned about once, then at most once a minute. */
+    private final WarnLimiter reconnectWarnings = new WarnLimiter(log, TimeUnit.MINUTES.toNanos(1));
     private boolean keepAliveOutstanding;
     private final ArrayDeque<NvmeRequest> held = new ArrayDeque<>();
     private String lastFailure;
@@ -700,6 +700,7 @@ public final class Controller implements AutoCloseable {
     private void afterLive() {
         lossStartNanos = 0;
         reconnectAttempts = 0;
+        reconnectWarnings.reset();
         if (fastFailTask != null) {
             fastFailTask.cancel(false);
             fastFailTask = null;
@@ -848,12 +849,9 @@ public final class Controller implements AutoCloseable {
                 delete("ctrl_loss_tmo expired: " + why);
                 return;
             }
-            long now = System.nanoTime();
-            if (reconnectAttempts == 0 || now - lastReconnectWarningNanos >= RECONNECT_WARNING_INTERVAL_NANOS) {
-                lastReconnectWarningNanos = now;
-                log.warn("{}: reconnect failed ({}); retrying every {} ms, down for {} s", this, why,
-                        TimeUnit.NANOSECONDS.toMillis(delay), TimeUnit.NANOSECONDS.toSeconds(elapsed));
-            } else {
+            if (!reconnectWarnings.warn(this + ": reconnect failed (" + why + "); retrying every "
+                    + TimeUnit.NANOSECONDS.toMillis(delay) + " ms, down for " + TimeUnit.NANOSECONDS.toSeconds(elapsed)
+                    + " s", null)) {
                 log.debug("{}: reconnect failed ({}); next attempt in {} ms", this, why,
                         TimeUnit.NANOSECONDS.toMillis(delay));
             }

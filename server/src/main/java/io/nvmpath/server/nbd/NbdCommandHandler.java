@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.nvmpath.fabric.host.NvmeException;
+import io.nvmpath.fabric.log.WarnLimiter;
 import io.nvmpath.server.block.BlockDevice;
 import io.nvmpath.server.block.BlockException;
 import org.slf4j.Logger;

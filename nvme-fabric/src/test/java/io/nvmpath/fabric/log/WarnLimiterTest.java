@@ -1,4 +1,4 @@
-package io.nvmpath.server.nbd;
+package io.nvmpath.fabric.log;
 
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
@@ -26,5 +26,14 @@ class WarnLimiterTest {
         assertThat(limiter.warn("after a second", new IllegalStateException("cause"))).isTrue();
         assertThat(limiter.suppressed()).as("reported with the warning, then reset").isZero();
         assertThat(limiter.warn("right after", null)).isFalse();
+    }
+
+    @Test
+    void should_let_the_first_warning_after_a_reset_through() {
+        assertThat(limiter.warn("down", null)).isTrue();
+        assertThat(limiter.warn("still down", null)).isFalse();
+        limiter.reset();
+        assertThat(limiter.suppressed()).isZero();
+        assertThat(limiter.warn("down again", null)).isTrue();
     }
 }

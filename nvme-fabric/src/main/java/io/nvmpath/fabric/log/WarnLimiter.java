@@ -1,4 +1,4 @@
-package io.nvmpath.server.nbd;
+package io.nvmpath.fabric.log;
 
 import org.slf4j.Logger;
 
@@ -6,12 +6,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
- * At most one warning per interval (one connection's failing I/O must not write a line per
- * request); the ones held back are counted and the count goes out with the next warning let through.
- * Confined to one connection's event loop.
+ * At most one warning per interval — a failing peer must not write a line per request or per
+ * retry; the ones held back are counted and the count goes out with the next warning let through.
+ * The first warning after {@link #reset()} always goes out. Thread-safe (warnings are rare).
  */
-final class WarnLimiter {
-    static final long DEFAULT_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
+public final class WarnLimiter {
+    public static final long DEFAULT_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final Logger log;
     private final long intervalNanos;
@@ -20,7 +20,11 @@ final class WarnLimiter {
     private long lastNanos;
     private int suppressed;
 
-    WarnLimiter(Logger log, long intervalNanos, LongSupplier nanoTime) {
+    public WarnLimiter(Logger log, long intervalNanos) {
+        this(log, intervalNanos, System::nanoTime);
+    }
+
+    public WarnLimiter(Logger log, long intervalNanos, LongSupplier nanoTime) {
         this.log = log;
         this.intervalNanos = intervalNanos;
         this.nanoTime = nanoTime;
@@ -32,7 +36,7 @@ final class WarnLimiter {
      *
      * @return whether the warning was logged
      */
-    boolean warn(String message, Throwable cause) {
+    public synchronized boolean warn(String message, Throwable cause) {
         long now = nanoTime.getAsLong();
         if (warned && now - lastNanos < intervalNanos) {
             suppressed++;
@@ -52,7 +56,13 @@ final class WarnLimiter {
     }
 
     /** Warnings held back since the last one logged. */
-    int suppressed() {
+    public synchronized int suppressed() {
         return suppressed;
+    }
+
+    /** The trouble is over (a reconnect succeeded): the next warning goes out at once. */
+    public synchronized void reset() {
+        warned = false;
+        suppressed = 0;
     }
 }
