@@ -2,6 +2,7 @@ package io.nvmpath.it.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.nvmpath.it.guest.Peers;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -11,7 +12,6 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -29,13 +29,9 @@ class TargetCliIT {
     record Result(int exit, String out, String err) {
     }
 
-    private static String launcher() {
-        String p = System.getProperty("nvmpath.launcher");
-        return (p != null ? Paths.get(p) : Paths.get("..", "bin", "nvmpath")).toAbsolutePath().toString();
-    }
 
     private static Result run(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(launcher()));
+        List<String> cmd = new ArrayList<>(List.of(Peers.launcher()));
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile("nvmpath", ".out");
         Path err = Files.createTempFile("nvmpath", ".err");
@@ -65,7 +61,7 @@ class TargetCliIT {
                 discovery: {address: 127.0.0.1, port: 0}
                 admin: {address: 127.0.0.1, port: 0}
                 """.formatted(NQN));
-        Process target = new ProcessBuilder(launcher(), "target", "--config", yaml.toString(), "-o", "json")
+        Process target = new ProcessBuilder(Peers.launcher(), "target", "--config", yaml.toString(), "-o", "json")
                 .redirectError(dir.resolve("target.log").toFile()).start();
         try {
             // the report is one JSON document on stdout, written once the ports listen

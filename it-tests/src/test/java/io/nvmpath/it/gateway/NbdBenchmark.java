@@ -94,10 +94,6 @@ class NbdBenchmark {
         throw new AssertionError(name + " not listening on " + port);
     }
 
-    private static String launcher() {
-        String p = System.getProperty("nvmpath.launcher");
-        return p == null ? "bin/nvmpath" : p;
-    }
 
     /** The gateway over a separate target process; {@code paths} 1 = pinned to port 1. */
     private static Server gateway(String name, int targetPort1, int targetPort2, int paths) throws Exception {
@@ -107,7 +103,7 @@ class NbdBenchmark {
                 + (paths == 2 ? "  - {traddr: 127.0.0.1, trsvcid: " + targetPort2 + ", subnqn: \"" + NQN + "\"}\n" : "");
         Files.writeString(cfg, "host: {stateFile: " + dir.resolve(name + ".host") + "}\nportals:\n" + portals
                 + "nbd: {listen: {port: " + nbd + "}}\nhttp: off\n");
-        Process p = spawn(name, List.of(launcher(), "serve", "--config", cfg.toString()));
+        Process p = spawn(name, List.of(Peers.launcher(), "serve", "--config", cfg.toString()));
         awaitPort(nbd, p, name);
         return new Server(name, "nbd://127.0.0.1:" + nbd + "/" + NQN + "/1");
     }
@@ -120,7 +116,7 @@ class NbdBenchmark {
         Path tcfg = dir.resolve("target.yaml");
         Files.writeString(tcfg, "subsystems:\n  - nqn: \"" + NQN + "\"\n    namespaces: [{nsid: 1, size: 1GiB}]\n"
                 + "ports:\n  - {port: " + t1 + "}\n  - {port: " + t2 + "}\n");
-        Process target = spawn("target", List.of(launcher(), "target", "--config", tcfg.toString()));
+        Process target = spawn("target", List.of(Peers.launcher(), "target", "--config", tcfg.toString()));
         awaitPort(t1, target, "target");
         awaitPort(t2, target, "target");
 
@@ -153,7 +149,7 @@ class NbdBenchmark {
                 "-t", "-e", "8", "--cache=none", "--aio=threads", shm.toString())), "qemu-nbd");
         servers.add(new Server("qemu-nbd /dev/shm", "nbd://127.0.0.1:" + qn));
         int demoNbd = freePort();
-        Process demo = spawn("serve-demo", List.of(launcher(), "serve", "--demo", "--nbd-listen",
+        Process demo = spawn("serve-demo", List.of(Peers.launcher(), "serve", "--demo", "--nbd-listen",
                 "127.0.0.1:" + demoNbd, "--http-listen", "off", "--state-file", dir.resolve("demo.host").toString()));
         awaitPort(demoNbd, demo, "serve-demo");
         Thread.sleep(2000); // the demo's paths connect after the listener is up

@@ -33,10 +33,6 @@ class ServeDemoIT {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
     private static final Duration T = Duration.ofSeconds(60);
 
-    private static String launcher() {
-        String p = System.getProperty("nvmpath.launcher");
-        return p == null ? "bin/nvmpath" : p;
-    }
 
     private static String await(Path file, Pattern p, Process proc, Duration timeout) throws Exception {
         long end = System.nanoTime() + timeout.toNanos();
@@ -92,7 +88,7 @@ class ServeDemoIT {
         Path dir = Files.createTempDirectory("nvmpath-serve-demo");
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
-        Process serve = new ProcessBuilder(launcher(), "serve", "--demo", "--nbd-listen", "127.0.0.1:0",
+        Process serve = new ProcessBuilder(Peers.launcher(), "serve", "--demo", "--nbd-listen", "127.0.0.1:0",
                 "--http-listen", "127.0.0.1:0", "--state-file", dir.resolve("host.properties").toString())
                 .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
         Process prom = null;
@@ -112,7 +108,7 @@ class ServeDemoIT {
                     .requireOk("nbdinfo");
             assertThat(size.out().strip()).isEqualTo(String.valueOf(1L << 30));
 
-            Tool.Result ls = Tool.run(T, launcher(), "list-subsys", "--url", "http://127.0.0.1:" + http)
+            Tool.Result ls = Tool.run(T, Peers.launcher(), "list-subsys", "--url", "http://127.0.0.1:" + http)
                     .requireOk("list-subsys");
             System.out.println("list-subsys:\n" + ls.out());
             assertThat(ls.out()).contains("nqn.2026-11.io.nvmpath:demo  iopolicy=numa")
@@ -178,7 +174,7 @@ class ServeDemoIT {
         Path dir = Files.createTempDirectory("nvmpath-serve-demo");
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
-        Process serve = new ProcessBuilder(launcher(), "serve", "--demo", "--nbd-listen", "127.0.0.1:0",
+        Process serve = new ProcessBuilder(Peers.launcher(), "serve", "--demo", "--nbd-listen", "127.0.0.1:0",
                 "--http-listen", "off", "--drain-timeout", "60", "--state-file",
                 dir.resolve("host.properties").toString()).redirectOutput(out.toFile()).redirectError(err.toFile())
                 .start();

@@ -138,6 +138,15 @@ public final class Peers {
         }
     }
 
+    /**
+     * The {@code bin/nvmpath} launcher: system property {@code nvmpath.launcher} (failsafe sets it),
+     * else {@code ../bin/nvmpath} from the it-tests folder.
+     */
+    public static String launcher() {
+        String p = System.getProperty("nvmpath.launcher");
+        return (p != null ? Path.of(p) : Path.of("..", "bin", "nvmpath")).toAbsolutePath().toString();
+    }
+
     /** The first executable called {@code name} on the PATH. */
     static Optional<Path> findOnPath(String name) {
         String path = System.getenv("PATH");

@@ -11,11 +11,7 @@ import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
 import io.nvmpath.target.config.TargetConfig.PortConfig;
 import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -84,16 +80,7 @@ public final class ConfigLoader {
      *                         or the file when it cannot be read
      */
     public static TargetConfig load(Path file) {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new ConfigException(file.toString(), "no such file");
-        } catch (AccessDeniedException e) {
-            throw new ConfigException(file.toString(), "permission denied");
-        } catch (IOException e) {
-            throw new ConfigException(file.toString(), "cannot read: " + e.getMessage());
-        }
+        String text = YamlFields.readFile(file);
         Path dir = file.toAbsolutePath().getParent();
         return new ConfigLoader(dir).build(read(text)).validate();
     }

@@ -8,6 +8,12 @@ import io.nvmpath.fabric.nvme.AnaState;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -35,6 +41,19 @@ public record YamlFields(JsonNode node, String path) {
     @FunctionalInterface
     public interface Element<T> {
         T build(JsonNode node, String at, int index);
+    }
+
+    /** The text of a configuration file; an unreadable one becomes a {@link ConfigException} naming it. */
+    public static String readFile(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file.toString(), "no such file");
+        } catch (AccessDeniedException e) {
+            throw new ConfigException(file.toString(), "permission denied");
+        } catch (IOException e) {
+            throw new ConfigException(file.toString(), "cannot read: " + e.getMessage());
+        }
     }
 
     /** The YAML as a tree; a syntax error becomes one line with its line and column. */

@@ -11,10 +11,7 @@ import io.nvmpath.server.nbd.ClientNetwork;
 import io.nvmpath.target.config.ConfigException;
 import io.nvmpath.target.config.YamlFields;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -95,14 +92,7 @@ public final class GatewayConfigLoader {
 
     /** Reads and checks {@code file}; a {@link ConfigException} names the wrong field. */
     public static GatewayConfig load(Path file) {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new ConfigException(file.toString(), "no such file");
-        } catch (IOException e) {
-            throw new ConfigException(file.toString(), "cannot read: " + e.getMessage());
-        }
+        String text = YamlFields.readFile(file);
         return new GatewayConfigLoader(file.toAbsolutePath().getParent()).build(YamlFields.readTree(YAML, text));
     }
 
