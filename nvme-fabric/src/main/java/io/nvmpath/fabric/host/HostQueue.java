@@ -124,6 +124,14 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             if (!f.isSuccess()) {
                 q.ready.completeExceptionally(new TransportException(
                         "cannot connect to " + address + ": " + rootMessage(f.cause()), f.cause()));
+            } else if (f.channel().localAddress() != null
+                    && f.channel().localAddress().equals(f.channel().remoteAddress())) {
+                // TCP self-connect: nothing listens on a loopback port in the ephemeral range and the
+                // kernel picked that same port as our source; holding it would keep the target from
+                // listening there again
+                f.channel().close();
+                q.ready.completeExceptionally(new TransportException("cannot connect to " + address
+                        + ": connected to itself (nothing listens there)"));
             }
         });
         q.loop = loop;
