@@ -111,7 +111,12 @@ final class ServeCommand extends CliCommand {
         }
         Gateway g;
         try {
-            g = Gateway.start(cfg);
+            // the demo opens NBD once its export is served, so the line it prints works at once
+            g = Gateway.start(cfg, !demo);
+            if (demo) {
+                awaitDemoExport(g);
+                g.openNbd();
+            }
         } catch (java.net.BindException e) {
             if (target != null) {
                 target.close();
@@ -138,18 +143,26 @@ final class ServeCommand extends CliCommand {
                 + ", host " + g.identity().nqn());
         if (demo) {
             String name = Gateway.exportName(TargetConfig.DEMO_NQN, 1);
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-            while (g.find(name) == null && System.nanoTime() - end < 0) {
-                Thread.sleep(50);
-            }
             err().println("nvmpath: demo target: paths 127.0.0.1:" + target.target().port(1) + " (optimized) and 127.0.0.1:"
                     + target.target().port(2) + " (non-optimized); fail one with: bin/nvmpath target fault|ana-state"
                     + " --admin " + target.admin().uri() + " ...");
-            out().println("sudo nbd-client " + g.nbdAddress().getAddress().getHostAddress() + " "
-                    + g.nbdAddress().getPort() + " /dev/nbd0 -N " + name);
+            java.net.InetAddress a = g.nbdAddress().getAddress();
+            String host = a.isAnyLocalAddress() ? "127.0.0.1" : a.getHostAddress(); // a wildcard listens on loopback too
+            out().println("sudo nbd-client " + host + " " + g.nbdAddress().getPort() + " /dev/nbd0 -N " + name);
             out().flush();
         }
         stopped.await();
+    }
+
+    /** Waits for the demo's export (its two paths connect in milliseconds; a target that fails to is an error). */
+    private static void awaitDemoExport(Gateway g) throws Exception {
+        String name = Gateway.exportName(TargetConfig.DEMO_NQN, 1);
+        try {
+            g.awaitExport(name).get(15, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            g.close();
+            throw new Failures.CliException("demo: export " + name + " did not appear within 15 s", e);
+        }
     }
 
     private static GatewayConfig demoConfig(GatewayConfig g, RunningTarget t) {

@@ -62,6 +62,8 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     private final NbdServer nbd;
     private final GatewayMetrics metrics;
     private final HttpAdminServer http;
+    /** Who waits for an export to appear ({@link #awaitExport}), by export name. */
+    private final Map<String, CompletableFuture<Void>> exportWaiters = new ConcurrentHashMap<>();
     private volatile boolean serving;
     private volatile InetSocketAddress nbdAddress;
     private volatile InetSocketAddress httpAddress;
@@ -84,13 +86,24 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
      * gateway.
      */
     public static Gateway start(GatewayConfig config) throws Exception {
+        return start(config, true);
+    }
+
+    /**
+     * As {@link #start(GatewayConfig)}; with {@code openNbd} false the NBD listener stays closed until
+     * {@link #openNbd()} (for a caller that opens it once an export exists, so that the first client's
+     * export is there).
+     */
+    public static Gateway start(GatewayConfig config, boolean openNbd) throws Exception {
         GatewayConfig.Host h = config.host();
         HostIdentity id = HostIdentity.resolve(h.nqn(), h.id(),
                 h.stateFile() == null ? HostIdentity.defaultStateFile() : h.stateFile());
         Gateway g = new Gateway(config, id, Math.max(2, Runtime.getRuntime().availableProcessors()));
         try {
             g.multipath.addHeadListener(g.new HeadEvents());
-            g.nbdAddress = g.nbd.start();
+            if (openNbd) {
+                g.openNbd();
+            }
             if (g.http != null) {
                 g.httpAddress = g.http.start();
             }
@@ -103,6 +116,23 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
             g.close();
             throw e;
         }
+    }
+
+    /** Binds the NBD listener (once; a second call returns where it listens). */
+    public synchronized InetSocketAddress openNbd() throws IOException {
+        if (nbdAddress == null) {
+            nbdAddress = nbd.start();
+        }
+        return nbdAddress;
+    }
+
+    /** Completes when export {@code name} (its canonical name) is served; at once when it already is. */
+    public CompletableFuture<Void> awaitExport(String name) {
+        CompletableFuture<Void> f = exportWaiters.computeIfAbsent(name, k -> new CompletableFuture<>());
+        if (exports.containsKey(name)) {
+            f.complete(null);
+        }
+        return f;
     }
 
     private CompletableFuture<Void> connect(String traddr, int trsvcid, String subnqn) {
@@ -168,6 +198,10 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
             }
             log.info("export {}{}: {} MiB, {} B blocks{}", name, ec.aliases().isEmpty() ? "" : " " + ec.aliases(),
                     head.sizeBytes() >> 20, head.lbaSize(), ec.readOnly() ? ", read-only" : "");
+            CompletableFuture<Void> waiter = exportWaiters.get(name);
+            if (waiter != null) {
+                waiter.complete(null);
+            }
         }
 
         @Override
@@ -241,6 +275,35 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     @Override
     public boolean serving() {
         return serving;
+    }
+
+    /**
+     * Ready once serving with the NBD listener open, every configured portal tried once (connected or
+     * failed: an unreachable portal is retried in the background and does not hold readiness), and at
+     * least one export served.
+     */
+    @Override
+    public Readiness readiness() {
+        List<String> waiting = new ArrayList<>();
+        if (!serving) {
+            waiting.add("the gateway to serve (it is starting or stopping)");
+        } else if (nbdAddress == null) {
+            waiting.add("the NBD listener (opens once the first export is served)");
+        }
+        List<Multipath.PortalView> known = multipath.portals();
+        for (GatewayConfig.Portal p : config.portals()) {
+            TransportAddress a = new TransportAddress(p.traddr(), p.trsvcid());
+            boolean tried = known.stream().anyMatch(v -> v.address().equals(a)
+                    && java.util.Objects.equals(v.nqn(), p.subnqn()) && !"connecting".equals(v.state()));
+            if (!tried) {
+                waiting.add("portal " + a + " " + (p.subnqn() == null ? "(discovery)" : p.subnqn())
+                        + ": first connect not finished");
+            }
+        }
+        if (exports.isEmpty()) {
+            waiting.add("an export: no namespace head has a path yet");
+        }
+        return new Readiness(waiting.isEmpty(), waiting);
     }
 
     // ---- GatewayControl -------------------------------------------------------------------------
@@ -326,6 +389,7 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
         metrics.close();
         loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         closed.complete(null);
+        exportWaiters.values().forEach(f -> f.completeExceptionally(new IllegalStateException("gateway stopped")));
         log.info("stopped");
     }
 

@@ -15,8 +15,18 @@ public interface GatewayView {
 
     List<Portal> portals();
 
-    /** True while the gateway serves (started, not shutting down). */
+    /** True while the gateway serves (started, not shutting down): liveness, {@code /health}. */
     boolean serving();
+
+    /** Whether the gateway is ready for clients, and what it waits for if not: {@code /ready}. */
+    Readiness readiness();
+
+    /**
+     * @param ready serving, the NBD listener open, every configured portal tried once, an export served
+     * @param waitingFor what is missing, one phrase each (empty when ready)
+     */
+    record Readiness(boolean ready, List<String> waitingFor) {
+    }
 
     /**
      * @param name the export name (scheme: {@code <subnqn>/<nsid>})

@@ -26,8 +26,27 @@ import java.util.UUID;
 public record HostIdentity(String nqn, UUID id) {
     private static final Logger log = LoggerFactory.getLogger(HostIdentity.class);
 
-    /** Where the state file goes when the configuration does not say: /var/lib/nvmpath for root, else ~/.local/state. */
+    /** Environment variable naming the state directory (the image sets /var/lib/nvmpath). */
+    public static final String STATE_DIR_ENV = "NVMPATH_STATE_DIR";
+
+    /**
+     * Where the state file goes when the configuration does not say: {@code $NVMPATH_STATE_DIR}, else
+     * systemd's {@code $STATE_DIRECTORY} (a unit's {@code StateDirectory=}), else /var/lib/nvmpath
+     * when writable (root), else ~/.local/state/nvmpath.
+     */
     public static Path defaultStateFile() {
+        return defaultStateFile(System.getenv());
+    }
+
+    static Path defaultStateFile(java.util.Map<String, String> env) {
+        String dir = env.get(STATE_DIR_ENV);
+        if (dir == null || dir.isBlank()) {
+            String systemd = env.get("STATE_DIRECTORY"); // colon-separated when a unit names several
+            dir = systemd == null ? null : systemd.split(":", 2)[0];
+        }
+        if (dir != null && !dir.isBlank()) {
+            return Path.of(dir.trim(), "host.properties");
+        }
         Path system = Path.of("/var/lib/nvmpath/host.properties");
         if (Files.isWritable(system) || Files.isWritable(system.getParent())
                 || (!Files.exists(system.getParent()) && Files.isWritable(system.getParent().getParent()))) {

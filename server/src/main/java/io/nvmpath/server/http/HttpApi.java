@@ -47,6 +47,7 @@ import java.util.stream.Collectors;
  * <pre>
  * GET    /metrics                                  Prometheus text format 0.0.4
  * GET    /health                                   200 {"status": "serving"}, 503 {"status": "not serving"}
+ * GET    /ready                                    200 {"status": "ready"}, 503 {"status": "not ready", "waitingFor": [..]}
  * GET    /api/v1/subsystems                        {"subsystems": [Subsystem...]}
  * GET    /api/v1/subsystems/{nqn}                  Subsystem
  * POST   /api/v1/subsystems/{nqn}/iopolicy         {"iopolicy": "round-robin"}         → Subsystem
@@ -141,6 +142,13 @@ final class HttpApi {
             boolean serving = view.serving();
             return done(HttpReply.json(serving ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
                     Map.of("status", serving ? "serving" : "not serving")));
+        }
+        if (s.equals(List.of("ready"))) {
+            allow(method, path, HttpMethod.GET);
+            GatewayView.Readiness r = view.readiness();
+            return done(r.ready() ? HttpReply.json(HttpResponseStatus.OK, Map.of("status", "ready"))
+                    : HttpReply.json(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                            Map.of("status", "not ready", "waitingFor", r.waitingFor())));
         }
         if (s.size() >= 3 && s.get(0).equals("api") && s.get(1).equals("v1")) {
             List<String> r = s.subList(2, s.size());

@@ -102,4 +102,12 @@ class GatewayConfigLoaderTest {
         assertThat(configured).isEqualTo(new HostIdentity("nqn.2026-11.example:host", given));
         assertThat(HostIdentity.resolve(null, null, state)).isEqualTo(first); // configuration does not overwrite the state
     }
+
+    @Test
+    void should_keep_the_host_identity_in_the_state_directory_the_environment_names() {
+        assertThat(HostIdentity.defaultStateFile(java.util.Map.of("NVMPATH_STATE_DIR", "/var/lib/nvmpath",
+                "STATE_DIRECTORY", "/var/lib/other"))).isEqualTo(Path.of("/var/lib/nvmpath/host.properties"));
+        assertThat(HostIdentity.defaultStateFile(java.util.Map.of("STATE_DIRECTORY", "/var/lib/nvmpath:/var/lib/more")))
+                .as("systemd's StateDirectory=, the first of several").isEqualTo(Path.of("/var/lib/nvmpath/host.properties"));
+    }
 }

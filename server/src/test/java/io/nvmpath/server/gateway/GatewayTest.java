@@ -218,6 +218,49 @@ class GatewayTest {
     }
 
     @Test
+    void should_be_ready_only_once_every_portal_was_tried_and_an_export_is_served() throws Exception {
+        target.setFault(2, new io.nvmpath.target.Fault.Blackhole()); // its connect hangs until connectTimeout
+        String y = "host: {stateFile: " + dir.resolve("host.properties") + "}\nportals:\n"
+                + "  - {traddr: 127.0.0.1, trsvcid: " + target.port(1) + ", subnqn: \"" + NQN + "\"}\n"
+                + "  - {traddr: 127.0.0.1, trsvcid: " + target.port(2) + ", subnqn: \"" + NQN + "\"}\n"
+                + "controller: {keepAliveTimeout: 2s, reconnectDelay: 10s, connectTimeout: 3s}\n"
+                + "nbd: {listen: {port: 0}}\nhttp: {listen: {port: 0}}\n";
+        Gateway g = gateway = Gateway.start(GatewayConfigLoader.parse(y));
+        g.awaitExport(Gateway.exportName(NQN, 1)).get(10, TimeUnit.SECONDS);
+
+        GatewayView.Readiness waiting = g.readiness();
+        assertThat(waiting.ready()).isFalse();
+        assertThat(waiting.waitingFor()).containsExactly(
+                "portal 127.0.0.1:" + target.port(2) + " " + NQN + ": first connect not finished");
+        HttpResponse<String> http = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + g.httpAddress().getPort() + "/ready")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(http.statusCode()).isEqualTo(503);
+        assertThat(http.body()).contains("first connect not finished");
+
+        await("the blackholed portal's connect to time out", () -> g.readiness().ready());
+        assertThat(g.portals()).anyMatch(p -> p.trsvcid() == target.port(2) && p.state().equals("retrying"));
+    }
+
+    @Test
+    void should_open_nbd_only_when_asked_and_not_be_ready_before() throws Exception {
+        String y = "host: {stateFile: " + dir.resolve("host.properties") + "}\nportals:\n"
+                + "  - {traddr: 127.0.0.1, trsvcid: " + target.port(1) + ", subnqn: \"" + NQN + "\"}\n"
+                + "nbd: {listen: {port: 0}}\nhttp: off\n";
+        Gateway g = gateway = Gateway.start(GatewayConfigLoader.parse(y), false);
+        g.awaitExport(Gateway.exportName(NQN, 1)).get(10, TimeUnit.SECONDS);
+
+        assertThat(g.nbdAddress()).isNull();
+        assertThat(g.readiness().waitingFor()).containsExactly("the NBD listener (opens once the first export is served)");
+
+        InetSocketAddress nbd = g.openNbd();
+        assertThat(g.readiness().ready()).isTrue();
+        try (RawNbdClient c = RawNbdClient.open(nbd, Gateway.exportName(NQN, 1))) {
+            assertThat(read(c, 1, 0, 4096)).hasSize(4096);
+        }
+    }
+
+    @Test
     void should_answer_requests_in_flight_then_stop_on_graceful_shutdown() throws Exception {
         Gateway g = gateway("", target.port(1));
         await("export", () -> g.find(Gateway.exportName(NQN, 1)) != null);

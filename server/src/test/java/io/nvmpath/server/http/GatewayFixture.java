@@ -38,6 +38,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     private volatile List<Export> exports;
     private final List<Portal> portals = new CopyOnWriteArrayList<>();
     private volatile boolean serving = true;
+    private volatile Readiness readiness = new Readiness(true, List.of());
     /** What the next {@link #addPortal} returns; null: connected at once. */
     private volatile CompletableFuture<Void> nextConnection;
     private final List<String> calls = new CopyOnWriteArrayList<>();
@@ -117,6 +118,10 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
         exports = List.copyOf(e);
     }
 
+    public void readiness(Readiness r) {
+        readiness = r;
+    }
+
     public void serving(boolean s) {
         serving = s;
     }
@@ -189,6 +194,11 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     @Override
     public boolean serving() {
         return serving;
+    }
+
+    @Override
+    public Readiness readiness() {
+        return readiness;
     }
 
     // ---- GatewayControl ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -115,6 +116,24 @@ class HttpAdminServerTest {
 
         assertThat(stopping.statusCode()).isEqualTo(503);
         assertThat(json(stopping).path("status").asText()).isEqualTo("not serving");
+    }
+
+    @Test
+    void should_answer_ready_503_naming_what_it_waits_for_and_200_once_ready() throws Exception {
+        gateway.readiness(new GatewayView.Readiness(false, List.of("portal 10.0.0.1:4420 nqn.x: first connect not finished",
+                "an export: no namespace head has a path yet")));
+        HttpResponse<String> waiting = get("/ready");
+
+        assertThat(waiting.statusCode()).isEqualTo(503);
+        assertThat(json(waiting).path("status").asText()).isEqualTo("not ready");
+        assertThat(json(waiting).path("waitingFor").get(1).asText()).isEqualTo("an export: no namespace head has a path yet");
+        assertThat(get("/health").statusCode()).as("liveness is not readiness").isEqualTo(200);
+
+        gateway.readiness(new GatewayView.Readiness(true, List.of()));
+        HttpResponse<String> ready = get("/ready");
+
+        assertThat(ready.statusCode()).isEqualTo(200);
+        assertThat(json(ready).path("status").asText()).isEqualTo("ready");
     }
 
     // ---- reading -----------------------------------------------------------------------------
