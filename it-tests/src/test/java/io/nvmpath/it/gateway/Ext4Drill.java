@@ -12,17 +12,17 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The kernel NBD client's drill: attach an export, make ext4 on it, write checksummed files while
  * the paths behind the export fail, then check from a fresh mount and with e2fsck.
  */
-final class Ext4Drill {
+public final class Ext4Drill {
     private static final Duration LONG = Duration.ofSeconds(300);
 
     /** A fault staged on the paths while the guest writes, and how to undo it. */
-    record Fault(String name, Runnable apply, Runnable undo) {
+    public record Fault(String name, Runnable apply, Runnable undo) {
     }
 
     private Ext4Drill() {
     }
 
-    static void run(KernelHostGuest guest, int nbdPort, String export, List<Fault> faults) throws Exception {
+    public static void run(KernelHostGuest guest, int nbdPort, String export, List<Fault> faults) throws Exception {
         guest.shOk("modprobe ext4; modprobe nbd nbds_max=2 max_part=0", Duration.ofSeconds(30));
         guest.shOk("nbd-client " + KernelHostGuest.TARGET_ADDRESS + " " + nbdPort + " /dev/nbd0 -N "
                 + KernelHostGuest.quote(export) + " -b 4096", Duration.ofSeconds(60));
@@ -61,7 +61,7 @@ final class Ext4Drill {
      * have carried writes, the optimized path must have failed once (the port going away) and be
      * live and optimized again at the end.
      */
-    static void assertIoMovedAndCameBack(io.nvmpath.multipath.MultipathView.Head head) {
+    public static void assertIoMovedAndCameBack(io.nvmpath.multipath.MultipathView.Head head) {
         var optimized = head.paths().stream().filter(p -> p.anaState().equals("optimized")).toList();
         var other = head.paths().stream().filter(p -> p.anaState().equals("non-optimized")).toList();
         assertThat(optimized).as("optimized path at the end").hasSize(1);

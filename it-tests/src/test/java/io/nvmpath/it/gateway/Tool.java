@@ -9,9 +9,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs a host tool (nbdinfo, nbdcopy, qemu-img, fio) with a bound, capturing its output. */
-final class Tool {
-    record Result(int rc, String out, String err, long millis) {
-        Result requireOk(String what) {
+public final class Tool {
+    public record Result(int rc, String out, String err, long millis) {
+        public Result requireOk(String what) {
             if (rc != 0) {
                 throw new AssertionError(what + " exited " + rc + "\nstdout:\n" + out + "\nstderr:\n" + err);
             }
@@ -22,7 +22,7 @@ final class Tool {
     private Tool() {
     }
 
-    static Result run(Duration timeout, String... cmd) throws IOException, InterruptedException {
+    public static Result run(Duration timeout, String... cmd) throws IOException, InterruptedException {
         Path out = Files.createTempFile("tool", ".out");
         Path err = Files.createTempFile("tool", ".err");
         try {
