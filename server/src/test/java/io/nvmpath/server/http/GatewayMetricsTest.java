@@ -235,6 +235,8 @@ class GatewayMetricsTest {
         assertThat(m.value("nvmpath_export_requests_total", with(export, "op", "read"))).isEqualTo(10.0);
         assertThat(m.value("nvmpath_export_bytes_total", with(export, "op", "write"))).isEqualTo(20480.0);
         assertThat(m.value("nvmpath_export_errors_total", with(export, "error", "EIO"))).isEqualTo(1.0);
+        assertThat(m.value("nvmpath_export_errors_total", with(export, "error", "EINVAL")))
+                .as("an error that has not happened is 0, not absent").isEqualTo(0.0);
         assertThat(m.value("nvmpath_portal_state", "portal", "127.0.0.1:8009", "kind", "discovery", "subsystem", "",
                 "state", "connected")).isEqualTo(1.0);
         assertThat(m.value("nvmpath_portal_state", "portal", OPTIMIZED, "state", "retrying")).isEqualTo(0.0);
