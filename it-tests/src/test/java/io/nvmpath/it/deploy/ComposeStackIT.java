@@ -6,8 +6,11 @@ import com.github.dockerjava.api.model.Container;
 import io.nvmpath.it.gateway.Tool;
 import io.nvmpath.it.guest.Peers;
 import org.junit.jupiter.api.DisplayName;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.testcontainers.containers.ComposeContainer;
 import org.testcontainers.containers.DockerComposeContainer;
+import org.testcontainers.lifecycle.Startable;
 
 import java.io.File;
 import java.net.URI;
@@ -42,10 +45,44 @@ class ComposeStackIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
-    @Test
-    void should_come_up_scrape_the_gateway_answer_every_board_query_after_a_failover_and_leave_nothing_on_down()
-            throws Exception {
-        Peers.assumeTools("docker-compose", "docker-compose", "nbdcopy", "libnbd-bin");
+    /** The compose implementations the file is written for: Debian 12's docker-compose 1.29 and the docker CLI's v2 plugin. */
+    enum Compose {
+        /** {@code docker-compose} (Python, 1.29), Testcontainers' DockerComposeContainer. */
+        V1,
+        /** {@code docker compose} (the Go CLI plugin, 2.x), Testcontainers' ComposeContainer. */
+        V2;
+
+        Startable stack(File file, Map<String, String> env) {
+            return switch (this) {
+                case V1 -> new DockerComposeContainer<>(file).withPull(false).withBuild(false).withRemoveVolumes(true)
+                        .withEnv(env);
+                case V2 -> new ComposeContainer(file).withPull(false).withBuild(false).withRemoveVolumes(true).withEnv(env);
+            };
+        }
+
+        void assumeInstalled() throws Exception {
+            if (this == V1) {
+                Peers.assumeTools("docker-compose", "docker-compose");
+                return;
+            }
+            Tool.Result v = Tool.run(Duration.ofSeconds(30), "docker", "compose", "version");
+            if (v.rc() != 0) {
+                String message = "docker compose (v2) missing: .ci/run installs the CLI plugin from Debian 13's docker-compose";
+                if (Peers.required()) {
+                    org.junit.jupiter.api.Assertions.fail(message);
+                }
+                org.junit.jupiter.api.Assumptions.assumeTrue(false, message);
+            }
+            System.out.println("compose v2: " + v.out().strip());
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Compose.class)
+    void should_come_up_scrape_the_gateway_answer_every_board_query_after_a_failover_and_leave_nothing_on_down(
+            Compose flavour) throws Exception {
+        flavour.assumeInstalled();
+        Peers.assumeTools("nbdcopy", "libnbd-bin", "qemu-io", "qemu-utils");
         DockerPeer.requireImages(DockerPeer.IMAGE, DockerPeer.PROMETHEUS_IMAGE);
         Path deploy = DockerPeer.deployDir();
         int nbd = DockerPeer.freePort();
@@ -57,10 +94,8 @@ class ComposeStackIT {
         String targetAdmin = "http://127.0.0.1:" + admin;
         File compose = deploy.resolve("compose/compose.yaml").toFile();
         Set<String> projects;
-        DockerComposeContainer<?> stack = new DockerComposeContainer<>(compose)
-                .withPull(false).withBuild(false).withRemoveVolumes(true)
-                .withEnv(Map.of("NVMPATH_NBD_PORT", "" + nbd, "NVMPATH_HTTP_PORT", "" + http,
-                        "NVMPATH_PROMETHEUS_PORT", "" + prometheus, "NVMPATH_TARGET_ADMIN_PORT", "" + admin));
+        Startable stack = flavour.stack(compose, Map.of("NVMPATH_NBD_PORT", "" + nbd, "NVMPATH_HTTP_PORT", "" + http,
+                "NVMPATH_PROMETHEUS_PORT", "" + prometheus, "NVMPATH_TARGET_ADMIN_PORT", "" + admin));
         try {
             long t0 = System.nanoTime();
             stack.start();
@@ -69,7 +104,7 @@ class ComposeStackIT {
                 JsonNode t = json(get(prom + "/api/v1/targets")).path("data").path("activeTargets");
                 return t.size() == 1 && t.get(0).path("health").asText().equals("up");
             });
-            System.out.printf("compose up: gateway ready and scraped %d ms after up%n", (System.nanoTime() - t0) / 1_000_000);
+            System.out.printf("%s up: gateway ready and scraped %d ms after up%n", flavour, (System.nanoTime() - t0) / 1_000_000);
             projects = composeProjects(deploy);
             assertThat(projects).hasSize(1);
 

@@ -77,13 +77,13 @@ class GatewayContainerIT {
         target = new GenericContainer<>(DockerPeer.IMAGE).withImagePullPolicy(DockerPeer.NEVER_PULL)
                 .withCommand("target", "--config", "/etc/nvmpath/target.yaml")
                 .withEnv(Map.of("NVMPATH_HEAP", "1280m", "NVMPATH_HEALTH_PORT", "8091"))
-                .withNetwork(pathA).withNetworkAliases("target-a").withExposedPorts(8091)
+                .withNetwork(pathA).withNetworkAliases("target-a")
                 .withCreateContainerCmdModifier(cmd -> {
                     cmd.withUser("10001:0");
                     cmd.getHostConfig().withCapDrop(Capability.ALL).withReadonlyRootfs(true)
                             .withTmpFs(Map.of("/tmp", "rw", "/var/lib/nvmpath", "rw"));
                 })
-                .waitingFor(Wait.forHttp("/health").forPort(8091).forStatusCode(200).withStartupTimeout(T));
+                .waitingFor(Wait.forLogMessage(".*admin endpoint at .*\\n", 1).withStartupTimeout(T));
         target.start();
         connect(pathB, "target-b");
     }
@@ -153,6 +153,19 @@ class GatewayContainerIT {
         protected void containerIsCreated(String containerId) {
             DockerPeer.client().connectToNetworkCmd().withContainerId(containerId).withNetworkId(pathB.getId()).exec();
         }
+    }
+
+    /**
+     * Sets a fault on a target port through its admin API, from inside the target's container: a port
+     * the container publishes is forwarded to one of its network addresses, which the network drill
+     * takes away.
+     */
+    private static void targetFault(int port, String fault) throws Exception {
+        String body = "{\"fault\": \"" + fault + "\"}";
+        var r = target.execInContainer("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8091; printf 'POST /api/v1/ports/"
+                + port + "/fault HTTP/1.1\\r\\nHost: target\\r\\nContent-Type: application/json\\r\\nContent-Length: "
+                + body.length() + "\\r\\nConnection: close\\r\\n\\r\\n%s' '" + body + "' >&3; head -1 <&3");
+        assertThat(r.getStdout()).as("POST fault %s on port %d: %s", fault, port, r).startsWith("HTTP/1.1 200");
     }
 
     private static String http(GenericContainer<?> g, String path) throws Exception {
@@ -249,11 +262,8 @@ class GatewayContainerIT {
     @Test
     void should_answer_a_request_in_flight_on_docker_stop_and_exit_0() throws Exception {
         try (GenericContainer<?> g = gateway("5s")) {
-            String admin = "http://127.0.0.1:" + target.getMappedPort(8091);
             for (int port : new int[] {1, 2}) {
-                HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(admin + "/api/v1/ports/" + port + "/fault"))
-                        .POST(HttpRequest.BodyPublishers.ofString("{\"fault\": \"delay 3000\"}")).build(),
-                        HttpResponse.BodyHandlers.ofString());
+                targetFault(port, "delay 3000");
             }
             try {
                 Process read = new ProcessBuilder("qemu-io", "--image-opts", "-r", "-c", "read 0 1M",
@@ -276,9 +286,7 @@ class GatewayContainerIT {
                 assertThat(g.getLogs()).contains("draining NBD requests").contains("stopped");
             } finally {
                 for (int port : new int[] {1, 2}) {
-                    HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(admin + "/api/v1/ports/" + port + "/fault"))
-                            .POST(HttpRequest.BodyPublishers.ofString("{\"fault\": \"none\"}")).build(),
-                            HttpResponse.BodyHandlers.ofString());
+                    targetFault(port, "none");
                 }
             }
         }
