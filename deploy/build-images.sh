@@ -66,7 +66,7 @@ build_nvmpath() {
   cp "$root/bin/jvm-options" "$deploy"/docker/bin/* "$ctx/bin/"
   cp -r "$deploy/docker/etc" "$ctx/etc"
   cp "$deploy/docker/Dockerfile" "$ctx/Dockerfile"
-  build --build-arg "BASE=$BASE" -t "nvmpath/nvmpath:$tag" -t nvmpath/nvmpath:latest "$ctx"
+  build --build-arg "BASE=$BASE" --build-arg "VERSION=$version" -t "nvmpath/nvmpath:$tag" -t nvmpath/nvmpath:latest "$ctx"
   log "nvmpath/nvmpath:$tag ($("$docker" image inspect -f '{{.Size}}' nvmpath/nvmpath:latest | awk '{printf "%.1f MB", $1/1e6}'))"
 }
 
@@ -78,4 +78,7 @@ build_prometheus() {
 
 [[ -z $only || $only == nvmpath ]] && build_nvmpath
 [[ -z $only || $only == prometheus ]] && build_prometheus
+# what earlier builds left untagged
+"$docker" image prune -f --filter label=org.opencontainers.image.title=nvmpath >/dev/null
+"$docker" image prune -f --filter label=org.opencontainers.image.title=nvmpath-prometheus >/dev/null
 exit 0
