@@ -222,6 +222,10 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
             if (payload != null) {
                 payload.release();
             }
+            // the operator sees why errors rise (rate-limited with this connection's other warnings);
+            // a client with structured replies gets the same words in its error reply
+            warnings.warn("NBD client " + ctx.channel().remoteAddress() + " on export " + export.name() + ": "
+                    + describe(op, request) + " refused with " + refusal.error() + ": " + refusal.why(), null);
             finish(op, request.handle, request.offset, request.length, refusal.error(), refusal.why(), null);
             return;
         }
@@ -250,6 +254,13 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
             }
             p.done(null, e);
         }
+    }
+
+    /** The request as a log line names it: the command, and its range where it has one. */
+    private static String describe(Op op, NbdRequest r) {
+        String name = op == Op.UNKNOWN ? "command " + r.type : op.toString();
+        return r.length == 0 && r.offset == 0 ? name : name + " at " + Long.toUnsignedString(r.offset) + "+"
+                + r.length;
     }
 
     /** Why a request does not reach the device: the error answered, and a message for the client. */
@@ -387,8 +398,9 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
             // a fast zero that cannot be fast is an answer, not a failure: clients ask to find out
             boolean quiet = error == NbdError.ENOTSUP && p.op == Op.WRITE_ZEROES;
             if (!quiet) {
-                warnings.warn("NBD " + p.op + " at " + Long.toUnsignedString(p.offset) + "+" + p.length + " on export "
-                        + export.name() + " failed with " + error + ": " + message, expected ? null : failure);
+                warnings.warn("NBD client " + ctx.channel().remoteAddress() + " on export " + export.name() + ": "
+                        + p.op + " at " + Long.toUnsignedString(p.offset) + "+" + p.length + " failed with " + error
+                        + ": " + message, expected ? null : failure);
             }
         }
         finish(p.op, p.handle, p.offset, p.length, error, message, data);

@@ -175,6 +175,39 @@ class NbdCommandHandlerTest {
         reply.release();
     }
 
+    @Test
+    void should_log_a_refused_request_with_its_cause_export_and_client_once_a_second_and_tell_a_structured_client()
+            throws Exception {
+        RecordingLogger log = new RecordingLogger();
+        long[] now = {0};
+        NbdSession session = new NbdSession(export, FLAGS | Nbd.FLAG_SEND_DF, true, false, 32 << 20);
+        channel = new EmbeddedChannel(new NbdCommandHandler(session, 8,
+                new io.nvmpath.fabric.log.WarnLimiter(log, 1_000_000_000L, () -> now[0])));
+        NbdRequest tooLong = new NbdRequest(0, Nbd.CMD_READ, 7, 0, 64L << 20, null, false);
+
+        channel.writeInbound(tooLong);
+        ByteBuf reply = channel.readOutbound();
+
+        assertThat(reply.getShort(6)).as("structured error chunk").isEqualTo((short) Nbd.REPLY_TYPE_ERROR);
+        assertThat(reply.getInt(20)).isEqualTo(NbdError.EINVAL.value());
+        String told = reply.toString(26, reply.getShort(24), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(told).isEqualTo("EINVAL: READ past the end of the export");
+        reply.release();
+        assertThat(log.lines).singleElement().asString()
+                .startsWith("WARN NBD client embedded on export disk: READ at 0+67108864 refused with EINVAL: ")
+                .endsWith("READ past the end of the export");
+
+        channel.writeInbound(new NbdRequest(0, Nbd.CMD_READ, 8, 0, 64L << 20, null, false));
+        releaseOutbound(channel);
+        assertThat(log.lines).as("a second refusal within the second is held back").hasSize(1);
+        now[0] += 1_000_000_000L;
+        channel.writeInbound(new NbdRequest(0, 99, 9, 0, 0, null, false));
+        releaseOutbound(channel);
+        assertThat(log.lines).hasSize(2);
+        assertThat(log.lines.get(1)).contains("command 99 refused with EINVAL: unknown command 99")
+                .contains("(1 similar warning(s) suppressed)");
+    }
+
     private static void releaseOutbound(EmbeddedChannel ch) {
         Object m;
         while ((m = ch.readOutbound()) != null) {
