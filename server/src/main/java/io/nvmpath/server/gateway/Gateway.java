@@ -3,9 +3,6 @@ package io.nvmpath.server.gateway;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.handler.ssl.ClientAuth;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.multipath.FailbackMode;
@@ -22,6 +19,9 @@ import io.nvmpath.server.nbd.ExportStats;
 import io.nvmpath.server.nbd.NbdExport;
 import io.nvmpath.server.nbd.NbdExports;
 import io.nvmpath.server.nbd.NbdServer;
+import io.nvmpath.server.tls.ReloadingTlsContext;
+import io.nvmpath.server.tls.TlsMaterial;
+import io.nvmpath.server.tls.TlsMaterialException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +59,7 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     private final Map<String, Entry> exports = new ConcurrentHashMap<>();
     private final Map<String, String> aliases = new ConcurrentHashMap<>();
     private final Set<String> configuredSubsystems = ConcurrentHashMap.newKeySet();
+    private final ReloadingTlsContext nbdTls;
     private final NbdServer nbd;
     private final GatewayMetrics metrics;
     private final HttpAdminServer http;
@@ -72,9 +73,10 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     private Gateway(GatewayConfig config, HostIdentity identity, int threads) throws IOException {
         this.config = config;
         this.identity = identity;
+        this.nbdTls = nbdTls(config.nbd().tls()); // first: a bad file leaves nothing to close
         this.loops = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
         this.multipath = new Multipath(multipathOptions(config, identity), loops);
-        this.nbd = new NbdServer(nbdConfig(config.nbd()), loops, this);
+        this.nbd = new NbdServer(nbdConfig(config.nbd(), nbdTls), loops, this);
         this.metrics = new GatewayMetrics(this);
         this.http = config.http() == null ? null
                 : new HttpAdminServer(config.http().address(), config.http().port(), loops, this, this, metrics);
@@ -157,18 +159,27 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
                 .withDelayedRemoval(m.delayedRemoval()).withController(co);
     }
 
-    private static NbdServer.Config nbdConfig(GatewayConfig.Nbd n) throws IOException {
-        SslContext ssl = null;
+    /** How often the TLS files are compared with what was loaded (certificate rotation). */
+    static final Duration TLS_WATCH_PERIOD = Duration.ofSeconds(2);
+
+    private static NbdServer.Config nbdConfig(GatewayConfig.Nbd n, ReloadingTlsContext tls) {
         NbdServer.TlsMode mode = NbdServer.TlsMode.valueOf(n.tls().mode().toUpperCase(Locale.ROOT));
-        if (mode != NbdServer.TlsMode.OFF) {
-            SslContextBuilder b = SslContextBuilder.forServer(n.tls().certificate().toFile(), n.tls().key().toFile());
-            if (n.tls().clientCa() != null) {
-                b.trustManager(n.tls().clientCa().toFile()).clientAuth(ClientAuth.REQUIRE);
-            }
-            ssl = b.build();
+        return NbdServer.Config.defaults().bind(n.listen().address(), n.listen().port())
+                .tls(mode, mode == NbdServer.TlsMode.OFF ? null : tls).maxPayload(n.maxPayload());
+    }
+
+    /** The NBD listener's TLS context, followed as its files change; null without TLS. */
+    private static ReloadingTlsContext nbdTls(GatewayConfig.Tls t) throws IOException {
+        if (t.mode().equals("off")) {
+            return null;
         }
-        return NbdServer.Config.defaults().bind(n.listen().address(), n.listen().port()).tls(mode, ssl)
-                .maxPayload(n.maxPayload());
+        try {
+            return new ReloadingTlsContext("NBD", java.util.Arrays.asList(t.certificate(), t.key(), t.keyPassphrase(),
+                    t.clientCa()), () -> TlsMaterial.load(t.certificate(), t.key(), t.keyPassphrase(), t.clientCa()),
+                    TLS_WATCH_PERIOD);
+        } catch (TlsMaterialException e) {
+            throw new IOException("nbd.tls: " + e.getMessage(), e);
+        }
     }
 
     // ---- exports follow heads ----------------------------------------------------------------
@@ -387,6 +398,9 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
             http.close();
         }
         metrics.close();
+        if (nbdTls != null) {
+            nbdTls.close();
+        }
         loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         closed.complete(null);
         exportWaiters.values().forEach(f -> f.completeExceptionally(new IllegalStateException("gateway stopped")));

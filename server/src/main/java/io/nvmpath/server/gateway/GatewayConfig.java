@@ -64,9 +64,15 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
         }
     }
 
-    /** TLS for the NBD listener: "off", "allow" (STARTTLS offered) or "require"; PEM files. */
-    public record Tls(String mode, Path certificate, Path key, Path clientCa) {
-        public static final Tls OFF = new Tls("off", null, null, null);
+    /**
+     * TLS for the NBD listener: "off", "allow" (STARTTLS offered) or "require"; PEM files (see
+     * {@link io.nvmpath.server.tls.TlsMaterial} for the forms read).
+     *
+     * @param keyPassphrase the file holding the key's passphrase (an encrypted key), or null
+     * @param clientCa client certificates must chain to these CAs; null: clients are not authenticated
+     */
+    public record Tls(String mode, Path certificate, Path key, Path keyPassphrase, Path clientCa) {
+        public static final Tls OFF = new Tls("off", null, null, null, null);
     }
 
     /**

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.nvmpath.multipath.FailbackMode;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.server.nbd.ClientNetwork;
+import io.nvmpath.server.tls.TlsMaterial;
+import io.nvmpath.server.tls.TlsMaterialException;
 import io.nvmpath.target.config.ConfigException;
 import io.nvmpath.target.config.YamlFields;
 
@@ -53,7 +55,7 @@ import java.util.regex.Pattern;
  *   nqn.2026-11.example:array1: {iopolicy: round-robin, preferredPath: "10.0.0.1:4420"}
  * nbd:
  *   listen: {address: 127.0.0.1, port: 10809}
- *   tls: {mode: off, certificate: cert.pem, key: key.pem, clientCa: ca.pem}   # off, allow, require
+ *   tls: {mode: off, certificate: cert.pem, key: key.pem, keyPassphrase: pass.txt, clientCa: ca.pem}   # off, allow, require
  *   allow: [127.0.0.0/8]      # client networks for exports without their own list; default any
  *   maxPayload: 32MiB
  * exports:                    # by export name, {@code <subnqn>/<nsid>}
@@ -79,7 +81,7 @@ public final class GatewayConfigLoader {
             "delayedRemoval");
     private static final Set<String> SUBSYSTEM = Set.of("iopolicy", "preferredPath");
     private static final Set<String> NBD = Set.of("listen", "tls", "allow", "maxPayload");
-    private static final Set<String> TLS = Set.of("mode", "certificate", "key", "clientCa");
+    private static final Set<String> TLS = Set.of("mode", "certificate", "key", "keyPassphrase", "clientCa");
     private static final Set<String> EXPORT = Set.of("aliases", "readOnly", "allow");
     private static final Set<String> HTTP = Set.of("listen");
     private static final Set<String> LISTEN = Set.of("address", "port");
@@ -230,14 +232,22 @@ public final class GatewayConfigLoader {
             Path cert = t.has("certificate") ? file(t.string("certificate", null)) : null;
             Path key = t.has("key") ? file(t.string("key", null)) : null;
             Path ca = t.has("clientCa") ? file(t.string("clientCa", null)) : null;
+            Path pass = t.has("keyPassphrase") ? file(t.string("keyPassphrase", null)) : null;
             if (!mode.equals("off")) {
                 requireFile(cert, t.at("certificate"));
                 requireFile(key, t.at("key"));
-                if (ca != null) {
-                    requireFile(ca, t.at("clientCa"));
+                try {
+                    TlsMaterial.load(cert, key, pass, ca); // every form, the key matching the certificate
+                } catch (TlsMaterialException e) {
+                    throw new ConfigException(t.at(switch (e.part()) {
+                        case CERTIFICATE -> "certificate";
+                        case KEY -> "key";
+                        case KEY_PASSPHRASE -> "keyPassphrase";
+                        case CLIENT_CA -> "clientCa";
+                    }), e.getMessage());
                 }
             }
-            tls = new GatewayConfig.Tls(mode, cert, key, ca);
+            tls = new GatewayConfig.Tls(mode, cert, key, pass, ca);
         }
         long max = f.has("maxPayload") ? f.size("maxPayload") : 32L << 20;
         if (max < 4096 || max > (256L << 20)) {

@@ -309,7 +309,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
             reply(ctx, Nbd.REP_ACK, null);
             ctx.flush();
             // the ACK is in the channel's outbound buffer, so it leaves in plain text; all after is TLS
-            SslHandler ssl = config.sslContext().newHandler(ctx.alloc());
+            SslHandler ssl = config.sslContext().get().newHandler(ctx.alloc());
             ctx.pipeline().addFirst("nbd-tls", ssl);
             tls = true;
             // the protocol: no negotiation state survives STARTTLS

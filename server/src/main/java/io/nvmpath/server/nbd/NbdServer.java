@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -75,13 +76,14 @@ public final class NbdServer implements AutoCloseable {
      * @param bindAddress address to listen on (a literal or a host name)
      * @param port port to listen on, 0 for an ephemeral one
      * @param tlsMode whether TLS is offered or required
-     * @param sslContext server-side context for STARTTLS; required unless {@code tlsMode} is OFF
+     * @param sslContext the server-side context for a STARTTLS, asked at each one (certificates may be
+     *                   rotated while the server runs); required unless {@code tlsMode} is OFF
      * @param maxPayload the largest READ or WRITE served (advertised in NBD_INFO_BLOCK_SIZE)
      * @param maxInFlight requests of one connection on the device at once; reading stops beyond
      * @param handshakeTimeout how long a client may take to reach transmission (a client that connects
      *                         and says nothing must not hold a connection forever)
      */
-    public record Config(String bindAddress, int port, TlsMode tlsMode, SslContext sslContext, int maxPayload,
+    public record Config(String bindAddress, int port, TlsMode tlsMode, Supplier<SslContext> sslContext, int maxPayload,
                          int maxInFlight, Duration handshakeTimeout) {
         public static final int DEFAULT_MAX_PAYLOAD = 32 << 20;
         public static final int DEFAULT_MAX_IN_FLIGHT = 128;
@@ -93,7 +95,7 @@ public final class NbdServer implements AutoCloseable {
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port " + port + " out of 0..65535");
             }
-            if (tlsMode != TlsMode.OFF && (sslContext == null || !sslContext.isServer())) {
+            if (tlsMode != TlsMode.OFF && sslContext == null) {
                 throw new IllegalArgumentException("TLS mode " + tlsMode + " needs a server SslContext");
             }
             if (maxPayload < 4096) {
@@ -118,8 +120,17 @@ public final class NbdServer implements AutoCloseable {
             return new Config(address, port, tlsMode, sslContext, maxPayload, maxInFlight, handshakeTimeout);
         }
 
+        /** TLS with one fixed context. */
         public Config tls(TlsMode mode, SslContext context) {
-            return new Config(bindAddress, port, mode, context, maxPayload, maxInFlight, handshakeTimeout);
+            if (context != null && !context.isServer()) {
+                throw new IllegalArgumentException("TLS mode " + mode + " needs a server SslContext");
+            }
+            return tls(mode, context == null ? null : () -> context);
+        }
+
+        /** TLS with the context {@code contexts} gives at each STARTTLS. */
+        public Config tls(TlsMode mode, Supplier<SslContext> contexts) {
+            return new Config(bindAddress, port, mode, contexts, maxPayload, maxInFlight, handshakeTimeout);
         }
 
         public Config maxPayload(int bytes) {

@@ -79,8 +79,10 @@ class GatewayConfigLoaderTest {
 
     @Test
     void should_resolve_tls_files_next_to_the_config_file(@TempDir Path dir) throws Exception {
-        Files.writeString(dir.resolve("cert.pem"), "x");
-        Files.writeString(dir.resolve("key.pem"), "x");
+        io.netty.pkitesting.X509Bundle b = new io.netty.pkitesting.CertificateBuilder().subject("CN=gateway").setIsCertificateAuthority(true)
+                .algorithm(io.netty.pkitesting.CertificateBuilder.Algorithm.ecp256).buildSelfSigned();
+        Files.writeString(dir.resolve("cert.pem"), b.getCertificatePEM());
+        Files.writeString(dir.resolve("key.pem"), b.getPrivateKeyPEM());
         Path cfg = dir.resolve("gateway.yaml");
         Files.writeString(cfg, "nbd: {tls: {mode: require, certificate: cert.pem, key: key.pem}}\n");
         GatewayConfig c = GatewayConfigLoader.load(cfg);
