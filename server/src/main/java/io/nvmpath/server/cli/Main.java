@@ -24,7 +24,7 @@ import java.nio.charset.StandardCharsets;
         description = "NVMe/TCP multipath gateway: host tools.",
         subcommands = {DiscoverCommand.class, IdCtrlCommand.class, IdNsCommand.class, AnaLogCommand.class,
                 ReadCommand.class, WriteCommand.class, FlushCommand.class, TargetCommand.class,
-                BenchCommand.class, ServeCommand.class, ListSubsysCommand.class})
+                BenchCommand.class, ServeCommand.class, CheckConfigCommand.class, ListSubsysCommand.class})
 public final class Main {
     static final int EXIT_FAILURE = 1;
     static final int EXIT_USAGE = 2;

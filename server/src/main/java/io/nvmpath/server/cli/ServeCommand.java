@@ -50,6 +50,10 @@ final class ServeCommand extends CliCommand {
             description = "Where the generated host NQN and host ID are kept.")
     Path stateFile;
 
+    @Option(names = "--check", description = "Check the configuration (as check-config does, with the overrides"
+            + " given here), print what the gateway would do, and exit: 0 when it would start, 2 when not.")
+    boolean check;
+
     @Option(names = "--drain-timeout", paramLabel = "SECONDS", defaultValue = "30",
             description = "On SIGTERM, how long in-flight NBD requests may take (default: ${DEFAULT-VALUE}).")
     int drainSeconds;
@@ -100,6 +104,14 @@ final class ServeCommand extends CliCommand {
 
     @Override
     void run() throws Exception {
+        if (check) {
+            java.util.List<String> problems = ConfigPlan.problems(gateway);
+            print(ConfigPlan.render(config, gateway, problems));
+            if (!problems.isEmpty()) {
+                throw new ParameterException(cmd(), problems.get(0));
+            }
+            return;
+        }
         if (System.getProperty(Main.LOG_LEVEL_PROPERTY) == null) {
             System.setProperty(Main.LOG_LEVEL_PROPERTY, "info");
         }
