@@ -31,7 +31,7 @@ final class ConfigPlan {
         List<String> out = new ArrayList<>();
         portFree("nbd.listen", c.nbd().listen(), out);
         if (c.http() != null) {
-            portFree("http.listen", c.http(), out);
+            portFree("http.listen", c.http().listen(), out);
         }
         return out;
     }
@@ -109,7 +109,12 @@ final class ConfigPlan {
             json.withArray("exports").add(line);
             t.append("  export ").append(line).append('\n');
         }
-        String http = c.http() == null ? "off" : "listen " + c.http();
+        String http = c.http() == null ? "off" : "listen " + c.http().listen()
+                + (c.http().tls() == null ? ", plain HTTP" : ", HTTPS" + tls(c.http().tls()))
+                + (c.http().token() != null ? ", POST/DELETE with the bearer token in " + c.http().token()
+                : c.http().tls() != null && c.http().tls().clientCa() != null ? ", POST/DELETE with a client certificate"
+                : isLoopback(c.http().address()) ? ", POST/DELETE open (loopback only)"
+                : ", POST/DELETE refused (no token, no client CA, not loopback)");
         json.put("http", http);
         t.append("http: ").append(http).append('\n');
         return new Report(json, t.toString());
@@ -125,6 +130,14 @@ final class ConfigPlan {
                     + m.clientCas().size() + " CA(s) from " + t.clientCa() + ")");
         } catch (TlsMaterialException e) {
             return " (" + e.getMessage() + ")"; // the reader checked it; changed since
+        }
+    }
+
+    private static boolean isLoopback(String address) {
+        try {
+            return java.net.InetAddress.getByName(address).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
         }
     }
 

@@ -75,9 +75,11 @@ final class ServeCommand extends CliCommand {
         if (nbdListen != null) {
             nbd = new GatewayConfig.Nbd(listen(nbdListen, "--nbd-listen"), nbd.tls(), nbd.allow(), nbd.maxPayload());
         }
-        GatewayConfig.Listen http = g.http();
+        GatewayConfig.Http http = g.http();
         if (httpListen != null) {
-            http = httpListen.equalsIgnoreCase("off") ? null : listen(httpListen, "--http-listen");
+            http = httpListen.equalsIgnoreCase("off") ? null
+                    : (http == null ? new GatewayConfig.Http(listen(httpListen, "--http-listen"))
+                    : http.at(listen(httpListen, "--http-listen")));
         }
         GatewayConfig.Host host = stateFile == null ? g.host()
                 : new GatewayConfig.Host(g.host().nqn(), g.host().id(), stateFile);

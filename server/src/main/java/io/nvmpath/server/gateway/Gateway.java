@@ -13,6 +13,7 @@ import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.multipath.NamespaceHead;
 import io.nvmpath.server.block.HeadBlockDevice;
 import io.nvmpath.server.http.GatewayMetrics;
+import io.nvmpath.server.http.HttpAccess;
 import io.nvmpath.server.http.HttpAdminServer;
 import io.nvmpath.server.nbd.ClientNetwork;
 import io.nvmpath.server.nbd.ExportStats;
@@ -60,6 +61,7 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     private final Map<String, String> aliases = new ConcurrentHashMap<>();
     private final Set<String> configuredSubsystems = ConcurrentHashMap.newKeySet();
     private final ReloadingTlsContext nbdTls;
+    private final ReloadingTlsContext httpTls;
     private final NbdServer nbd;
     private final GatewayMetrics metrics;
     private final HttpAdminServer http;
@@ -74,12 +76,22 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
         this.config = config;
         this.identity = identity;
         this.nbdTls = nbdTls(config.nbd().tls()); // first: a bad file leaves nothing to close
+        try {
+            this.httpTls = config.http() == null ? null : httpTls(config.http().tls());
+        } catch (IOException e) {
+            if (nbdTls != null) {
+                nbdTls.close();
+            }
+            throw e;
+        }
         this.loops = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
         this.multipath = new Multipath(multipathOptions(config, identity), loops);
         this.nbd = new NbdServer(nbdConfig(config.nbd(), nbdTls), loops, this);
         this.metrics = new GatewayMetrics(this);
         this.http = config.http() == null ? null
-                : new HttpAdminServer(config.http().address(), config.http().port(), loops, this, this, metrics);
+                : new HttpAdminServer(config.http().address(), config.http().port(), loops, this, this, metrics,
+                        HttpAdminServer.DEFAULT_PORTAL_WAIT, new HttpAccess(httpTls, config.http().token(),
+                        config.http().tls() != null && config.http().tls().clientCa() != null));
     }
 
     /**
@@ -166,6 +178,20 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
         NbdServer.TlsMode mode = NbdServer.TlsMode.valueOf(n.tls().mode().toUpperCase(Locale.ROOT));
         return NbdServer.Config.defaults().bind(n.listen().address(), n.listen().port())
                 .tls(mode, mode == NbdServer.TlsMode.OFF ? null : tls).maxPayload(n.maxPayload());
+    }
+
+    /** HTTPS, followed as its files change; client certificates optional (scrapers need none); null without. */
+    private static ReloadingTlsContext httpTls(GatewayConfig.Tls t) throws IOException {
+        if (t == null) {
+            return null;
+        }
+        try {
+            return new ReloadingTlsContext("HTTP", java.util.Arrays.asList(t.certificate(), t.key(), t.keyPassphrase(),
+                    t.clientCa()), () -> TlsMaterial.load(t.certificate(), t.key(), t.keyPassphrase(), t.clientCa()),
+                    TLS_WATCH_PERIOD, io.netty.handler.ssl.ClientAuth.OPTIONAL);
+        } catch (TlsMaterialException e) {
+            throw new IOException("http.tls: " + e.getMessage(), e);
+        }
     }
 
     /** The NBD listener's TLS context, followed as its files change; null without TLS. */
@@ -400,6 +426,9 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
         metrics.close();
         if (nbdTls != null) {
             nbdTls.close();
+        }
+        if (httpTls != null) {
+            httpTls.close();
         }
         loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         closed.complete(null);

@@ -16,10 +16,10 @@ import java.util.Map;
  * @param subsystems per-subsystem iopolicy and preferred path, by NQN
  * @param nbd the NBD listener
  * @param exports per-export settings (aliases, read-only, allowed client networks), by export name
- * @param http the HTTP listener (metrics, API, health); null = none
+ * @param http the HTTP side (metrics, health, readiness, API); null = none
  */
 public record GatewayConfig(Host host, List<Portal> portals, Controller controller, Multipath multipath,
-                            Map<String, Subsystem> subsystems, Nbd nbd, Map<String, Export> exports, Listen http) {
+                            Map<String, Subsystem> subsystems, Nbd nbd, Map<String, Export> exports, Http http) {
 
     /** The default NBD port (IANA). */
     public static final int DEFAULT_NBD_PORT = io.nvmpath.server.nbd.NbdServer.DEFAULT_PORT;
@@ -82,6 +82,34 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
      * @param maxPayload the largest request accepted, in bytes
      */
     public record Nbd(Listen listen, Tls tls, List<String> allow, int maxPayload) {
+    }
+
+    /**
+     * The HTTP side.
+     *
+     * @param listen where it listens (127.0.0.1 unless configured)
+     * @param tls HTTPS from these PEM files (mode "require"), or null for plain HTTP; with a client CA,
+     *            a verified client certificate may change state
+     * @param token a file holding the bearer token that state-changing requests (POST, DELETE) must
+     *              carry, or null
+     */
+    public record Http(Listen listen, Tls tls, Path token) {
+        public Http(Listen listen) {
+            this(listen, null, null);
+        }
+
+        public String address() {
+            return listen.address();
+        }
+
+        public int port() {
+            return listen.port();
+        }
+
+        /** The same side listening elsewhere. */
+        public Http at(Listen other) {
+            return new Http(other, tls, token);
+        }
     }
 
     /** Per-export settings. */

@@ -62,6 +62,8 @@ import java.util.regex.Pattern;
  *   nqn.2026-11.example:array1/1: {aliases: [db], readOnly: false, allow: [10.1.0.0/16]}
  * http:                       # metrics, API, health; "http: off" for none
  *   listen: {address: 127.0.0.1, port: 9810}
+ *   tls: {certificate: cert.pem, key: key.pem, keyPassphrase: pass.txt, clientCa: ca.pem}   # HTTPS
+ *   token: api-token           # POST/DELETE need "Authorization: Bearer <its contents>"
  * </pre>
  * Relative file names are relative to the configuration file's directory.
  */
@@ -83,7 +85,8 @@ public final class GatewayConfigLoader {
     private static final Set<String> NBD = Set.of("listen", "tls", "allow", "maxPayload");
     private static final Set<String> TLS = Set.of("mode", "certificate", "key", "keyPassphrase", "clientCa");
     private static final Set<String> EXPORT = Set.of("aliases", "readOnly", "allow");
-    private static final Set<String> HTTP = Set.of("listen");
+    private static final Set<String> HTTP = Set.of("listen", "tls", "token");
+    private static final Set<String> HTTP_TLS = Set.of("certificate", "key", "keyPassphrase", "clientCa");
     private static final Set<String> LISTEN = Set.of("address", "port");
 
     private final Path baseDir;
@@ -128,13 +131,12 @@ public final class GatewayConfigLoader {
                     networks(f, "allow"));
         }, exports);
         checkAliases(exports);
-        GatewayConfig.Listen http = null;
+        GatewayConfig.Http http = null;
         JsonNode h = root.get("http");
         boolean off = h != null && ((h.isTextual() && h.textValue().equalsIgnoreCase("off"))
                 || (h.isBoolean() && !h.booleanValue())); // YAML 1.1 reads a bare off as false
         if (!off) {
-            YamlFields hf = sub(top, "http", HTTP);
-            http = listen(hf, "listen", GatewayConfig.DEFAULT_HTTP_PORT);
+            http = http(sub(top, "http", HTTP));
         }
         return new GatewayConfig(host, portals, controller, multipath, Map.copyOf(subsystems), nbd,
                 Map.copyOf(exports), http);
@@ -229,31 +231,58 @@ public final class GatewayConfigLoader {
             if (!List.of("off", "allow", "require").contains(mode)) {
                 throw new ConfigException(t.at("mode"), "\"" + mode + "\" is not one of off, allow, require");
             }
-            Path cert = t.has("certificate") ? file(t.string("certificate", null)) : null;
-            Path key = t.has("key") ? file(t.string("key", null)) : null;
-            Path ca = t.has("clientCa") ? file(t.string("clientCa", null)) : null;
-            Path pass = t.has("keyPassphrase") ? file(t.string("keyPassphrase", null)) : null;
-            if (!mode.equals("off")) {
-                requireFile(cert, t.at("certificate"));
-                requireFile(key, t.at("key"));
-                try {
-                    TlsMaterial.load(cert, key, pass, ca); // every form, the key matching the certificate
-                } catch (TlsMaterialException e) {
-                    throw new ConfigException(t.at(switch (e.part()) {
-                        case CERTIFICATE -> "certificate";
-                        case KEY -> "key";
-                        case KEY_PASSPHRASE -> "keyPassphrase";
-                        case CLIENT_CA -> "clientCa";
-                    }), e.getMessage());
-                }
-            }
-            tls = new GatewayConfig.Tls(mode, cert, key, pass, ca);
+            tls = tlsFiles(t, mode);
         }
         long max = f.has("maxPayload") ? f.size("maxPayload") : 32L << 20;
         if (max < 4096 || max > (256L << 20)) {
             throw new ConfigException(f.at("maxPayload"), max + " bytes is out of 4KiB..256MiB");
         }
         return new GatewayConfig.Nbd(listen, tls, networks(f, "allow"), (int) max);
+    }
+
+    private GatewayConfig.Http http(YamlFields f) {
+        GatewayConfig.Listen listen = listen(f, "listen", GatewayConfig.DEFAULT_HTTP_PORT);
+        GatewayConfig.Tls tls = null;
+        if (f.has("tls")) {
+            YamlFields t = YamlFields.of(f.get("tls"), f.at("tls"), HTTP_TLS);
+            tls = tlsFiles(t, "require");
+        }
+        Path token = null;
+        if (f.has("token")) {
+            token = file(f.string("token", null));
+            requireFile(token, f.at("token"));
+            try {
+                if (Files.readString(token).isBlank()) {
+                    throw new ConfigException(f.at("token"), token + " is empty");
+                }
+            } catch (java.io.IOException e) {
+                throw new ConfigException(f.at("token"), "cannot read " + token + ": " + e.getMessage());
+            }
+        }
+        return new GatewayConfig.Http(listen, tls, token);
+    }
+
+    /** The PEM files of a TLS section, each read, the key matching the certificate. */
+    private GatewayConfig.Tls tlsFiles(YamlFields t, String mode) {
+        Path cert = t.has("certificate") ? file(t.string("certificate", null)) : null;
+        Path key = t.has("key") ? file(t.string("key", null)) : null;
+        Path ca = t.has("clientCa") ? file(t.string("clientCa", null)) : null;
+        Path pass = t.has("keyPassphrase") ? file(t.string("keyPassphrase", null)) : null;
+        if (!mode.equals("off")) {
+            requireFile(cert, t.at("certificate"));
+            requireFile(key, t.at("key"));
+            try {
+                TlsMaterial.load(cert, key, pass, ca); // every form, the key matching the certificate
+            } catch (TlsMaterialException e) {
+                throw new ConfigException(t.at(switch (e.part()) {
+                    case CERTIFICATE -> "certificate";
+                    case KEY -> "key";
+                    case KEY_PASSPHRASE -> "keyPassphrase";
+                    case CLIENT_CA -> "clientCa";
+                }), e.getMessage());
+            }
+        }
+        return new GatewayConfig.Tls(mode, cert, key, pass, ca);
     }
 
     private static List<String> networks(YamlFields f, String key) {

@@ -42,9 +42,31 @@ final class HttpAdminHandler extends SimpleChannelInboundHandler<FullHttpRequest
     /** Completes once the response to the last request read has been handed to the channel. */
     private CompletableFuture<Void> previous = CompletableFuture.completedFuture(null);
 
+    private final HttpAccess access;
+    private final boolean loopback;
+
     HttpAdminHandler(HttpApi api, Executor executor) {
+        this(api, executor, HttpAccess.PLAIN, true);
+    }
+
+    HttpAdminHandler(HttpApi api, Executor executor, HttpAccess access, boolean loopback) {
         this.api = api;
         this.executor = executor;
+        this.access = access;
+        this.loopback = loopback;
+    }
+
+    /** Whether this connection's TLS client presented a certificate that the trust manager verified. */
+    private static boolean verifiedClient(ChannelHandlerContext ctx) {
+        io.netty.handler.ssl.SslHandler ssl = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+        if (ssl == null) {
+            return false;
+        }
+        try {
+            return ssl.engine().getSession().getPeerCertificates().length > 0;
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            return false;
+        }
     }
 
     @Override
@@ -58,6 +80,9 @@ final class HttpAdminHandler extends SimpleChannelInboundHandler<FullHttpRequest
             keepAlive = false;
             reply = CompletableFuture.completedFuture(HttpReply.error(HttpResponseStatus.BAD_REQUEST,
                     "malformed HTTP request: " + request.decoderResult().cause().getMessage(), null));
+        } else if ((reply = refused(ctx, request)) != null) {
+            log.info("http: {} {} from {} refused: {}", method, new QueryStringDecoder(uri).rawPath(),
+                    ctx.channel().remoteAddress(), reply.join().status());
         } else {
             String body = request.content().toString(StandardCharsets.UTF_8);
             try {
@@ -76,6 +101,13 @@ final class HttpAdminHandler extends SimpleChannelInboundHandler<FullHttpRequest
             write(ctx, answer, keep);
             return null;
         });
+    }
+
+    /** The answer refusing the request by {@link HttpAccess}, or null when it may go on. */
+    private CompletableFuture<HttpReply> refused(ChannelHandlerContext ctx, FullHttpRequest request) {
+        HttpReply r = access.refusal(request.method(), request.headers().get(HttpHeaderNames.AUTHORIZATION),
+                verifiedClient(ctx), loopback);
+        return r == null ? null : CompletableFuture.completedFuture(r);
     }
 
     /** Writes {@code r} (from any thread); closes the connection after it unless kept alive. */
@@ -101,6 +133,9 @@ final class HttpAdminHandler extends SimpleChannelInboundHandler<FullHttpRequest
         }
         if (r.location() != null) {
             response.headers().set(HttpHeaderNames.LOCATION, r.location());
+        }
+        if (r.status().equals(HttpResponseStatus.UNAUTHORIZED)) {
+            response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"nvmpath\"");
         }
         HttpUtil.setKeepAlive(response, keepAlive);
         return response;

@@ -61,6 +61,9 @@ public final class HttpAdminServer implements AutoCloseable {
     private final boolean ownsGroup;
     private final ExecutorService executor;
     private final HttpApi api;
+    private final HttpAccess access;
+    /** The listener is on a loopback address (state changes need no credentials there unless configured). */
+    private final boolean loopback;
     /** Every open connection, closed by {@link #close()} (the event loops may outlive this server). */
     private final ChannelGroup connections;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -83,11 +86,21 @@ public final class HttpAdminServer implements AutoCloseable {
      */
     public HttpAdminServer(String address, int port, EventLoopGroup group, GatewayView view, GatewayControl control,
                            GatewayMetrics metrics, Duration portalWait) {
+        this(address, port, group, view, control, metrics, portalWait, HttpAccess.PLAIN);
+    }
+
+    /**
+     * As the other constructor, with HTTPS and the access rules of {@code access}.
+     */
+    public HttpAdminServer(String address, int port, EventLoopGroup group, GatewayView view, GatewayControl control,
+                           GatewayMetrics metrics, Duration portalWait, HttpAccess access) {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("HTTP port must be 0..65535, not " + port);
         }
         this.address = address;
         this.requestedPort = port;
+        this.access = access;
+        this.loopback = isLoopback(address);
         this.ownsGroup = group == null;
         this.group = ownsGroup ? new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory()) : group;
         this.executor = Executors.newSingleThreadExecutor(r -> {
@@ -116,9 +129,12 @@ public final class HttpAdminServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         connections.add(ch);
+                        if (access.tls() != null) {
+                            ch.pipeline().addLast("tls", access.tls().get().newHandler(ch.alloc()));
+                        }
                         ch.pipeline().addLast("http", new HttpServerCodec());
                         ch.pipeline().addLast("aggregator", new HttpAdminHandler.Aggregator(MAX_REQUEST_BYTES));
-                        ch.pipeline().addLast("api", new HttpAdminHandler(api, executor));
+                        ch.pipeline().addLast("api", new HttpAdminHandler(api, executor, access, loopback));
                     }
                 });
         try {
@@ -148,9 +164,17 @@ public final class HttpAdminServer implements AutoCloseable {
         return bound.getPort();
     }
 
-    /** Where to reach it: {@code http://127.0.0.1:9810}. */
+    /** Where to reach it: {@code http://127.0.0.1:9810} ({@code https://} with TLS). */
     public URI uri() {
-        return URI.create("http://" + GatewayCollector.hostPort(address, port()));
+        return URI.create((access.tls() == null ? "http://" : "https://") + GatewayCollector.hostPort(address, port()));
+    }
+
+    private static boolean isLoopback(String address) {
+        try {
+            return java.net.InetAddress.getByName(address).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     /**

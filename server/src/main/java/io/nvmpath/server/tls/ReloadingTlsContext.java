@@ -38,6 +38,7 @@ public final class ReloadingTlsContext implements Supplier<SslContext>, AutoClos
     private final String what;
     private final List<Path> files;
     private final Loader loader;
+    private final io.netty.handler.ssl.ClientAuth clientAuth;
     private final WarnLimiter warnings = new WarnLimiter(log, TimeUnit.MINUTES.toNanos(1));
     private final ScheduledExecutorService watcher;
     private volatile SslContext current;
@@ -58,12 +59,19 @@ public final class ReloadingTlsContext implements Supplier<SslContext>, AutoClos
      */
     public ReloadingTlsContext(String what, List<Path> files, Loader loader, Duration period)
             throws TlsMaterialException, SSLException {
+        this(what, files, loader, period, io.netty.handler.ssl.ClientAuth.REQUIRE);
+    }
+
+    /** As the other constructor; client certificates (when the files give client CAs) asked for as {@code clientAuth} says. */
+    public ReloadingTlsContext(String what, List<Path> files, Loader loader, Duration period,
+                               io.netty.handler.ssl.ClientAuth clientAuth) throws TlsMaterialException, SSLException {
         this.what = what;
         this.files = files.stream().filter(Objects::nonNull).toList();
         this.loader = loader;
+        this.clientAuth = clientAuth;
         this.fingerprint = fingerprint();
         TlsMaterial m = loader.load();
-        this.current = m.serverContext();
+        this.current = m.serverContext(clientAuth);
         log.info("{} TLS: {}", what, m.describe());
         this.watcher = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "nvmpath-tls-watch");
@@ -87,7 +95,7 @@ public final class ReloadingTlsContext implements Supplier<SslContext>, AutoClos
         }
         try {
             TlsMaterial m = loader.load();
-            current = m.serverContext();
+            current = m.serverContext(clientAuth);
             fingerprint = now;
             failedFingerprint = null;
             warnings.reset();

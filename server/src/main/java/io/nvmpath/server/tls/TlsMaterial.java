@@ -87,10 +87,19 @@ public record TlsMaterial(PrivateKey key, List<X509Certificate> chain, List<X509
 
     /** A Netty server context: TLS 1.2 and 1.3, client certificates required when client CAs are set. */
     public SslContext serverContext() throws SSLException {
+        return serverContext(ClientAuth.REQUIRE);
+    }
+
+    /**
+     * A Netty server context: TLS 1.2 and 1.3; when client CAs are set, client certificates are asked
+     * for as {@code clientAuth} says ({@code OPTIONAL}: a client without one is served, one with a
+     * certificate that does not chain to the CAs is refused).
+     */
+    public SslContext serverContext(ClientAuth clientAuth) throws SSLException {
         SslContextBuilder b = SslContextBuilder.forServer(key, chain.toArray(X509Certificate[]::new))
                 .protocols("TLSv1.3", "TLSv1.2");
         if (!clientCas.isEmpty()) {
-            b.trustManager(clientCas.toArray(X509Certificate[]::new)).clientAuth(ClientAuth.REQUIRE);
+            b.trustManager(clientCas.toArray(X509Certificate[]::new)).clientAuth(clientAuth);
         }
         return b.build();
     }

@@ -18,7 +18,7 @@ class GatewayConfigLoaderTest {
     void should_default_to_loopback_listeners_and_linux_timeouts() {
         GatewayConfig c = GatewayConfigLoader.defaults();
         assertThat(c.nbd().listen()).isEqualTo(new GatewayConfig.Listen("127.0.0.1", 10809));
-        assertThat(c.http()).isEqualTo(new GatewayConfig.Listen("127.0.0.1", 9810));
+        assertThat(c.http()).isEqualTo(new GatewayConfig.Http(new GatewayConfig.Listen("127.0.0.1", 9810)));
         assertThat(c.nbd().tls().mode()).isEqualTo("off");
         assertThat(c.controller().keepAliveTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(c.controller().ctrlLossTimeout()).isEqualTo(Duration.ofSeconds(600));
