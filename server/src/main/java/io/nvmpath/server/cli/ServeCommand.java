@@ -66,11 +66,17 @@ final class ServeCommand extends CliCommand {
             throw new ParameterException(cmd(), "give --config FILE or --demo");
         }
         try {
-            gateway = config != null ? GatewayConfigLoader.load(config) : GatewayConfigLoader.defaults();
+            gateway = withOverrides(config != null ? GatewayConfigLoader.load(config) : GatewayConfigLoader.defaults());
         } catch (ConfigException e) {
             throw new ParameterException(cmd(), e.getMessage());
         }
-        GatewayConfig g = gateway;
+        if (drainSeconds < 0) {
+            throw new ParameterException(cmd(), "--drain-timeout must not be negative");
+        }
+    }
+
+    /** {@code g} with this command line's overrides (listen addresses, state file): at start and at each reload. */
+    private GatewayConfig withOverrides(GatewayConfig g) {
         GatewayConfig.Nbd nbd = g.nbd();
         if (nbdListen != null) {
             nbd = new GatewayConfig.Nbd(listen(nbdListen, "--nbd-listen"), nbd.tls(), nbd.allow(), nbd.maxPayload());
@@ -83,11 +89,8 @@ final class ServeCommand extends CliCommand {
         }
         GatewayConfig.Host host = stateFile == null ? g.host()
                 : new GatewayConfig.Host(g.host().nqn(), g.host().id(), stateFile);
-        gateway = new GatewayConfig(host, g.portals(), g.controller(), g.multipath(), g.subsystems(), nbd,
+        return new GatewayConfig(host, g.portals(), g.controller(), g.multipath(), g.subsystems(), nbd,
                 g.exports(), http);
-        if (drainSeconds < 0) {
-            throw new ParameterException(cmd(), "--drain-timeout must not be negative");
-        }
     }
 
     private GatewayConfig.Listen listen(String s, String option) {
@@ -141,6 +144,18 @@ final class ServeCommand extends CliCommand {
                 target.close();
             }
             throw e;
+        }
+        if (config != null) {
+            Path file = config;
+            g.configSource(() -> withOverrides(GatewayConfigLoader.load(file)));
+            Signals.onHangup(() -> {
+                try {
+                    g.reload();
+                } catch (ConfigException e) {
+                    org.slf4j.LoggerFactory.getLogger(ServeCommand.class).error(
+                            "SIGHUP: reload refused, the configuration in force stays: {}", e.getMessage());
+                }
+            });
         }
         CountDownLatch stopped = new CountDownLatch(1);
         RunningTarget demoTarget = target;
@@ -197,8 +212,21 @@ final class ServeCommand extends CliCommand {
         return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 
-    /** SIGTERM/SIGINT: the first stops gracefully, a second exits at once. */
+    /** SIGTERM/SIGINT: the first stops gracefully, a second exits at once; SIGHUP reloads. */
     static final class Signals {
+        /** SIGHUP runs {@code reload} on a thread of its own (the configuration file is read again). */
+        static void onHangup(Runnable reload) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+                    Thread t = new Thread(reload, "nvmpath-reload");
+                    t.setDaemon(true);
+                    t.start();
+                });
+            } catch (IllegalArgumentException e) {
+                // no SIGHUP here: POST /api/v1/reload still reloads
+            }
+        }
+
         private static final AtomicInteger count = new AtomicInteger();
 
         static void install(Runnable graceful) {

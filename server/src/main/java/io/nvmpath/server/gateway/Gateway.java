@@ -53,7 +53,10 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     private record Entry(NamespaceHead head, NbdExport export, List<String> aliases) {
     }
 
-    private final GatewayConfig config;
+    /** The configuration in force: replaced by {@link #reload}; what cannot change at run time is the start's. */
+    private volatile GatewayConfig config;
+    /** Where {@link #reload()} reads the configuration again (set by {@code serve --config}); null: none. */
+    private volatile java.util.function.Supplier<GatewayConfig> configSource;
     private final HostIdentity identity;
     private final EventLoopGroup loops;
     private final Multipath multipath;
@@ -224,11 +227,10 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
                 }
             }
             String name = exportName(nqn, head.nsid());
-            GatewayConfig.Export ec = config.exports().getOrDefault(name, GatewayConfig.Export.DEFAULT);
-            List<String> allow = ec.allow().isEmpty() ? config.nbd().allow() : ec.allow();
+            GatewayConfig c = config;
+            GatewayConfig.Export ec = c.exports().getOrDefault(name, GatewayConfig.Export.DEFAULT);
             NbdExport e = new NbdExport(name, "namespace " + head.nsid() + " of " + nqn + " (" + head.ids() + ")",
-                    new HeadBlockDevice(head), ec.readOnly(), allow.stream().map(ClientNetwork::parse).toList(),
-                    new ExportStats());
+                    new HeadBlockDevice(head), ec.readOnly(), allowed(c, ec), new ExportStats());
             exports.put(name, new Entry(head, e, ec.aliases()));
             for (String a : ec.aliases()) {
                 aliases.put(a, name);
@@ -252,6 +254,11 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
                 nbd.disconnectExport(name);
             }
         }
+    }
+
+    /** The client networks of an export: its own list, else the NBD listener's. */
+    private static List<ClientNetwork> allowed(GatewayConfig c, GatewayConfig.Export ec) {
+        return (ec.allow().isEmpty() ? c.nbd().allow() : ec.allow()).stream().map(ClientNetwork::parse).toList();
     }
 
     /** The export name of namespace {@code nsid} of {@code nqn}: {@code <subnqn>/<nsid>}. */
@@ -372,6 +379,137 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     @Override
     public boolean removePortal(String traddr, int trsvcid, String subnqn) {
         return multipath.removePortal(new TransportAddress(traddr, trsvcid), subnqn);
+    }
+
+    // ---- reload -------------------------------------------------------------------------------
+
+    /** Where {@link #reload()} reads the configuration from (the file {@code serve} was given, with its overrides). */
+    public void configSource(java.util.function.Supplier<GatewayConfig> source) {
+        this.configSource = source;
+    }
+
+    @Override
+    public ReloadResult reload() {
+        java.util.function.Supplier<GatewayConfig> source = configSource;
+        if (source == null) {
+            throw new IllegalStateException("there is no configuration file to reload (serve --demo)");
+        }
+        return reload(source.get()); // a ConfigException here: nothing applied
+    }
+
+    /**
+     * Applies a new configuration without a restart: portals added and removed, export aliases,
+     * read-only and allow-lists (the NBD listener's and each export's), iopolicy and preferred path
+     * per subsystem. Connections that are still allowed stay; one whose export became read-only, or
+     * whose client the export no longer allows, is closed (its requests answered first) with the
+     * reason logged. What can change only at a start (listeners, TLS settings, host identity,
+     * controller options, multipath timers) is reported in {@link ReloadResult#needsRestart()} and
+     * left as it is.
+     */
+    public synchronized ReloadResult reload(GatewayConfig next) {
+        GatewayConfig old = config;
+        List<String> applied = new ArrayList<>();
+        List<String> restart = new ArrayList<>();
+        if (!java.util.Objects.equals(old.host(), next.host())) {
+            restart.add("host");
+        }
+        if (!old.controller().equals(next.controller())) {
+            restart.add("controller");
+        }
+        GatewayConfig.Multipath om = old.multipath();
+        GatewayConfig.Multipath nm = next.multipath();
+        // the iopolicy applies now (below); the timers are the multipath layer's, from its start
+        if (!om.noPathTimeout().equals(nm.noPathTimeout()) || !om.failback().equals(nm.failback())
+                || !om.failbackDelay().equals(nm.failbackDelay()) || !om.delayedRemoval().equals(nm.delayedRemoval())) {
+            restart.add("multipath (noPathTimeout, failback, failbackDelay, delayedRemoval)");
+        }
+        if (!old.nbd().listen().equals(next.nbd().listen())) {
+            restart.add("nbd.listen");
+        }
+        if (!old.nbd().tls().equals(next.nbd().tls())) {
+            restart.add("nbd.tls (the files themselves are followed as they change)");
+        }
+        if (old.nbd().maxPayload() != next.nbd().maxPayload()) {
+            restart.add("nbd.maxPayload");
+        }
+        if (!java.util.Objects.equals(old.http(), next.http())) {
+            restart.add("http");
+        }
+        // what cannot change keeps its old value, so that the next reload compares with what runs
+        GatewayConfig effective = new GatewayConfig(old.host(), next.portals(), old.controller(),
+                new GatewayConfig.Multipath(nm.iopolicy(), om.noPathTimeout(), om.failback(), om.failbackDelay(),
+                        om.delayedRemoval()), next.subsystems(),
+                new GatewayConfig.Nbd(old.nbd().listen(), old.nbd().tls(), next.nbd().allow(), old.nbd().maxPayload()),
+                next.exports(), old.http());
+        config = effective;
+
+        // portals
+        for (GatewayConfig.Portal p : old.portals()) {
+            if (!next.portals().contains(p)) {
+                removePortal(p.traddr(), p.trsvcid(), p.subnqn());
+                applied.add("portal " + p.traddr() + ":" + p.trsvcid() + " " + portalName(p) + " removed");
+            }
+        }
+        for (GatewayConfig.Portal p : next.portals()) {
+            if (!old.portals().contains(p)) {
+                connect(p.traddr(), p.trsvcid(), p.subnqn());
+                applied.add("portal " + p.traddr() + ":" + p.trsvcid() + " " + portalName(p) + " added");
+                log.info("portal {}:{} {} added", p.traddr(), p.trsvcid(), portalName(p));
+            }
+        }
+        // iopolicy and preferred path of the subsystems there are
+        for (MultipathView.Subsystem sub : multipath.view()) {
+            GatewayConfig.Subsystem was = old.subsystems().get(sub.nqn());
+            GatewayConfig.Subsystem is = next.subsystems().get(sub.nqn());
+            String policy = is != null && is.iopolicy() != null ? is.iopolicy() : nm.iopolicy();
+            String before = was != null && was.iopolicy() != null ? was.iopolicy() : om.iopolicy();
+            if (!IoPolicy.fromLabel(policy).equals(IoPolicy.fromLabel(before))) {
+                ioPolicy(sub.nqn(), policy);
+                applied.add(sub.nqn() + ": iopolicy " + IoPolicy.fromLabel(policy).label());
+            }
+            String prefer = is == null ? null : is.preferredPath();
+            String preferred = was == null ? null : was.preferredPath();
+            if (!java.util.Objects.equals(prefer, preferred)) {
+                preferredPath(sub.nqn(), prefer);
+                applied.add(sub.nqn() + ": preferred path " + (prefer == null ? "cleared" : prefer));
+            }
+        }
+        // exports: aliases, read-only, allow-lists
+        for (Map.Entry<String, Entry> x : exports.entrySet()) {
+            String name = x.getKey();
+            Entry e = x.getValue();
+            GatewayConfig.Export ec = next.exports().getOrDefault(name, GatewayConfig.Export.DEFAULT);
+            List<ClientNetwork> allow = allowed(effective, ec);
+            NbdExport was = e.export();
+            if (was.readOnly() != ec.readOnly() || !was.allow().equals(allow) || !e.aliases().equals(ec.aliases())) {
+                NbdExport now = was.with(ec.readOnly(), allow);
+                exports.put(name, new Entry(e.head(), now, ec.aliases()));
+                e.aliases().stream().filter(a -> !ec.aliases().contains(a)).forEach(aliases::remove);
+                ec.aliases().forEach(a -> aliases.put(a, name));
+                if (!e.aliases().equals(ec.aliases())) {
+                    applied.add("export " + name + ": aliases " + ec.aliases());
+                }
+                if (ec.readOnly() && !was.readOnly()) {
+                    applied.add("export " + name + ": read-only");
+                    nbd.disconnectExport(name, remote -> true, "the export became read-only");
+                } else if (!ec.readOnly() && was.readOnly()) {
+                    applied.add("export " + name + ": writable");
+                }
+                if (!was.allow().equals(allow)) {
+                    applied.add("export " + name + ": clients from " + (allow.isEmpty() ? "anywhere"
+                            : allow.stream().map(ClientNetwork::text).toList()));
+                    nbd.disconnectExport(name, remote -> !now.allows(remote),
+                            "the export's allow-list no longer has this client");
+                }
+            }
+        }
+        log.info("configuration reloaded: {}{}", applied.isEmpty() ? "nothing changed" : String.join("; ", applied),
+                restart.isEmpty() ? "" : "; needs a restart to change: " + String.join(", ", restart));
+        return new ReloadResult(applied, restart);
+    }
+
+    private static String portalName(GatewayConfig.Portal p) {
+        return p.subnqn() == null ? "(discovery)" : p.subnqn();
     }
 
     // ---- life cycle -----------------------------------------------------------------------------

@@ -22,4 +22,12 @@ public interface GatewayControl {
 
     /** Removes a portal and disconnects its controllers; false if there was none. */
     boolean removePortal(String traddr, int trsvcid, String subnqn);
+
+    /**
+     * Reads the configuration file again and applies what changed (see {@link Gateway#reload}).
+     *
+     * @throws io.nvmpath.target.config.ConfigException when the new configuration is wrong: nothing applied
+     * @throws IllegalStateException when the gateway runs without a configuration file
+     */
+    ReloadResult reload();
 }

@@ -17,6 +17,8 @@ import io.netty.handler.codec.http.QueryStringEncoder;
 import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.server.gateway.GatewayControl;
 import io.nvmpath.server.gateway.GatewayView;
+import io.nvmpath.server.gateway.ReloadResult;
+import io.nvmpath.target.config.ConfigException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +50,7 @@ import java.util.stream.Collectors;
  * GET    /metrics                                  Prometheus text format 0.0.4
  * GET    /health                                   200 {"status": "serving"}, 503 {"status": "not serving"}
  * GET    /ready                                    200 {"status": "ready"}, 503 {"status": "not ready", "waitingFor": [..]}
+ * POST   /api/v1/reload                            200 {"applied": [..], "needsRestart": [..]}; 400 naming the field
  * GET    /api/v1/subsystems                        {"subsystems": [Subsystem...]}
  * GET    /api/v1/subsystems/{nqn}                  Subsystem
  * POST   /api/v1/subsystems/{nqn}/iopolicy         {"iopolicy": "round-robin"}         → Subsystem
@@ -167,11 +170,30 @@ final class HttpApi {
                         return portals(method, path, query, body);
                     }
                 }
+                case "reload" -> {
+                    if (r.size() == 1) {
+                        allow(method, path, HttpMethod.POST);
+                        return done(reload());
+                    }
+                }
                 default -> {
                 }
             }
         }
         throw HttpApiException.notFound("no resource " + path);
+    }
+
+    /** Reloads the configuration file: 200 with what changed; 400 naming the field of a wrong one (nothing applied). */
+    private HttpReply reload() {
+        try {
+            ReloadResult r = control.reload();
+            return HttpReply.json(HttpResponseStatus.OK, Map.of("applied", r.applied(), "needsRestart", r.needsRestart()));
+        } catch (ConfigException e) {
+            log.warn("reload refused, the configuration in force stays: {}", e.getMessage());
+            throw HttpApiException.badRequest("reload refused, nothing changed: " + e.getMessage());
+        } catch (IllegalStateException e) {
+            throw HttpApiException.badRequest(e.getMessage());
+        }
     }
 
     private CompletableFuture<HttpReply> subsystems(HttpMethod method, String path, List<String> r, String body) {

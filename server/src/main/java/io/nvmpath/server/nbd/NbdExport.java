@@ -19,4 +19,25 @@ public record NbdExport(String name, String description, BlockDevice device, boo
     public NbdExport {
         allow = List.copyOf(allow);
     }
+
+    /** Whether a client at {@code remote} may see and open this export (its allow-list). */
+    public boolean allows(java.net.SocketAddress remote) {
+        if (allow.isEmpty()) {
+            return true;
+        }
+        if (!(remote instanceof java.net.InetSocketAddress inet) || inet.getAddress() == null) {
+            return false;
+        }
+        for (ClientNetwork network : allow) {
+            if (network.contains(inet.getAddress())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** This export with other settings: the same device and counters. */
+    public NbdExport with(boolean readOnly, List<ClientNetwork> allow) {
+        return new NbdExport(name, description, device, readOnly, allow, stats);
+    }
 }

@@ -13,9 +13,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
@@ -524,20 +521,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     }
 
     private static boolean visible(ChannelHandlerContext ctx, NbdExport export) {
-        if (export.allow().isEmpty()) {
-            return true;
-        }
-        SocketAddress remote = ctx.channel().remoteAddress();
-        if (!(remote instanceof InetSocketAddress inet) || inet.getAddress() == null) {
-            return false;
-        }
-        InetAddress address = inet.getAddress();
-        for (ClientNetwork network : export.allow()) {
-            if (network.contains(address)) {
-                return true;
-            }
-        }
-        return false;
+        return export.allows(ctx.channel().remoteAddress());
     }
 
     private static ByteBuf infoString(ChannelHandlerContext ctx, int type, String value) {

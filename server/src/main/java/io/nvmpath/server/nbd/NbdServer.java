@@ -214,6 +214,16 @@ public final class NbdServer implements AutoCloseable {
      * @return completes when those connections are closed
      */
     public CompletableFuture<Void> disconnectExport(String name) {
+        return disconnectExport(name, remote -> true, null);
+    }
+
+    /**
+     * Closes the connections of export {@code name} whose client {@code which} selects, as {@link
+     * #disconnectExport(String)} does (requests already received are answered first), logging {@code
+     * reason} for each when given.
+     */
+    public CompletableFuture<Void> disconnectExport(String name, java.util.function.Predicate<java.net.SocketAddress> which,
+                                                    String reason) {
         List<CompletableFuture<Void>> closed = new ArrayList<>();
         for (Channel ch : connections) {
             CompletableFuture<Void> done = new CompletableFuture<>();
@@ -222,7 +232,10 @@ public final class NbdServer implements AutoCloseable {
                 // on the channel's loop, ordered with its negotiation: it either entered the export
                 // before (drained here) or looks it up after (and no longer finds it)
                 ch.eventLoop().execute(() -> {
-                    if (name.equals(ch.attr(EXPORT_NAME).get()) && ch.isOpen()) {
+                    if (name.equals(ch.attr(EXPORT_NAME).get()) && ch.isOpen() && which.test(ch.remoteAddress())) {
+                        if (reason != null) {
+                            log.info("NBD client {} on export {}: closing: {}", ch.remoteAddress(), name, reason);
+                        }
                         ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
                         ch.closeFuture().addListener(f -> done.complete(null));
                     } else {

@@ -188,6 +188,73 @@ class GatewayTest {
         }
     }
 
+    private String yaml(String extra, int... ports) {
+        StringBuilder y = new StringBuilder("host: {stateFile: " + dir.resolve("host.properties") + "}\nportals:\n");
+        for (int p : ports) {
+            y.append("  - {traddr: 127.0.0.1, trsvcid: ").append(p).append(", subnqn: \"").append(NQN).append("\"}\n");
+        }
+        return y.append("controller: {keepAliveTimeout: 2s, reconnectDelay: 300ms, connectTimeout: 1s}\n")
+                .append("nbd: {listen: {port: 0}}\nhttp: {listen: {port: 0}}\n").append(extra).toString();
+    }
+
+    @Test
+    void should_reload_portals_aliases_and_read_only_closing_only_the_connections_no_longer_allowed()
+            throws Exception {
+        String name = Gateway.exportName(NQN, 1);
+        Path file = dir.resolve("gateway.yaml");
+        java.nio.file.Files.writeString(file, yaml("", target.port(1)));
+        Gateway g = gateway = Gateway.start(GatewayConfigLoader.load(file));
+        g.configSource(() -> GatewayConfigLoader.load(file));
+        g.awaitExport(name).get(10, TimeUnit.SECONDS);
+        try (RawNbdClient stays = RawNbdClient.open(g.nbdAddress(), name)) {
+            // an alias and a second portal: the connection stays
+            java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {aliases: [db]}\n",
+                    target.port(1), target.port(2)));
+            ReloadResult added = g.reload();
+            assertThat(added.applied()).contains("export " + name + ": aliases [db]",
+                    "portal 127.0.0.1:" + target.port(2) + " " + NQN + " added");
+            assertThat(added.needsRestart()).isEmpty();
+            await("the second path", () -> g.subsystems().get(0).heads().get(0).paths().size() == 2);
+            assertThat(read(stays, 1, 0, 4096)).as("the connection still allowed goes on").hasSize(4096);
+            try (RawNbdClient alias = RawNbdClient.open(g.nbdAddress(), "db")) {
+                assertThat(read(alias, 1, 0, 512)).hasSize(512);
+            }
+
+            // a wrong configuration changes nothing
+            java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {readOnly: maybe}\n",
+                    target.port(1)));
+            org.assertj.core.api.Assertions.assertThatThrownBy(g::reload)
+                    .isInstanceOf(io.nvmpath.target.config.ConfigException.class).hasMessageContaining("readOnly");
+            assertThat(g.subsystems().get(0).heads().get(0).paths()).hasSize(2);
+            assertThat(read(stays, 2, 0, 512)).hasSize(512);
+
+            // read-only: the connection that may write is closed; a new one is refused writes
+            java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {aliases: [db], readOnly: true}\n"
+                    + "nbd: {listen: {port: 12345}}\n", target.port(1), target.port(2)).replace(
+                    "nbd: {listen: {port: 0}}\n", ""));
+            ReloadResult ro = g.reload();
+            assertThat(ro.applied()).contains("export " + name + ": read-only");
+            assertThat(ro.needsRestart()).containsExactly("nbd.listen");
+            assertThat(stays.closedByServer()).as("closed: the export became read-only").isTrue();
+        }
+        try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), "db")) {
+            c.write(1, 0, random(512, 3));
+            assertThat(c.readSimpleReply(0).error()).as("EPERM").isEqualTo(1);
+        }
+
+        // an allow-list that leaves this client out: it is closed, and the export hidden from it
+        try (RawNbdClient other = RawNbdClient.open(g.nbdAddress(), name)) {
+            java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {allow: [10.0.0.0/8]}\n",
+                    target.port(1), target.port(2)));
+            assertThat(g.reload().applied()).contains("export " + name + ": clients from [10.0.0.0/8]");
+            assertThat(other.closedByServer()).isTrue();
+        }
+        try (RawNbdClient c = RawNbdClient.negotiate(g.nbdAddress())) {
+            RawNbdClient.OptionReply r = c.option(7 /* NBD_OPT_GO */, RawNbdClient.infoData(name));
+            assertThat(r.type()).as("NBD_REP_ERR_UNKNOWN").isEqualTo((1 << 31) | 6);
+        }
+    }
+
     @Test
     void should_find_both_paths_through_a_discovery_portal() throws Exception {
         gateway = Gateway.start(GatewayConfigLoader.parse("host: {stateFile: " + dir.resolve("host.properties")

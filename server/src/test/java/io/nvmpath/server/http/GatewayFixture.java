@@ -203,6 +203,20 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
 
     // ---- GatewayControl ----------------------------------------------------------------------
 
+    /** What {@link #reload()} does next: a result, or a thrown exception. */
+    private volatile java.util.function.Supplier<io.nvmpath.server.gateway.ReloadResult> reload =
+            () -> new io.nvmpath.server.gateway.ReloadResult(List.of(), List.of());
+
+    public void onReload(java.util.function.Supplier<io.nvmpath.server.gateway.ReloadResult> r) {
+        reload = r;
+    }
+
+    @Override
+    public io.nvmpath.server.gateway.ReloadResult reload() {
+        calls.add("reload");
+        return reload.get();
+    }
+
     @Override
     public void ioPolicy(String nqn, String policy) {
         calls.add("iopolicy " + nqn + " " + policy);

@@ -136,6 +136,24 @@ class HttpAdminServerTest {
         assertThat(json(ready).path("status").asText()).isEqualTo("ready");
     }
 
+    @Test
+    void should_reload_on_post_and_answer_400_naming_the_field_of_a_wrong_configuration() throws Exception {
+        gateway.onReload(() -> new io.nvmpath.server.gateway.ReloadResult(List.of("export x/1: read-only"),
+                List.of("nbd.listen")));
+        HttpResponse<String> ok = post("/api/v1/reload", "");
+        assertThat(ok.statusCode()).isEqualTo(200);
+        assertThat(json(ok).path("applied").get(0).asText()).isEqualTo("export x/1: read-only");
+        assertThat(json(ok).path("needsRestart").get(0).asText()).isEqualTo("nbd.listen");
+
+        gateway.onReload(() -> {
+            throw new io.nvmpath.target.config.ConfigException("exports.x/1.readOnly", "expected true or false");
+        });
+        HttpResponse<String> bad = post("/api/v1/reload", "");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(error(bad)).isEqualTo("reload refused, nothing changed: exports.x/1.readOnly: expected true or false");
+        assertThat(get("/api/v1/reload").statusCode()).isEqualTo(405);
+    }
+
     // ---- reading -----------------------------------------------------------------------------
 
     @Test
