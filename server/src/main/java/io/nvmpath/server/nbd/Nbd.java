@@ -111,6 +111,22 @@ final class Nbd {
     /** Default maximum payload a client may assume when it did not ask for block sizes (2^25). */
     static final int DEFAULT_MAX_PAYLOAD = 32 << 20;
 
+    /** An option's name as the protocol writes it ({@code NBD_OPT_GO}), or its number. */
+    static String optionName(int option) {
+        return switch (option) {
+            case OPT_EXPORT_NAME -> "NBD_OPT_EXPORT_NAME";
+            case OPT_ABORT -> "NBD_OPT_ABORT";
+            case OPT_LIST -> "NBD_OPT_LIST";
+            case OPT_STARTTLS -> "NBD_OPT_STARTTLS";
+            case OPT_INFO -> "NBD_OPT_INFO";
+            case OPT_GO -> "NBD_OPT_GO";
+            case OPT_STRUCTURED_REPLY -> "NBD_OPT_STRUCTURED_REPLY";
+            case OPT_LIST_META_CONTEXT -> "NBD_OPT_LIST_META_CONTEXT";
+            case OPT_SET_META_CONTEXT -> "NBD_OPT_SET_META_CONTEXT";
+            default -> "option " + option;
+        };
+    }
+
     /** The name of a command type, for messages. */
     static String commandName(int type) {
         return switch (type) {

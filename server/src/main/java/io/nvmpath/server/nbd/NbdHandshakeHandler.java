@@ -88,9 +88,30 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     private int option;
     private long optionLength;
 
+    /** Refused options, logged with their cause at most once a second per connection. */
+    private final io.nvmpath.fabric.log.WarnLimiter refusals;
+
     NbdHandshakeHandler(NbdServer.Config config, NbdExports exports) {
+        this(config, exports, new io.nvmpath.fabric.log.WarnLimiter(log,
+                io.nvmpath.fabric.log.WarnLimiter.DEFAULT_INTERVAL_NANOS));
+    }
+
+    NbdHandshakeHandler(NbdServer.Config config, NbdExports exports, io.nvmpath.fabric.log.WarnLimiter refusals) {
         this.config = config;
         this.exports = exports;
+        this.refusals = refusals;
+    }
+
+    /** Logs an option refused to this client, with what the operator needs that the client is not told. */
+    private void refused(ChannelHandlerContext ctx, String why) {
+        refusals.warn("NBD client " + ctx.channel().remoteAddress() + ": " + Nbd.optionName(option) + " refused: " + why,
+                null);
+    }
+
+    /** Why export {@code name} is not this client's, for the log (the client is told only that there is none). */
+    private String unknown(String name) {
+        NbdExport e = name.isEmpty() ? exports.defaultExport() : exports.find(name);
+        return e == null ? "no export '" + name + "'" : "export '" + name + "' is hidden from it by its allow-list";
     }
 
     @Override
@@ -226,6 +247,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
             if (option == Nbd.OPT_EXPORT_NAME) {
                 close(ctx, "NBD_OPT_EXPORT_NAME before STARTTLS, and TLS is required");
             } else {
+                refused(ctx, "TLS is required and the client has not sent NBD_OPT_STARTTLS");
                 replyError(ctx, Nbd.REP_ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first");
             }
             return;
@@ -351,6 +373,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
         }
         NbdExport export = resolve(ctx, name);
         if (export == null) {
+            refused(ctx, unknown(name));
             replyError(ctx, Nbd.REP_ERR_UNKNOWN, "no export '" + name + "'");
             return;
         }
@@ -411,6 +434,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
         }
         NbdExport export = resolve(ctx, name);
         if (export == null) {
+            refused(ctx, unknown(name));
             replyError(ctx, Nbd.REP_ERR_UNKNOWN, "no export '" + name + "'");
             return;
         }

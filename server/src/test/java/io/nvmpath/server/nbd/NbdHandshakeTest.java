@@ -355,4 +355,41 @@ class NbdHandshakeTest {
     private static String contextName(OptionReply r) {
         return new String(r.data(), 4, r.data().length - 4, StandardCharsets.UTF_8);
     }
+
+    @Test
+    void should_log_an_export_refused_to_a_client_saying_when_its_allow_list_hides_it() throws Exception {
+        RecordingLogger log = new RecordingLogger();
+        NbdExport hidden = new NbdExport("hidden", "", new MemoryBlockDevice(1 << 20), false,
+                java.util.List.of(ClientNetwork.parse("10.0.0.0/8")), new ExportStats());
+        NbdExports exports = new NbdExports() {
+            @Override
+            public NbdExport find(String name) {
+                return name.equals("hidden") ? hidden : null;
+            }
+
+            @Override
+            public java.util.List<NbdExport> list() {
+                return java.util.List.of(hidden);
+            }
+        };
+        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel(
+                new NbdHandshakeHandler(NbdServer.Config.defaults(), exports,
+                        new io.nvmpath.fabric.log.WarnLimiter(log, 0)));
+        try {
+            io.netty.buffer.ByteBuf in = io.netty.buffer.Unpooled.buffer();
+            in.writeInt(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES);
+            for (String name : new String[] {"hidden", "nope"}) {
+                byte[] data = RawNbdClient.infoData(name);
+                in.writeLong(Nbd.IHAVEOPT).writeInt(Nbd.OPT_GO).writeInt(data.length).writeBytes(data);
+            }
+            ch.writeInbound(in);
+            ch.releaseOutbound();
+
+            assertThat(log.lines).containsExactly(
+                    "WARN NBD client embedded: NBD_OPT_GO refused: export 'hidden' is hidden from it by its allow-list",
+                    "WARN NBD client embedded: NBD_OPT_GO refused: no export 'nope'");
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
 }
