@@ -57,7 +57,7 @@ build_nvmpath() {
   rm -rf "$ctx"; mkdir -p "$ctx/bin"
   # the modules the gateway uses (jdeps --print-module-deps, less java.desktop: Jackson uses
   # java.beans only when present); jdk.crypto.ec for TLS on JDKs that still ship it apart
-  local modules=java.base,java.naming,java.net.http,java.sql,jdk.jfr,jdk.management,jdk.unsupported
+  local modules=java.base,java.logging,java.naming,java.net.http,java.sql,jdk.jfr,jdk.management,jdk.unsupported
   "$jdk/bin/java" --list-modules | grep -q "^jdk.crypto.ec@" && modules+=,jdk.crypto.ec
   log "jlink $modules from $jdk"
   "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \

@@ -65,7 +65,7 @@ class ManifestCrossCheckTest {
     static Path root;
 
     @BeforeAll
-    static void readManifests() throws IOException {
+    static void readManifests() throws Exception {
         daemonSet = KubernetesManifests.read("daemonset.yaml", DaemonSet.class);
         pod = daemonSet.getSpec().getTemplate().getSpec();
         assertThat(pod.getContainers()).hasSize(1);
@@ -350,7 +350,7 @@ class ManifestCrossCheckTest {
      * files, the other volumes empty), moves every absolute file name in gateway.yaml under it, and
      * loads the result: the loader then finds the TLS files only if the pod would.
      */
-    private static GatewayConfig loadAsThePodSeesIt() throws IOException {
+    private static GatewayConfig loadAsThePodSeesIt() throws Exception {
         List<VolumeMount> mounts = new ArrayList<>(gateway.getVolumeMounts());
         mounts.sort(Comparator.comparingInt(m -> Path.of(m.getMountPath()).getNameCount()));
         for (VolumeMount m : mounts) {
@@ -369,6 +369,17 @@ class ManifestCrossCheckTest {
                 for (Map.Entry<String, String> e : secret.getData().entrySet()) {
                     Files.write(dir.resolve(e.getKey()), Base64.getDecoder().decode(e.getValue()));
                 }
+                // the committed Secret holds no key: fill it as cert-manager or `kubectl create secret` would
+                // (the gateway checks that the key belongs to the certificate)
+                io.netty.pkitesting.X509Bundle ca = new io.netty.pkitesting.CertificateBuilder().subject("CN=test CA")
+                        .setIsCertificateAuthority(true).algorithm(io.netty.pkitesting.CertificateBuilder.Algorithm.ecp256)
+                        .buildSelfSigned();
+                io.netty.pkitesting.X509Bundle server = new io.netty.pkitesting.CertificateBuilder()
+                        .subject("CN=nvmpath-gateway").algorithm(io.netty.pkitesting.CertificateBuilder.Algorithm.ecp256)
+                        .buildIssuedBy(ca);
+                Files.writeString(dir.resolve("tls.crt"), server.getCertificatePEM());
+                Files.writeString(dir.resolve("tls.key"), server.getPrivateKeyPEM());
+                Files.writeString(dir.resolve("ca.crt"), ca.getCertificatePEM());
             }
         }
         List<String> args = gateway.getArgs();

@@ -22,8 +22,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Reload as an operator does it, through the real binary ({@code bin/nvmpath serve --config}): the
- * file edited, then SIGHUP or {@code POST /api/v1/reload}. A second portal and an alias appear without
- * a restart; a wrong file is refused whole, the configuration in force stays, and the API names the
+ * file edited, then SIGHUP or {@code POST /api/v1/reload}. A second portal, an alias and debug logging
+ * come without a restart; a wrong file is refused whole, the configuration in force stays, and the API names the
  * field.
  */
 class ReloadIT {
@@ -65,11 +65,15 @@ class ReloadIT {
                 await("ready", () -> get(base + "/ready").statusCode() == 200, serve, log);
                 assertThat(paths(base)).isEqualTo(1);
 
-                // SIGHUP: a second portal and an alias
-                Files.writeString(cfg, config(nbd, http, "exports:\n  \"" + export + "\": {aliases: [db]}\n",
-                        target.port(1), target.port(2)));
+                assertThat(Files.readString(log)).doesNotContain(" DEBUG ");
+
+                // SIGHUP: a second portal, an alias, debug logging
+                Files.writeString(cfg, config(nbd, http, "exports:\n  \"" + export + "\": {aliases: [db]}\n"
+                        + "log: {level: debug}\n", target.port(1), target.port(2)));
                 hangup(serve);
                 await("the second path", () -> paths(base) == 2, serve, log);
+                await("debug lines", () -> Files.readString(log).contains(" DEBUG HttpAdminHandler - http: GET "),
+                        serve, log);
                 await("the alias", () -> Tool.run(T, "nbdinfo", "--size", "nbd://127.0.0.1:" + nbd + "/db").rc() == 0,
                         serve, log);
 

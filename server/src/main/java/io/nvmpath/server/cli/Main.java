@@ -29,8 +29,8 @@ public final class Main {
     static final int EXIT_FAILURE = 1;
     static final int EXIT_USAGE = 2;
 
-    /** The system property slf4j-simple reads when it creates its first logger. */
-    static final String LOG_LEVEL_PROPERTY = "org.slf4j.simpleLogger.defaultLogLevel";
+    /** The command line's log level (-v sets debug); a command without one logs warnings and errors. */
+    static final String LOG_LEVEL_PROPERTY = "nvmpath.log.level";
 
     /** Inherited by every subcommand; set from the parse result wherever it was given. */
     @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT,
@@ -75,7 +75,7 @@ public final class Main {
         return err;
     }
 
-    /** Turns debug logging on before the command creates any logger, then runs it. */
+    /** Sets the log level (debug with -v), then runs the command. */
     private int execute(ParseResult parsed) {
         for (ParseResult p = parsed; p != null; p = p.subcommand()) {
             verbose |= p.hasMatchedOption("--verbose");
@@ -83,6 +83,7 @@ public final class Main {
         if (verbose) {
             System.setProperty(LOG_LEVEL_PROPERTY, "debug");
         }
+        io.nvmpath.server.log.LogLevel.set(System.getProperty(LOG_LEVEL_PROPERTY, "warn"));
         return new CommandLine.RunLast().execute(parsed);
     }
 

@@ -90,7 +90,7 @@ final class ServeCommand extends CliCommand {
         GatewayConfig.Host host = stateFile == null ? g.host()
                 : new GatewayConfig.Host(g.host().nqn(), g.host().id(), stateFile);
         return new GatewayConfig(host, g.portals(), g.controller(), g.multipath(), g.subsystems(), nbd,
-                g.exports(), http);
+                g.exports(), http, g.log());
     }
 
     private GatewayConfig.Listen listen(String s, String option) {
@@ -117,8 +117,10 @@ final class ServeCommand extends CliCommand {
             }
             return;
         }
-        if (System.getProperty(Main.LOG_LEVEL_PROPERTY) == null) {
-            System.setProperty(Main.LOG_LEVEL_PROPERTY, "info");
+        // the configuration's log level (info by default), unless the command line set one (-v)
+        boolean levelFromConfig = System.getProperty(Main.LOG_LEVEL_PROPERTY) == null;
+        if (levelFromConfig) {
+            io.nvmpath.server.log.LogLevel.set(gateway.log().level());
         }
         RunningTarget target = null;
         GatewayConfig cfg = gateway;
@@ -148,6 +150,9 @@ final class ServeCommand extends CliCommand {
         if (config != null) {
             Path file = config;
             g.configSource(() -> withOverrides(GatewayConfigLoader.load(file)));
+            if (levelFromConfig) {
+                g.onLogLevel(io.nvmpath.server.log.LogLevel::set);
+            }
             Signals.onHangup(() -> {
                 try {
                     g.reload();
@@ -204,7 +209,7 @@ final class ServeCommand extends CliCommand {
                 Duration.ofSeconds(-1), c.ioTimeout(), Duration.ofSeconds(3), c.ioQueues(), c.ioQueueSize(),
                 c.headerDigest(), c.dataDigest());
         return new GatewayConfig(g.host(), portals, quick, g.multipath(), g.subsystems(), g.nbd(), g.exports(),
-                g.http());
+                g.http(), g.log());
     }
 
     private static String hostPort(java.net.InetSocketAddress a) {

@@ -44,7 +44,7 @@ final class TargetCommand extends CliCommand {
     void run() throws Exception {
         if (System.getProperty(Main.LOG_LEVEL_PROPERTY) == null) {
             // a target logs what it is told to do (ANA changes, faults): worth seeing while it runs
-            System.setProperty(Main.LOG_LEVEL_PROPERTY, "info");
+            io.nvmpath.server.log.LogLevel.set("info");
         }
         RunningTarget running;
         try {

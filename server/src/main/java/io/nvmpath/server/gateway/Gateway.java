@@ -57,6 +57,8 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     private volatile GatewayConfig config;
     /** Where {@link #reload()} reads the configuration again (set by {@code serve --config}); null: none. */
     private volatile java.util.function.Supplier<GatewayConfig> configSource;
+    /** Applies a reloaded log level (set by {@code serve} unless its command line fixed one); null: ignored. */
+    private volatile java.util.function.Consumer<String> logLevel;
     private final HostIdentity identity;
     private final EventLoopGroup loops;
     private final Multipath multipath;
@@ -388,6 +390,11 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
         this.configSource = source;
     }
 
+    /** Where a reloaded {@code log.level} goes. */
+    public void onLogLevel(java.util.function.Consumer<String> apply) {
+        this.logLevel = apply;
+    }
+
     @Override
     public ReloadResult reload() {
         java.util.function.Supplier<GatewayConfig> source = configSource;
@@ -440,8 +447,17 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
                 new GatewayConfig.Multipath(nm.iopolicy(), om.noPathTimeout(), om.failback(), om.failbackDelay(),
                         om.delayedRemoval()), next.subsystems(),
                 new GatewayConfig.Nbd(old.nbd().listen(), old.nbd().tls(), next.nbd().allow(), old.nbd().maxPayload()),
-                next.exports(), old.http());
+                next.exports(), old.http(), next.log());
         config = effective;
+        if (!old.log().equals(next.log())) {
+            java.util.function.Consumer<String> apply = logLevel;
+            if (apply != null) {
+                apply.accept(next.log().level());
+                applied.add("log level " + next.log().level());
+            } else {
+                restart.add("log.level (the command line set the level)");
+            }
+        }
 
         // portals
         for (GatewayConfig.Portal p : old.portals()) {

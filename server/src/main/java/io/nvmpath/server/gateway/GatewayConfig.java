@@ -17,9 +17,11 @@ import java.util.Map;
  * @param nbd the NBD listener
  * @param exports per-export settings (aliases, read-only, allowed client networks), by export name
  * @param http the HTTP side (metrics, health, readiness, API); null = none
+ * @param log what is logged
  */
 public record GatewayConfig(Host host, List<Portal> portals, Controller controller, Multipath multipath,
-                            Map<String, Subsystem> subsystems, Nbd nbd, Map<String, Export> exports, Http http) {
+                            Map<String, Subsystem> subsystems, Nbd nbd, Map<String, Export> exports, Http http,
+                            Log log) {
 
     /** The default NBD port (IANA). */
     public static final int DEFAULT_NBD_PORT = io.nvmpath.server.nbd.NbdServer.DEFAULT_PORT;
@@ -110,6 +112,11 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
         public Http at(Listen other) {
             return new Http(other, tls, token);
         }
+    }
+
+    /** @param level error, warn, info (default), debug or trace; the command line's -v wins */
+    public record Log(String level) {
+        public static final Log DEFAULT = new Log("info");
     }
 
     /** Per-export settings. */

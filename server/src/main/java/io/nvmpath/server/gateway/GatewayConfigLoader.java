@@ -60,6 +60,7 @@ import java.util.regex.Pattern;
  *   maxPayload: 32MiB
  * exports:                    # by export name, {@code <subnqn>/<nsid>}
  *   nqn.2026-11.example:array1/1: {aliases: [db], readOnly: false, allow: [10.1.0.0/16]}
+ * log: {level: info}           # error, warn, info, debug, trace; reloadable
  * http:                       # metrics, API, health; "http: off" for none
  *   listen: {address: 127.0.0.1, port: 9810}
  *   tls: {certificate: cert.pem, key: key.pem, keyPassphrase: pass.txt, clientCa: ca.pem}   # HTTPS
@@ -74,7 +75,8 @@ public final class GatewayConfigLoader {
     private static final Pattern NQN = Pattern.compile("nqn\\.\\d{4}-\\d{2}\\.[^\\s:]+(:\\S+)?");
 
     private static final Set<String> TOP = Set.of("host", "portals", "controller", "multipath", "subsystems", "nbd",
-            "exports", "http");
+            "exports", "http", "log");
+    private static final Set<String> LOG = Set.of("level");
     private static final Set<String> HOST = Set.of("nqn", "id", "stateFile");
     private static final Set<String> PORTAL = Set.of("traddr", "trsvcid", "subnqn");
     private static final Set<String> CONTROLLER = Set.of("keepAliveTimeout", "reconnectDelay", "ctrlLossTimeout",
@@ -138,8 +140,15 @@ public final class GatewayConfigLoader {
         if (!off) {
             http = http(sub(top, "http", HTTP));
         }
+        YamlFields lf = sub(top, "log", LOG);
+        String level = lf.string("level", "info");
+        try {
+            io.nvmpath.server.log.LogLevel.jul(level);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(lf.at("level"), e.getMessage());
+        }
         return new GatewayConfig(host, portals, controller, multipath, Map.copyOf(subsystems), nbd,
-                Map.copyOf(exports), http);
+                Map.copyOf(exports), http, new GatewayConfig.Log(level.toLowerCase(java.util.Locale.ROOT)));
     }
 
     /** A sub-mapping of {@code top}; an empty one when absent. */

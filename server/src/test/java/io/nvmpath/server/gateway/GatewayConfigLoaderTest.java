@@ -112,4 +112,12 @@ class GatewayConfigLoaderTest {
         assertThat(HostIdentity.defaultStateFile(java.util.Map.of("STATE_DIRECTORY", "/var/lib/nvmpath:/var/lib/more")))
                 .as("systemd's StateDirectory=, the first of several").isEqualTo(Path.of("/var/lib/nvmpath/host.properties"));
     }
+
+    @Test
+    void should_read_the_log_level_and_name_a_wrong_one() {
+        assertThat(GatewayConfigLoader.parse("").log()).isEqualTo(GatewayConfig.Log.DEFAULT);
+        assertThat(GatewayConfigLoader.parse("log: {level: DEBUG}\n").log().level()).isEqualTo("debug");
+        assertThatThrownBy(() -> GatewayConfigLoader.parse("log: {level: loud}\n"))
+                .hasMessageStartingWith("log.level: \"loud\" is not a log level");
+    }
 }

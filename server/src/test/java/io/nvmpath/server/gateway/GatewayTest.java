@@ -208,12 +208,16 @@ class GatewayTest {
         g.awaitExport(name).get(10, TimeUnit.SECONDS);
         try (RawNbdClient stays = RawNbdClient.open(g.nbdAddress(), name)) {
             // an alias and a second portal: the connection stays
-            java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {aliases: [db]}\n",
+            java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {aliases: [db]}\nlog: {level: debug}\n",
                     target.port(1), target.port(2)));
+            java.util.List<String> levels = new java.util.concurrent.CopyOnWriteArrayList<>();
+            g.onLogLevel(levels::add);
             ReloadResult added = g.reload();
             assertThat(added.applied()).contains("export " + name + ": aliases [db]",
                     "portal 127.0.0.1:" + target.port(2) + " " + NQN + " added");
             assertThat(added.needsRestart()).isEmpty();
+            assertThat(added.applied()).contains("log level debug");
+            assertThat(levels).containsExactly("debug");
             await("the second path", () -> g.subsystems().get(0).heads().get(0).paths().size() == 2);
             assertThat(read(stays, 1, 0, 4096)).as("the connection still allowed goes on").hasSize(4096);
             try (RawNbdClient alias = RawNbdClient.open(g.nbdAddress(), "db")) {
