@@ -416,38 +416,11 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     public synchronized ReloadResult reload(GatewayConfig next) {
         GatewayConfig old = config;
         List<String> applied = new ArrayList<>();
-        List<String> restart = new ArrayList<>();
-        if (!java.util.Objects.equals(old.host(), next.host())) {
-            restart.add("host");
-        }
-        if (!old.controller().equals(next.controller())) {
-            restart.add("controller");
-        }
+        ConfigDiff diff = ConfigDiff.between(old, next);
+        List<String> restart = new ArrayList<>(diff.needsRestart());
+        GatewayConfig effective = diff.effective();
         GatewayConfig.Multipath om = old.multipath();
         GatewayConfig.Multipath nm = next.multipath();
-        // the iopolicy applies now (below); the timers are the multipath layer's, from its start
-        if (!om.noPathTimeout().equals(nm.noPathTimeout()) || !om.failback().equals(nm.failback())
-                || !om.failbackDelay().equals(nm.failbackDelay()) || !om.delayedRemoval().equals(nm.delayedRemoval())) {
-            restart.add("multipath (noPathTimeout, failback, failbackDelay, delayedRemoval)");
-        }
-        if (!old.nbd().listen().equals(next.nbd().listen())) {
-            restart.add("nbd.listen");
-        }
-        if (!old.nbd().tls().equals(next.nbd().tls())) {
-            restart.add("nbd.tls (the files themselves are followed as they change)");
-        }
-        if (old.nbd().maxPayload() != next.nbd().maxPayload()) {
-            restart.add("nbd.maxPayload");
-        }
-        if (!java.util.Objects.equals(old.http(), next.http())) {
-            restart.add("http");
-        }
-        // what cannot change keeps its old value, so that the next reload compares with what runs
-        GatewayConfig effective = new GatewayConfig(old.host(), next.portals(), old.controller(),
-                new GatewayConfig.Multipath(nm.iopolicy(), om.noPathTimeout(), om.failback(), om.failbackDelay(),
-                        om.delayedRemoval()), next.subsystems(),
-                new GatewayConfig.Nbd(old.nbd().listen(), old.nbd().tls(), next.nbd().allow(), old.nbd().maxPayload()),
-                next.exports(), old.http(), next.log());
         config = effective;
         if (!old.log().equals(next.log())) {
             java.util.function.Consumer<String> apply = logLevel;
@@ -460,18 +433,14 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
         }
 
         // portals
-        for (GatewayConfig.Portal p : old.portals()) {
-            if (!next.portals().contains(p)) {
-                removePortal(p.traddr(), p.trsvcid(), p.subnqn());
-                applied.add("portal " + p.traddr() + ":" + p.trsvcid() + " " + portalName(p) + " removed");
-            }
+        for (GatewayConfig.Portal p : diff.portalsRemoved()) {
+            removePortal(p.traddr(), p.trsvcid(), p.subnqn());
+            applied.add("portal " + p.traddr() + ":" + p.trsvcid() + " " + portalName(p) + " removed");
         }
-        for (GatewayConfig.Portal p : next.portals()) {
-            if (!old.portals().contains(p)) {
-                connect(p.traddr(), p.trsvcid(), p.subnqn());
-                applied.add("portal " + p.traddr() + ":" + p.trsvcid() + " " + portalName(p) + " added");
-                log.info("portal {}:{} {} added", p.traddr(), p.trsvcid(), portalName(p));
-            }
+        for (GatewayConfig.Portal p : diff.portalsAdded()) {
+            connect(p.traddr(), p.trsvcid(), p.subnqn());
+            applied.add("portal " + p.traddr() + ":" + p.trsvcid() + " " + portalName(p) + " added");
+            log.info("portal {}:{} {} added", p.traddr(), p.trsvcid(), portalName(p));
         }
         // iopolicy and preferred path of the subsystems there are
         for (MultipathView.Subsystem sub : multipath.view()) {
