@@ -122,6 +122,23 @@ class ImageIT {
     }
 
     @Test
+    void should_check_its_default_configuration_with_check_config() throws Exception {
+        String volume = "nvmpath-it-" + UUID.randomUUID();
+        try (GenericContainer<?> c = unprivileged("30001", volume, "check-config", "/etc/nvmpath/gateway.yaml")
+                .withStartupCheckStrategy(new org.testcontainers.containers.startupcheck.OneShotStartupCheckStrategy()
+                        .withTimeout(T))) {
+            c.start();
+            String out = c.getLogs(org.testcontainers.containers.output.OutputFrame.OutputType.STDOUT);
+            System.out.print("check-config in the image:\n" + out);
+            assertThat(out).startsWith("configuration /etc/nvmpath/gateway.yaml: OK")
+                    .contains("nbd: listen 0.0.0.0:10809, TLS off, clients from [127.0.0.0/8, 10.0.0.0/8")
+                    .contains("POST/DELETE refused (no token, no client CA, not loopback)");
+        } finally {
+            DockerPeer.client().removeVolumeCmd(volume).exec();
+        }
+    }
+
+    @Test
     void should_be_at_most_150_MB() {
         long bytes = DockerPeer.client().inspectImageCmd(DockerPeer.IMAGE).exec().getSize();
         System.out.printf("image %s: %.1f MB%n", DockerPeer.IMAGE, bytes / 1e6);

@@ -80,6 +80,9 @@ class ReloadIT {
                 // a wrong file: refused whole, on SIGHUP (logged) and on POST (400 naming the field)
                 Files.writeString(cfg, config(nbd, http, "exports:\n  \"" + export + "\": {aliases: [db], readonly: true}\n",
                         target.port(1)));
+                Tool.Result check = Tool.run(T, Peers.launcher(), "check-config", cfg.toString());
+                assertThat(check.rc()).as("check-config on the wrong file").isEqualTo(2);
+                assertThat(check.err()).startsWith("nvmpath check-config: exports." + export + ".readonly: unknown key");
                 hangup(serve);
                 await("the refusal in the log", () -> Files.readString(log).contains(
                         "SIGHUP: reload refused, the configuration in force stays: exports." + export + ".readonly"),
