@@ -58,24 +58,20 @@ class ReloadIT {
         try (NvmeTarget target = NvmeTarget.start(TargetConfig.demo(0, 0, 0, 0))) {
             Path cfg = dir.resolve("gateway.yaml");
             Files.writeString(cfg, config(nbd, http, "", target.port(1)));
-            Path log = dir.resolve("serve.log");
-            Process serve = new ProcessBuilder(Peers.launcher(), "serve", "--config", cfg.toString())
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            try {
-                await("ready", () -> get(base + "/ready").statusCode() == 200, serve, log);
+            try (ServeProcess serve = ServeProcess.start(cfg, dir.resolve("serve.log"))) {
+                serve.await("ready", T, () -> get(base + "/ready").statusCode() == 200);
                 assertThat(paths(base)).isEqualTo(1);
 
-                assertThat(Files.readString(log)).doesNotContain(" DEBUG ");
+                assertThat(serve.log()).doesNotContain(" DEBUG ");
 
                 // SIGHUP: a second portal, an alias, debug logging
                 Files.writeString(cfg, config(nbd, http, "exports:\n  \"" + export + "\": {aliases: [db]}\n"
                         + "log: {level: debug}\n", target.port(1), target.port(2)));
-                hangup(serve);
-                await("the second path", () -> paths(base) == 2, serve, log);
-                await("debug lines", () -> Files.readString(log).contains(" DEBUG HttpAdminHandler - http: GET "),
-                        serve, log);
-                await("the alias", () -> Tool.run(T, "nbdinfo", "--size", "nbd://127.0.0.1:" + nbd + "/db").rc() == 0,
-                        serve, log);
+                hangup(serve.process());
+                serve.await("the second path", T, () -> paths(base) == 2);
+                serve.await("debug lines", T, () -> serve.log().contains(" DEBUG HttpAdminHandler - http: GET "));
+                serve.await("the alias", T,
+                        () -> Tool.run(T, "nbdinfo", "--size", "nbd://127.0.0.1:" + nbd + "/db").rc() == 0);
 
                 // a wrong file: refused whole, on SIGHUP (logged) and on POST (400 naming the field)
                 Files.writeString(cfg, config(nbd, http, "exports:\n  \"" + export + "\": {aliases: [db], readonly: true}\n",
@@ -83,10 +79,9 @@ class ReloadIT {
                 Tool.Result check = Tool.run(T, Peers.launcher(), "check-config", cfg.toString());
                 assertThat(check.rc()).as("check-config on the wrong file").isEqualTo(2);
                 assertThat(check.err()).startsWith("nvmpath check-config: exports." + export + ".readonly: unknown key");
-                hangup(serve);
-                await("the refusal in the log", () -> Files.readString(log).contains(
-                        "SIGHUP: reload refused, the configuration in force stays: exports." + export + ".readonly"),
-                        serve, log);
+                hangup(serve.process());
+                serve.await("the refusal in the log", T, () -> serve.log().contains(
+                        "SIGHUP: reload refused, the configuration in force stays: exports." + export + ".readonly"));
                 HttpResponse<String> refused = post(base + "/api/v1/reload");
                 assertThat(refused.statusCode()).isEqualTo(400);
                 assertThat(JSON.readTree(refused.body()).path("error").asText())
@@ -101,13 +96,8 @@ class ReloadIT {
                 JsonNode applied = JSON.readTree(ok.body()).path("applied");
                 assertThat(applied.toString()).contains("portal 127.0.0.1:" + target.port(2) + " "
                         + TargetConfig.DEMO_NQN + " removed");
-                await("one path again", () -> paths(base) == 1, serve, log);
-                assertThat(Files.readString(log)).contains("configuration reloaded: ");
-            } finally {
-                serve.destroy();
-                if (!serve.waitFor(30, TimeUnit.SECONDS)) {
-                    serve.destroyForcibly();
-                }
+                serve.await("one path again", T, () -> paths(base) == 1);
+                assertThat(serve.log()).contains("configuration reloaded: ");
             }
         }
     }
@@ -129,27 +119,5 @@ class ReloadIT {
     private static HttpResponse<String> post(String url) throws Exception {
         return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void await(String what, Check c, Process serve, Path log) throws Exception {
-        long end = System.nanoTime() + T.toNanos();
-        while (true) {
-            try {
-                if (c.ok()) {
-                    return;
-                }
-            } catch (Exception e) {
-                // not yet
-            }
-            if (!serve.isAlive() || System.nanoTime() - end > 0) {
-                throw new AssertionError("waiting for " + what + (serve.isAlive() ? ": timed out" : ": the gateway exited "
-                        + serve.exitValue()) + "\n" + Files.readString(log));
-            }
-            Thread.sleep(100);
-        }
     }
 }

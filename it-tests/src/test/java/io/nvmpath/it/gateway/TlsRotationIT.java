@@ -91,37 +91,35 @@ class TlsRotationIT {
                     http:
                       listen: {address: 127.0.0.1, port: %d}
                     """.formatted(target.port(1), TargetConfig.DEMO_NQN, nbd, http));
-            Path err = dir.resolve("serve.err");
-            Process serve = new ProcessBuilder(Peers.launcher(), "serve", "--config", cfg.toString())
-                    .redirectErrorStream(true).redirectOutput(err.toFile()).start();
             Process first = null;
-            try {
+            try (ServeProcess serve = ServeProcess.start(cfg, dir.resolve("serve.log"))) {
                 String export = Gateway.exportName(TargetConfig.DEMO_NQN, 1);
-                await("the gateway ready", () -> get("http://127.0.0.1:" + http + "/ready").startsWith("200"), serve, err);
+                serve.await("the gateway ready", T, () -> get("http://127.0.0.1:" + http + "/ready").startsWith("200"));
                 String uri = "nbds://127.0.0.1:" + nbd + "/" + export + "?tls-certificates=";
                 Tool.run(T, "nbdinfo", "--size", uri + a.resolve("ca")).requireOk("nbdinfo, trusting the first CA");
 
                 // a libnbd client that stays connected across the rotation: read, wait 8 s, read again
                 // (nbdsh is Debian's python3 with python3-libnbd, whatever python3 comes first on the PATH)
                 first = new ProcessBuilder("/usr/bin/python3", "-m", "nbd", "-c", "h.set_uri_allow_local_file(True)",
-                        "-c", "h.connect_uri('" + uri + a.resolve("ca") + "')", "-c", "h.pread(1048576, 0); print('read 1 done', flush=True)", "-c", "import time; time.sleep(8)",
+                        "-c", "h.connect_uri('" + uri + a.resolve("ca") + "')",
+                        "-c", "h.pread(1048576, 0); print('read 1 done', flush=True)", "-c", "import time; time.sleep(8)",
                         "-c", "h.pread(1048576, 1048576); print('read 2 done')").redirectErrorStream(true).start();
                 Process client = first;
-                await("the first client connected", () -> {
+                serve.await("the first client connected", T, () -> {
                     if (!client.isAlive()) {
                         throw new AssertionError("nbdsh exited " + client.exitValue() + ": "
                                 + new String(client.getInputStream().readAllBytes()));
                     }
                     return JSON.readTree(get("http://127.0.0.1:" + http + "/api/v1/exports").substring(4))
                             .path("exports").get(0).path("connections").asInt() == 1;
-                }, serve, err);
+                });
 
                 // the rotation, as a Secret update makes it: each file replaced whole, one after the other
                 long t0 = System.nanoTime();
                 replace(b.resolve("server.crt"), tls.resolve("tls.crt"));
                 replace(b.resolve("server.key"), tls.resolve("tls.key"));
-                await("a client trusting only the second CA to be served", () ->
-                        Tool.run(T, "nbdinfo", "--size", uri + b.resolve("ca")).rc() == 0, serve, err);
+                serve.await("a client trusting only the second CA to be served", T,
+                        () -> Tool.run(T, "nbdinfo", "--size", uri + b.resolve("ca")).rc() == 0);
                 long rotatedMs = (System.nanoTime() - t0) / 1_000_000;
                 System.out.printf("rotated files in use by new sessions %d ms after they were replaced%n", rotatedMs);
                 assertThat(Tool.run(T, "nbdinfo", "--size", uri + a.resolve("ca")).rc())
@@ -131,15 +129,11 @@ class TlsRotationIT {
                 String out = new String(first.getInputStream().readAllBytes());
                 assertThat(first.exitValue()).as("the client connected before the rotation: %s", out).isZero();
                 assertThat(out).contains("read 1 done").contains("read 2 done");
-                assertThat(Files.readString(err)).contains("NBD TLS: CN=first gateway")
+                assertThat(serve.log()).contains("NBD TLS: CN=first gateway")
                         .contains("NBD TLS: files changed, new sessions use CN=second gateway");
             } finally {
                 if (first != null) {
                     first.destroyForcibly();
-                }
-                serve.destroy();
-                if (!serve.waitFor(30, TimeUnit.SECONDS)) {
-                    serve.destroyForcibly();
                 }
             }
         }
@@ -156,27 +150,5 @@ class TlsRotationIT {
         HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url))
                 .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
         return r.statusCode() + " " + r.body();
-    }
-
-    interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void await(String what, Check c, Process serve, Path log) throws Exception {
-        long end = System.nanoTime() + T.toNanos();
-        while (true) {
-            try {
-                if (c.ok()) {
-                    return;
-                }
-            } catch (Exception e) {
-                // not yet
-            }
-            if (!serve.isAlive() || System.nanoTime() - end > 0) {
-                throw new AssertionError("waiting for " + what + (serve.isAlive() ? ": timed out" : ": the gateway exited "
-                        + serve.exitValue()) + "\n" + Files.readString(log));
-            }
-            Thread.sleep(100);
-        }
     }
 }
