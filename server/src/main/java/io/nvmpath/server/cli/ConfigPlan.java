@@ -113,7 +113,7 @@ final class ConfigPlan {
                 + (c.http().tls() == null ? ", plain HTTP" : ", HTTPS" + tls(c.http().tls()))
                 + (c.http().token() != null ? ", POST/DELETE with the bearer token in " + c.http().token()
                 : c.http().tls() != null && c.http().tls().clientCa() != null ? ", POST/DELETE with a client certificate"
-                : isLoopback(c.http().address()) ? ", POST/DELETE open (loopback only)"
+                : io.nvmpath.server.http.HttpAccess.isLoopback(c.http().address()) ? ", POST/DELETE open (loopback only)"
                 : ", POST/DELETE refused (no token, no client CA, not loopback)");
         json.put("http", http);
         t.append("http: ").append(http).append('\n');
@@ -130,14 +130,6 @@ final class ConfigPlan {
                     + m.clientCas().size() + " CA(s) from " + t.clientCa() + ")");
         } catch (TlsMaterialException e) {
             return " (" + e.getMessage() + ")"; // the reader checked it; changed since
-        }
-    }
-
-    private static boolean isLoopback(String address) {
-        try {
-            return java.net.InetAddress.getByName(address).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
-            return false;
         }
     }
 

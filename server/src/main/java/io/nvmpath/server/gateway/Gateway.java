@@ -80,9 +80,11 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
     private Gateway(GatewayConfig config, HostIdentity identity, int threads) throws IOException {
         this.config = config;
         this.identity = identity;
-        this.nbdTls = nbdTls(config.nbd().tls()); // first: a bad file leaves nothing to close
+        // first: a bad file leaves nothing to close
+        this.nbdTls = tls("nbd.tls", config.nbd().tls(), io.netty.handler.ssl.ClientAuth.REQUIRE);
         try {
-            this.httpTls = config.http() == null ? null : httpTls(config.http().tls());
+            this.httpTls = config.http() == null ? null
+                    : tls("http.tls", config.http().tls(), io.netty.handler.ssl.ClientAuth.OPTIONAL);
         } catch (IOException e) {
             if (nbdTls != null) {
                 nbdTls.close();
@@ -185,31 +187,22 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
                 .tls(mode, mode == NbdServer.TlsMode.OFF ? null : tls).maxPayload(n.maxPayload());
     }
 
-    /** HTTPS, followed as its files change; client certificates optional (scrapers need none); null without. */
-    private static ReloadingTlsContext httpTls(GatewayConfig.Tls t) throws IOException {
-        if (t == null) {
+    /**
+     * A TLS context from {@code t}'s files, followed as they change; null without TLS (absent or mode
+     * off). NBD requires client certificates when a client CA is set; HTTP asks for them (scrapers need none).
+     */
+    private static ReloadingTlsContext tls(String field, GatewayConfig.Tls t, io.netty.handler.ssl.ClientAuth clientAuth)
+            throws IOException {
+        if (t == null || t.mode().equals("off")) {
             return null;
         }
         try {
-            return new ReloadingTlsContext("HTTP", java.util.Arrays.asList(t.certificate(), t.key(), t.keyPassphrase(),
-                    t.clientCa()), () -> TlsMaterial.load(t.certificate(), t.key(), t.keyPassphrase(), t.clientCa()),
-                    TLS_WATCH_PERIOD, io.netty.handler.ssl.ClientAuth.OPTIONAL);
+            return new ReloadingTlsContext(field.substring(0, field.indexOf('.')).toUpperCase(Locale.ROOT),
+                    java.util.Arrays.asList(t.certificate(), t.key(), t.keyPassphrase(), t.clientCa()),
+                    () -> TlsMaterial.load(t.certificate(), t.key(), t.keyPassphrase(), t.clientCa()),
+                    TLS_WATCH_PERIOD, clientAuth);
         } catch (TlsMaterialException e) {
-            throw new IOException("http.tls: " + e.getMessage(), e);
-        }
-    }
-
-    /** The NBD listener's TLS context, followed as its files change; null without TLS. */
-    private static ReloadingTlsContext nbdTls(GatewayConfig.Tls t) throws IOException {
-        if (t.mode().equals("off")) {
-            return null;
-        }
-        try {
-            return new ReloadingTlsContext("NBD", java.util.Arrays.asList(t.certificate(), t.key(), t.keyPassphrase(),
-                    t.clientCa()), () -> TlsMaterial.load(t.certificate(), t.key(), t.keyPassphrase(), t.clientCa()),
-                    TLS_WATCH_PERIOD);
-        } catch (TlsMaterialException e) {
-            throw new IOException("nbd.tls: " + e.getMessage(), e);
+            throw new IOException(field + ": " + e.getMessage(), e);
         }
     }
 

@@ -35,8 +35,6 @@ import static io.nvmpath.server.http.GatewayMeter.*;
  */
 final class GatewayCollector extends Collector implements Collector.Describable {
     /** How the multipath layer names a path: {@code <address> cntlid <n>}. */
-    private static final Set<String> KNOWN_ERRORS = java.util.Arrays.stream(NbdError.values()).map(Enum::name)
-            .collect(java.util.stream.Collectors.toUnmodifiableSet());
     private static final List<String> PORTAL_STATES = List.of("connected", "connecting", "retrying");
 
     private final GatewayView view;
@@ -167,15 +165,11 @@ final class GatewayCollector extends Collector implements Collector.Describable 
         s.add(EXPORT_IN_FLIGHT, e.inFlight(), name, nqn, nsid);
         e.requests().forEach((op, n) -> s.add(EXPORT_REQUESTS, n, name, nqn, nsid, op));
         e.bytes().forEach((op, n) -> s.add(EXPORT_BYTES, n, name, nqn, nsid, op));
-        // every NBD error, 0 until it happens: a bounded set, and rate() has a series from the start
+        // every NBD error (the export counts them by these names), 0 until it happens: a bounded set, and
+        // rate() has a series from the start
         for (NbdError error : NbdError.values()) {
             s.add(EXPORT_ERRORS, e.errors().getOrDefault(error.name(), 0L), name, nqn, nsid, error.name());
         }
-        e.errors().forEach((error, n) -> {
-            if (!KNOWN_ERRORS.contains(error)) {
-                s.add(EXPORT_ERRORS, n, name, nqn, nsid, error);
-            }
-        });
     }
 
     private static void portal(Samples s, GatewayView.Portal p) {

@@ -62,6 +62,15 @@ public record HttpAccess(Supplier<SslContext> tls, Path tokenFile, boolean clien
                 + " loopback with neither http.token nor http.tls.clientCa configured", null);
     }
 
+    /** Whether {@code address} (a literal or a name) is a loopback address: state changes need no credential there. */
+    public static boolean isLoopback(String address) {
+        try {
+            return java.net.InetAddress.getByName(address).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
     private boolean tokenMatches(String given) {
         String token;
         try {

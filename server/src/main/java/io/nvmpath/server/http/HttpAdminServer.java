@@ -100,7 +100,7 @@ public final class HttpAdminServer implements AutoCloseable {
         this.address = address;
         this.requestedPort = port;
         this.access = access;
-        this.loopback = isLoopback(address);
+        this.loopback = HttpAccess.isLoopback(address);
         this.ownsGroup = group == null;
         this.group = ownsGroup ? new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory()) : group;
         this.executor = Executors.newSingleThreadExecutor(r -> {
@@ -169,13 +169,6 @@ public final class HttpAdminServer implements AutoCloseable {
         return URI.create((access.tls() == null ? "http://" : "https://") + GatewayCollector.hostPort(address, port()));
     }
 
-    private static boolean isLoopback(String address) {
-        try {
-            return java.net.InetAddress.getByName(address).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
-    }
 
     /**
      * Stops listening, answers the requests already taken (a portal still awaited gets 503), then

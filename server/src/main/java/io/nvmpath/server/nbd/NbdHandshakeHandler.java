@@ -301,7 +301,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
             return;
         }
         for (NbdExport export : exports.list()) {
-            if (!visible(ctx, export)) {
+            if (!export.allows(ctx.channel().remoteAddress())) {
                 continue;
             }
             int nameLength = ByteBufUtil.utf8Bytes(export.name());
@@ -541,11 +541,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     /** The export {@code name} names for this client, or null if there is none it may see. */
     private NbdExport resolve(ChannelHandlerContext ctx, String name) {
         NbdExport export = name.isEmpty() ? exports.defaultExport() : exports.find(name);
-        return export != null && visible(ctx, export) ? export : null;
-    }
-
-    private static boolean visible(ChannelHandlerContext ctx, NbdExport export) {
-        return export.allows(ctx.channel().remoteAddress());
+        return export != null && export.allows(ctx.channel().remoteAddress()) ? export : null;
     }
 
     private static ByteBuf infoString(ChannelHandlerContext ctx, int type, String value) {
