@@ -26,9 +26,11 @@ class JvmOptionsTest {
     @TempDir
     Path cgroup;
 
-    private List<String> options(Map<String, String> env) throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder("bash", "-c", ". \"$1\" && nvmpath_jvm_options", "jvm-options",
-                SCRIPT.toString()).redirectErrorStream(true);
+    private List<String> options(Map<String, String> env, String... command) throws IOException, InterruptedException {
+        List<String> cmd = new java.util.ArrayList<>(List.of("bash", "-c", ". \"$1\" && shift && nvmpath_jvm_options \"$@\"",
+                "jvm-options", SCRIPT.toString()));
+        cmd.addAll(List.of(command));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().keySet().removeIf(k -> k.startsWith("NVMPATH_"));
         pb.environment().put("NVMPATH_CGROUP_ROOT", cgroup.toString());
         pb.environment().putAll(env);
@@ -67,6 +69,15 @@ class JvmOptionsTest {
         Files.createDirectories(cgroup.resolve("memory"));
         Files.writeString(cgroup.resolve("memory/memory.limit_in_bytes"), "9223372036854771712\n"); // v1: none
         assertThat(options(Map.of())).startsWith("-Xmx256m", "-XX:MaxDirectMemorySize=256m");
+    }
+
+    @Test
+    void should_give_the_commands_that_hold_the_target_in_their_heap_room_for_its_namespace() throws Exception {
+        limitV2("max");
+        assertThat(options(Map.of(), "serve", "--demo")).startsWith("-Xmx1280m", "-XX:MaxDirectMemorySize=256m");
+        assertThat(options(Map.of(), "target", "--config", "t.yaml")).startsWith("-Xmx1280m");
+        assertThat(options(Map.of(), "serve", "--config", "g.yaml")).startsWith("-Xmx256m");
+        assertThat(options(Map.of("NVMPATH_HEAP", "512m"), "serve", "--demo")).startsWith("-Xmx512m");
     }
 
     @Test

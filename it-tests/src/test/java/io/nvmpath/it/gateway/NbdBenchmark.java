@@ -28,7 +28,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code serve --demo} (target in the gateway's process), {@code nbdkit memory}, and {@code qemu-nbd}
  * on a file in /dev/shm. Workloads: 4 KiB random reads at iodepth 32 and 1 MiB sequential reads at
  * iodepth 8 over a 256 MiB region written first; 2 s ramp, 8 s measured, median of 3 rounds
- * (-Dnvmpath.bench.rounds), interleaved, every other round in reverse order. Prints a table of ratios against nbdkit; never fails on speed.
+ * (-Dnvmpath.bench.rounds), interleaved, every other round in reverse order. Also nbdkit's nbd plugin proxying
+ * nbdkit memory — the same job as the gateway over a separate target, in C — and each server's own CPU time per
+ * I/O (4 KiB) or per GiB (1 MiB). Prints a table of ratios against nbdkit; never fails on speed.
  *
  * <p>Run alone: {@code ./mvnw -pl it-tests verify -Dit.test=NbdBenchmark -Dtest=None
  * -Dsurefire.failIfNoSpecifiedTests=false}; the table is in
@@ -45,8 +47,25 @@ class NbdBenchmark {
     private static final List<Process> processes = new ArrayList<>();
     private static Path dir;
 
-    /** One NBD server under test. */
-    private record Server(String name, String uri) {
+    /** One NBD server under test; {@code process} (or null) is the one whose CPU time is its cost. */
+    private record Server(String name, String uri, Process process) {
+        Server(String name, String uri) {
+            this(name, uri, null);
+        }
+
+        Server named(String other) {
+            return new Server(other, uri, process);
+        }
+    }
+
+    /** Clock ticks per second of /proc/PID/stat's utime and stime. */
+    private static final double TICKS = 100.0;
+
+    /** utime + stime of {@code p} in seconds (its own process: bin/nvmpath execs java, nbdkit runs with -f). */
+    private static double cpuSeconds(Process p) throws IOException {
+        String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS; // fields 14 and 15 of stat(5)
     }
 
     @BeforeAll
@@ -105,7 +124,7 @@ class NbdBenchmark {
                 + "nbd: {listen: {port: " + nbd + "}}\nhttp: off\n");
         Process p = spawn(name, List.of(Peers.launcher(), "serve", "--config", cfg.toString()));
         awaitPort(nbd, p, name);
-        return new Server(name, "nbd://127.0.0.1:" + nbd + "/" + NQN + "/1");
+        return new Server(name, "nbd://127.0.0.1:" + nbd + "/" + NQN + "/1", p);
     }
 
     @Test
@@ -123,6 +142,7 @@ class NbdBenchmark {
         List<Server> servers = new ArrayList<>();
         if (ONLY_GATEWAY) {
             servers.add(new Server("nbdkit memory", null));
+            servers.add(new Server("nbdkit nbd proxy", null));
             servers.add(new Server("qemu-nbd /dev/shm", null));
             servers.add(new Server("serve --demo (head, 2 paths)", null));
         } else {
@@ -131,17 +151,24 @@ class NbdBenchmark {
         servers.add(gateway("gateway-head", t1, t2, 2));
         servers.add(gateway("gateway-pinned", t1, t2, 1));
         Thread.sleep(2000);
-        servers.set(3, new Server("serve (head over 2 paths)", servers.get(3).uri()));
-        servers.set(4, new Server("serve (pinned to 1 path)", servers.get(4).uri()));
+        servers.set(servers.size() - 2, servers.get(servers.size() - 2).named("serve (head over 2 paths)"));
+        servers.set(servers.size() - 1, servers.get(servers.size() - 1).named("serve (pinned to 1 path)"));
         servers.removeIf(s -> s.uri() == null);
         run(servers);
     }
 
     private static void startBaselines(List<Server> servers) throws Exception {
         int kit = freePort();
-        awaitPort(kit, spawn("nbdkit", List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", String.valueOf(kit),
-                "memory", "1G")), "nbdkit");
-        servers.add(new Server("nbdkit memory", "nbd://127.0.0.1:" + kit));
+        Process memory = spawn("nbdkit", List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", String.valueOf(kit),
+                "memory", "1G"));
+        awaitPort(kit, memory, "nbdkit");
+        servers.add(new Server("nbdkit memory", "nbd://127.0.0.1:" + kit, memory));
+        // the same job as the gateway over a separate target, done in C: nbdkit's nbd plugin proxying nbdkit memory
+        int proxy = freePort();
+        Process nbdProxy = spawn("nbdkit-nbd", List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", String.valueOf(proxy),
+                "nbd", "uri=nbd://127.0.0.1:" + kit));
+        awaitPort(proxy, nbdProxy, "nbdkit-nbd");
+        servers.add(new Server("nbdkit nbd proxy", "nbd://127.0.0.1:" + proxy, nbdProxy));
         Path shm = Path.of("/dev/shm/nvmpath-bench.img");
         Tool.run(Duration.ofSeconds(30), "truncate", "-s", "1G", shm.toString()).requireOk("truncate");
         int qn = freePort();
@@ -154,7 +181,7 @@ class NbdBenchmark {
         awaitPort(demoNbd, demo, "serve-demo");
         Thread.sleep(2000); // the demo's paths connect after the listener is up
         servers.add(new Server("serve --demo (head, 2 paths)", "nbd://127.0.0.1:" + demoNbd
-                + "/nqn.2026-11.io.nvmpath:demo/1"));
+                + "/nqn.2026-11.io.nvmpath:demo/1", demo));
     }
 
     private static void run(List<Server> servers) throws Exception {
@@ -162,6 +189,7 @@ class NbdBenchmark {
             fio(s, "prefill", "write", "1m", 8, false).requireOk("prefill " + s.name());
         }
         Map<String, Map<String, List<Double>>> all = new LinkedHashMap<>();
+        Map<String, Map<String, List<Double>>> cpuAll = new LinkedHashMap<>();
         String[][] workloads = {{"4k randread qd32", "randread", "4k", "32"}, {"1M seqread qd8", "read", "1m", "8"}};
         for (int round = 0; round < ROUNDS; round++) {
             for (String[] w : workloads) {
@@ -172,17 +200,36 @@ class NbdBenchmark {
                     java.util.Collections.reverse(order);
                 }
                 for (Server s : order) {
-                    Tool.Result r = fio(s, w[0], w[1], w[2], Integer.parseInt(w[3]), true);
+                    // the server's CPU over fio's measured 8 s: sampled when the 2 s ramp ends and when fio is done
+                    java.util.concurrent.CompletableFuture<Tool.Result> run = java.util.concurrent.CompletableFuture
+                            .supplyAsync(() -> {
+                                try {
+                                    return fio(s, w[0], w[1], w[2], Integer.parseInt(w[3]), true);
+                                } catch (Exception e) {
+                                    throw new java.util.concurrent.CompletionException(e);
+                                }
+                            });
+                    Thread.sleep(2000); // fio's ramp_time: its numbers start here
+                    double cpu0 = s.process() == null ? Double.NaN : cpuSeconds(s.process());
+                    Tool.Result r = run.join();
+                    double cpu = s.process() == null ? Double.NaN : cpuSeconds(s.process()) - cpu0;
                     r.requireOk(w[0] + " " + s.name());
                     JsonNode job = JSON.readTree(r.out().substring(r.out().indexOf('{'))).get("jobs").get(0);
                     assertThat(job.get("error").asInt()).isZero();
                     double iops = job.get("read").get("iops").asDouble();
                     double mibs = job.get("read").get("bw_bytes").asDouble() / (1 << 20);
-                    double v = w[1].equals("read") ? mibs : iops;
+                    long ios = job.get("read").get("total_ios").asLong();
+                    long bytes = job.get("read").get("io_bytes").asLong();
+                    boolean seq = w[1].equals("read");
+                    double v = seq ? mibs : iops;
+                    // 4 KiB: µs of server CPU per I/O; 1 MiB: s of server CPU per GiB
+                    double c = seq ? cpu / (bytes / (double) (1L << 30)) : cpu * 1e6 / ios;
                     all.computeIfAbsent(w[0], k -> new LinkedHashMap<>()).computeIfAbsent(s.name(),
                             k -> new ArrayList<>()).add(v);
-                    System.out.printf(Locale.ROOT, "round %d %-18s %-30s %12.0f %s%n", round + 1, w[0], s.name(), v,
-                            w[1].equals("read") ? "MiB/s" : "IOPS");
+                    cpuAll.computeIfAbsent(w[0], k -> new LinkedHashMap<>()).computeIfAbsent(s.name(),
+                            k -> new ArrayList<>()).add(c);
+                    System.out.printf(Locale.ROOT, "round %d %-18s %-30s %12.0f %s, CPU %.3f %s%n", round + 1, w[0],
+                            s.name(), v, seq ? "MiB/s" : "IOPS", c, seq ? "s/GiB" : "µs/IO");
                 }
             }
         }
@@ -190,15 +237,23 @@ class NbdBenchmark {
         all.forEach((w, byServer) -> byServer.forEach((name, values) ->
                 best.computeIfAbsent(w, k -> new LinkedHashMap<>()).put(name, median(values))));
         StringBuilder table = new StringBuilder("\nfio nbd engine, median of " + ROUNDS + " rounds (2 cores, every "
-                + "server and fio on the same machine)\n");
+                + "server and fio on the same machine); CPU is the serving process's own (utime+stime over the measured"
+                + " 8 s: for the gateway over a separate target, not the target's; for serve --demo, with its target)\n");
         for (var w : best.entrySet()) {
             double base = w.getValue().getOrDefault("nbdkit memory", Double.NaN);
+            double proxyBase = w.getValue().getOrDefault("nbdkit nbd proxy", Double.NaN);
             double head = w.getValue().get("serve (head over 2 paths)");
-            table.append(String.format(Locale.ROOT, "%n%-18s %-30s %12s %10s %12s%n", w.getKey(), "server",
-                    w.getKey().startsWith("4k") ? "IOPS" : "MiB/s", "vs nbdkit", "vs pinned"));
+            boolean small = w.getKey().startsWith("4k");
+            Map<String, List<Double>> cpus = cpuAll.get(w.getKey());
+            double proxyCpu = cpus.containsKey("nbdkit nbd proxy") ? median(cpus.get("nbdkit nbd proxy")) : Double.NaN;
+            table.append(String.format(Locale.ROOT, "%n%-18s %-30s %12s %10s %10s %10s %12s %10s%n", w.getKey(),
+                    "server", small ? "IOPS" : "MiB/s", "vs nbdkit", "vs proxy", "vs pinned",
+                    small ? "CPU µs/IO" : "CPU s/GiB", "CPU vs proxy"));
             for (var e : w.getValue().entrySet()) {
-                table.append(String.format(Locale.ROOT, "%-18s %-30s %12.0f %9.2fx %11.2fx%n", "", e.getKey(),
-                        e.getValue(), e.getValue() / base, e.getValue() / w.getValue().get("serve (pinned to 1 path)")));
+                double cpu = median(cpus.get(e.getKey()));
+                table.append(String.format(Locale.ROOT, "%-18s %-30s %12.0f %9.2fx %9.2fx %9.2fx %12.3f %9.2fx%n", "",
+                        e.getKey(), e.getValue(), e.getValue() / base, e.getValue() / proxyBase,
+                        e.getValue() / w.getValue().get("serve (pinned to 1 path)"), cpu, cpu / proxyCpu));
             }
             List<Double> heads = all.get(w.getKey()).get("serve (head over 2 paths)");
             List<Double> pinned = all.get(w.getKey()).get("serve (pinned to 1 path)");

@@ -80,14 +80,23 @@ final class HttpAdminHandler extends SimpleChannelInboundHandler<FullHttpRequest
             keepAlive = false;
             reply = CompletableFuture.completedFuture(HttpReply.error(HttpResponseStatus.BAD_REQUEST,
                     "malformed HTTP request: " + request.decoderResult().cause().getMessage(), null));
-        } else if ((reply = refused(ctx, request)) != null) {
-            log.info("http: {} {} from {} refused: {}", method, new QueryStringDecoder(uri).rawPath(),
-                    ctx.channel().remoteAddress(), reply.join().status());
         } else {
             String body = request.content().toString(StandardCharsets.UTF_8);
+            // what the access check needs is read here; the check itself (it may read the token file) and
+            // its log line run on the HTTP executor, never on the event loop
+            String authorization = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+            boolean certificate = verifiedClient(ctx);
+            java.net.SocketAddress remote = ctx.channel().remoteAddress();
             try {
-                reply = CompletableFuture.supplyAsync(() -> api.handle(method, uri, body), executor)
-                        .thenCompose(Function.identity());
+                reply = CompletableFuture.supplyAsync(() -> {
+                    HttpReply refusal = access.refusal(method, authorization, certificate, loopback);
+                    if (refusal != null) {
+                        log.info("http: {} {} from {} refused: {}", method, new QueryStringDecoder(uri).rawPath(),
+                                remote, refusal.status());
+                        return CompletableFuture.completedFuture(refusal);
+                    }
+                    return api.handle(method, uri, body);
+                }, executor).thenCompose(Function.identity());
             } catch (RejectedExecutionException e) {
                 keepAlive = false;
                 reply = CompletableFuture.completedFuture(HttpApi.failure(method, uri, e));
@@ -101,13 +110,6 @@ final class HttpAdminHandler extends SimpleChannelInboundHandler<FullHttpRequest
             write(ctx, answer, keep);
             return null;
         });
-    }
-
-    /** The answer refusing the request by {@link HttpAccess}, or null when it may go on. */
-    private CompletableFuture<HttpReply> refused(ChannelHandlerContext ctx, FullHttpRequest request) {
-        HttpReply r = access.refusal(request.method(), request.headers().get(HttpHeaderNames.AUTHORIZATION),
-                verifiedClient(ctx), loopback);
-        return r == null ? null : CompletableFuture.completedFuture(r);
     }
 
     /** Writes {@code r} (from any thread); closes the connection after it unless kept alive. */
