@@ -56,6 +56,9 @@ final class TargetPort {
         this.discoveryOnly = discoveryOnly;
     }
 
+    /** This port listened before (a bind now re-binds after {@link Fault.Down}); a first bind fails at once. */
+    private boolean boundBefore;
+
     /** Binds the listener (again, after {@link Fault.Down}, on the same port). */
     synchronized void bind(EventLoopGroup group) throws InterruptedException, java.io.IOException {
         ServerBootstrap b = new ServerBootstrap()
@@ -75,12 +78,21 @@ final class TargetPort {
                     }
                 });
         io.netty.channel.ChannelFuture f = b.bind(address, boundPort).await();
+        // Re-binding the port a `down` fault released: while it was down, any connection on this machine
+        // may have been given it as its source port (the host's own reconnect to it, for one). Such a
+        // connection is short-lived; wait for it, a bounded while, instead of failing the `clear`.
+        for (int attempt = 1; !f.isSuccess() && boundBefore && f.cause() instanceof java.net.BindException
+                && attempt <= 30; attempt++) {
+            Thread.sleep(Math.min(500, 20L * attempt));
+            f = b.bind(address, boundPort).await();
+        }
         if (!f.isSuccess()) {
             throw new java.io.IOException("cannot listen on " + address + ":" + boundPort + ": "
                     + f.cause().getMessage(), f.cause());
         }
         Channel ch = f.channel();
         boundPort = ((InetSocketAddress) ch.localAddress()).getPort();
+        boundBefore = true;
         listener = ch;
     }
 
