@@ -1,8 +1,6 @@
 package io.nvmpath.target;
 
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.target.backend.Backend;
@@ -13,6 +11,7 @@ import io.nvmpath.target.config.TargetConfig;
 import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
 import io.nvmpath.target.config.TargetConfig.PortConfig;
 import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
+import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,7 +75,7 @@ public final class NvmeTarget implements AutoCloseable {
 
     /** Starts a target on its own event loops (two threads). */
     public static NvmeTarget start(TargetConfig config) throws IOException, InterruptedException {
-        return start(config, new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory()), true);
+        return start(config, Transport.process().newGroup(2, "nvmpath-target"), true);
     }
 
     /** Starts a target on the caller's event loops (the caller shuts them down). */

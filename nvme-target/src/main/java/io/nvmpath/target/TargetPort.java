@@ -5,12 +5,12 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.tcp.ConnectionParams;
 import io.nvmpath.fabric.tcp.PduDecoder;
 import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduType;
+import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,7 +63,7 @@ final class TargetPort {
     synchronized void bind(EventLoopGroup group) throws InterruptedException, java.io.IOException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
-                .channel(NioServerSocketChannel.class)
+                .channel(Transport.of(group).serverSocketChannel())
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<Channel>() {

@@ -10,7 +10,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.nvmpath.fabric.nvme.Cqe;
@@ -24,6 +23,7 @@ import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
+import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,7 +110,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         HostQueue q = new HostQueue(qid, size, address, options, owner);
         Bootstrap b = new Bootstrap()
                 .group(loop)
-                .channel(NioSocketChannel.class)
+                .channel(Transport.of(loop).socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.connectTimeout().toMillis())

@@ -5,14 +5,12 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.nvmpath.target.NvmeTarget;
 import io.nvmpath.target.config.TargetConfig.ListenConfig;
+import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,7 +44,7 @@ public final class AdminServer implements AutoCloseable {
 
     private AdminServer(String address) {
         this.address = address;
-        this.group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        this.group = Transport.process().newGroup(1, "nvmpath-target-admin");
         this.admin = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "nvmpath-target-admin");
             t.setDaemon(true);
@@ -83,7 +81,7 @@ public final class AdminServer implements AutoCloseable {
     private void bind(AdminApi api, int requestedPort) throws IOException, InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
-                .channel(NioServerSocketChannel.class)
+                .channel(Transport.of(group).serverSocketChannel())
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override

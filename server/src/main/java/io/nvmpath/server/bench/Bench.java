@@ -4,7 +4,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.nvmpath.fabric.host.Commands;
 import io.nvmpath.fabric.host.Controller;
@@ -18,6 +17,7 @@ import io.nvmpath.multipath.Multipath;
 import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.multipath.NamespaceHead;
 import io.nvmpath.multipath.Path;
+import io.nvmpath.fabric.transport.Transport;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -96,7 +96,7 @@ public final class Bench implements AutoCloseable {
     private Bench(BenchConfig config) {
         this.config = config;
         this.readPercent = config.rw().readPercent(config.mixRead());
-        this.group = new MultiThreadIoEventLoopGroup(config.threads(), NioIoHandler.newFactory());
+        this.group = Transport.process().newGroup(config.threads(), "nvmpath-bench");
     }
 
     /** Runs one benchmark to its end: {@link #start}, {@link #await}, {@link #close}. */

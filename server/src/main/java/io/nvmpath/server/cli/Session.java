@@ -1,10 +1,10 @@
 package io.nvmpath.server.cli;
 
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.TransportAddress;
+import io.nvmpath.fabric.transport.Transport;
 
 import java.util.concurrent.TimeUnit;
 
@@ -33,7 +33,7 @@ final class Session implements AutoCloseable {
      * @param threads event loops: 1 for admin work, 2 to keep the I/O queue off the admin queue's loop
      */
     static Session connect(TransportAddress address, String nqn, ControllerOptions options, int threads) {
-        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+        MultiThreadIoEventLoopGroup group = Transport.process().newGroup(threads, "nvmpath-io");
         try {
             Controller c = Failures.await(Controller.connect(address, nqn, options, group), CONNECT_SECONDS,
                     "the connection to " + nqn + " at " + address);

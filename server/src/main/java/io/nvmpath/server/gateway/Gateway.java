@@ -1,8 +1,6 @@
 package io.nvmpath.server.gateway;
 
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.multipath.FailbackMode;
@@ -23,6 +21,7 @@ import io.nvmpath.server.nbd.NbdServer;
 import io.nvmpath.server.tls.ReloadingTlsContext;
 import io.nvmpath.server.tls.TlsMaterial;
 import io.nvmpath.server.tls.TlsMaterialException;
+import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -91,7 +90,7 @@ public final class Gateway implements GatewayView, GatewayControl, NbdExports, A
             }
             throw e;
         }
-        this.loops = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+        this.loops = Transport.process().newGroup(threads, "nvmpath-io");
         this.multipath = new Multipath(multipathOptions(config, identity), loops);
         this.nbd = new NbdServer(nbdConfig(config.nbd(), nbdTls), loops, this);
         this.metrics = new GatewayMetrics(this);

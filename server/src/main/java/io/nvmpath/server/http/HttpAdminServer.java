@@ -5,16 +5,14 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.nvmpath.server.gateway.GatewayControl;
 import io.nvmpath.server.gateway.GatewayView;
+import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -102,7 +100,7 @@ public final class HttpAdminServer implements AutoCloseable {
         this.access = access;
         this.loopback = HttpAccess.isLoopback(address);
         this.ownsGroup = group == null;
-        this.group = ownsGroup ? new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory()) : group;
+        this.group = ownsGroup ? Transport.process().newGroup(1, "nvmpath-http") : group;
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "nvmpath-http");
             t.setDaemon(true);
@@ -123,7 +121,7 @@ public final class HttpAdminServer implements AutoCloseable {
         }
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
-                .channel(NioServerSocketChannel.class)
+                .channel(Transport.of(group).serverSocketChannel())
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
