@@ -10,6 +10,7 @@ import io.nvmpath.fabric.tcp.ConnectionParams;
 import io.nvmpath.fabric.tcp.PduDecoder;
 import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduType;
+import io.nvmpath.fabric.transport.SocketErrors;
 import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,14 +82,14 @@ final class TargetPort {
         // Re-binding the port a `down` fault released: while it was down, any connection on this machine
         // may have been given it as its source port (the host's own reconnect to it, for one). Such a
         // connection is short-lived; wait for it, a bounded while, instead of failing the `clear`.
-        for (int attempt = 1; !f.isSuccess() && boundBefore && f.cause() instanceof java.net.BindException
+        for (int attempt = 1; !f.isSuccess() && boundBefore && SocketErrors.isAddressInUse(f.cause())
                 && attempt <= 30; attempt++) {
             Thread.sleep(Math.min(500, 20L * attempt));
             f = b.bind(address, boundPort).await();
         }
         if (!f.isSuccess()) {
             throw new java.io.IOException("cannot listen on " + address + ":" + boundPort + ": "
-                    + f.cause().getMessage(), f.cause());
+                    + SocketErrors.rootMessage(f.cause()), f.cause());
         }
         Channel ch = f.channel();
         boundPort = ((InetSocketAddress) ch.localAddress()).getPort();

@@ -23,6 +23,7 @@ import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
+import io.nvmpath.fabric.transport.SocketErrors;
 import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -420,11 +421,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         if (have == null) {
             r.readData(d.data());
         } else if (have instanceof CompositeByteBuf comp) {
-            comp.addComponent(true, d.data());
+            comp.addFlattenedComponents(true, d.data());
         } else {
-            CompositeByteBuf comp = ctx.alloc().compositeBuffer(1024);
-            comp.addComponent(true, have);
-            comp.addComponent(true, d.data());
+            // flattened: a PDU's data that spanned reads is itself a composite of the reads' slices
+            CompositeByteBuf comp = ctx.alloc().compositeBuffer(Integer.MAX_VALUE);
+            comp.addFlattenedComponents(true, have);
+            comp.addFlattenedComponents(true, d.data());
             r.readData(comp);
         }
         r.received += len;
@@ -574,12 +576,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     static String rootMessage(Throwable t) {
-        Throwable c = t;
-        while (c.getCause() != null && c.getCause() != c) {
-            c = c.getCause();
-        }
-        String m = c.getMessage();
-        return m == null ? c.getClass().getSimpleName() : m;
+        return SocketErrors.rootMessage(t);
     }
 
     @Override

@@ -95,4 +95,22 @@ class TransportTest {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void should_report_a_port_in_use_alike_on_each_available_transport(Transport transport) throws Exception {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable here");
+        MultiThreadIoEventLoopGroup group = transport.newGroup(1, "transport-test");
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            io.netty.channel.ChannelFuture f = new ServerBootstrap().group(group).channel(transport.serverSocketChannel())
+                    .childHandler(new ChannelInboundHandlerAdapter())
+                    .bind(new InetSocketAddress("127.0.0.1", taken.getLocalPort())).await();
+            assertThat(f.isSuccess()).isFalse();
+            // NIO throws BindException, io_uring and epoll "bind(..) failed with error(-98): ..."
+            assertThat(SocketErrors.isAddressInUse(f.cause())).as("%s", f.cause()).isTrue();
+            assertThat(SocketErrors.rootMessage(f.cause())).isEqualTo("Address already in use");
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
 }

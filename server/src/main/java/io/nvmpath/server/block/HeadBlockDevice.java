@@ -87,6 +87,18 @@ public final class HeadBlockDevice implements BlockDevice {
         this.alloc = alloc;
     }
 
+    /**
+     * The pieces of a read as one buffer without copying: a flat composite of their own components (a
+     * piece that spanned socket reads is itself a composite), so the NBD reply is one gathering write.
+     */
+    private ByteBuf flatten(ByteBuf[] parts) {
+        CompositeByteBuf whole = alloc.compositeBuffer(Integer.MAX_VALUE);
+        for (ByteBuf part : parts) {
+            whole.addFlattenedComponents(true, part);
+        }
+        return whole;
+    }
+
     public NamespaceHead head() {
         return head;
     }
@@ -441,7 +453,7 @@ public final class HeadBlockDevice implements BlockDevice {
                 return;
             }
             ByteBuf whole = parts.length == 1 ? parts[0]
-                    : alloc.compositeBuffer(parts.length).addComponents(true, parts);
+                    : flatten(parts);
             if (skip != 0 || whole.readableBytes() != length) {
                 ByteBuf wanted = whole.retainedSlice(whole.readerIndex() + skip, length);
                 whole.release();

@@ -54,6 +54,8 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(NbdCommandHandler.class);
 
     private final NbdSession session;
+    /** A flush of the replies written so far is queued on the event loop. */
+    private boolean flushScheduled;
     private final NbdExport export;
     private final BlockDevice device;
     private final ExportStats stats;
@@ -426,27 +428,39 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (!session.structuredReplies()) {
-            ByteBuf header = NbdReplies.simple(ctx.alloc(), handle, error);
+            send(NbdReplies.simple(ctx.alloc(), handle, error));
             if (data != null) {
-                ctx.write(header, ctx.voidPromise());
-                ctx.writeAndFlush(data, ctx.voidPromise());
-            } else {
-                ctx.writeAndFlush(header, ctx.voidPromise());
+                send(data);
             }
-            return;
-        }
-        if (error != null) {
-            ctx.writeAndFlush(NbdReplies.error(ctx.alloc(), handle, error, error + ": " + message), ctx.voidPromise());
+        } else if (error != null) {
+            send(NbdReplies.error(ctx.alloc(), handle, error, error + ": " + message));
         } else if (op == Op.READ) {
-            ctx.write(NbdReplies.offsetDataHeader(ctx.alloc(), handle, offset, data.readableBytes()), ctx.voidPromise());
-            ctx.writeAndFlush(data, ctx.voidPromise());
+            send(NbdReplies.offsetDataHeader(ctx.alloc(), handle, offset, data.readableBytes()));
+            send(data);
         } else if (op == Op.BLOCK_STATUS) {
             long extent = Math.min(length, device.size() - offset); // validated: within the export
-            ctx.writeAndFlush(NbdReplies.blockStatus(ctx.alloc(), handle, Nbd.BASE_ALLOCATION_ID, extent, 0),
-                    ctx.voidPromise());
+            send(NbdReplies.blockStatus(ctx.alloc(), handle, Nbd.BASE_ALLOCATION_ID, extent, 0));
         } else {
-            ctx.writeAndFlush(NbdReplies.none(ctx.alloc(), handle), ctx.voidPromise());
+            send(NbdReplies.none(ctx.alloc(), handle));
         }
+    }
+
+    /**
+     * Queues part of a reply; the first part of a burst schedules one flush behind the completions
+     * already queued on the event loop, so replies finishing together leave in one gathering write
+     * (a READ's header and its data, which may be many receive buffers, among them).
+     */
+    private void send(ByteBuf part) {
+        ctx.write(part, ctx.voidPromise());
+        if (!flushScheduled) {
+            flushScheduled = true;
+            ctx.executor().execute(this::flushReplies);
+        }
+    }
+
+    private void flushReplies() {
+        flushScheduled = false;
+        ctx.flush();
     }
 
     /** What a request weighs against the byte bounds: the data a READ or WRITE moves, at most a payload. */

@@ -9,6 +9,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.nvmpath.fabric.transport.SocketErrors;
 import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -178,7 +179,7 @@ public final class NbdServer implements AutoCloseable {
         ChannelFuture f = b.bind(config.bindAddress(), config.port()).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new IOException("cannot listen for NBD on " + config.bindAddress() + ":" + config.port() + ": "
-                    + f.cause().getMessage(), f.cause());
+                    + SocketErrors.rootMessage(f.cause()), f.cause());
         }
         listener = f.channel();
         InetSocketAddress bound = (InetSocketAddress) listener.localAddress();
