@@ -45,7 +45,9 @@ tag=${NVMPATH_TAG:-$version}
 
 # ---- nvmpath/nvmpath ----------------------------------------------------------------------------
 build_nvmpath() {
-  local jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+  local jdk
+  . "$root/bin/find-jdk"
+  jdk=$(nvmpath_find_jdk 21 jdk) || { log "no JDK 21 or newer found (set JAVA_HOME to one)"; exit 1; }
   # jlink links from jmods/ or, on JDKs built with a linkable run-time (JEP 493, as Temurin 25), from the JDK itself
   [[ -x $jdk/bin/jlink ]] || { log "no JDK with jlink at $jdk (set JAVA_HOME to a JDK >= 21)"; exit 1; }
   local jar="$root/server/target/nvmpath.jar"
