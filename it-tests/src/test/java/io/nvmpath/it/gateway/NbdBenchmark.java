@@ -43,6 +43,16 @@ class NbdBenchmark {
     /** -Dnvmpath.bench.only=gateway: only the gateway over a separate target, head vs pinned. */
     private static final boolean ONLY_GATEWAY = "gateway".equals(System.getProperty("nvmpath.bench.only"));
     private static final String NQN = "nqn.2026-11.io.nvmpath:bench";
+    /**
+     * More transports for the gateway over a separate target, -Dnvmpath.bench.transports=nio,epoll (the
+     * default row uses the process's own choice: io_uring where the kernel allows it).
+     */
+    private static final List<String> TRANSPORTS = List.of(System.getProperty("nvmpath.bench.transports", "")
+            .split(",")).stream().filter(t -> !t.isBlank()).toList();
+    /** Another build's launcher (bin/nvmpath of an older checkout) for a before/after row: -Dnvmpath.bench.before=PATH. */
+    private static final String BEFORE = System.getProperty("nvmpath.bench.before");
+    /** -Dnvmpath.bench.jfr=true: each gateway records a JFR profile; its hot methods are printed at the end. */
+    private static final boolean JFR = Boolean.getBoolean("nvmpath.bench.jfr");
 
     private static final List<Process> processes = new ArrayList<>();
     private static Path dir;
@@ -92,8 +102,14 @@ class NbdBenchmark {
     }
 
     private static Process spawn(String name, List<String> cmd) throws IOException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(dir.resolve(name + ".log").toFile()).start();
+        return spawn(name, cmd, Map.of());
+    }
+
+    private static Process spawn(String name, List<String> cmd, Map<String, String> env) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(name + ".log").toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
         processes.add(p);
         return p;
     }
@@ -116,13 +132,27 @@ class NbdBenchmark {
 
     /** The gateway over a separate target process; {@code paths} 1 = pinned to port 1. */
     private static Server gateway(String name, int targetPort1, int targetPort2, int paths) throws Exception {
+        return gateway(name, targetPort1, targetPort2, paths, Peers.launcher(), null);
+    }
+
+    /** As above, run by {@code launcher}, on {@code transport} (null: the process's own choice). */
+    private static Server gateway(String name, int targetPort1, int targetPort2, int paths, String launcher,
+                                  String transport) throws Exception {
         int nbd = freePort();
         Path cfg = dir.resolve(name + ".yaml");
         String portals = "  - {traddr: 127.0.0.1, trsvcid: " + targetPort1 + ", subnqn: \"" + NQN + "\"}\n"
                 + (paths == 2 ? "  - {traddr: 127.0.0.1, trsvcid: " + targetPort2 + ", subnqn: \"" + NQN + "\"}\n" : "");
         Files.writeString(cfg, "host: {stateFile: " + dir.resolve(name + ".host") + "}\nportals:\n" + portals
                 + "nbd: {listen: {port: " + nbd + "}}\nhttp: off\n");
-        Process p = spawn(name, List.of(Peers.launcher(), "serve", "--config", cfg.toString()));
+        Map<String, String> env = new LinkedHashMap<>();
+        if (transport != null) {
+            env.put("NVMPATH_TRANSPORT", transport);
+        }
+        if (JFR) {
+            env.put("NVMPATH_JAVA_OPTS", "-XX:StartFlightRecording=filename=" + dir.resolve(name + ".jfr")
+                    + ",settings=profile,dumponexit=true");
+        }
+        Process p = spawn(name, List.of(launcher, "serve", "--config", cfg.toString()), env);
         awaitPort(nbd, p, name);
         return new Server(name, "nbd://127.0.0.1:" + nbd + "/" + NQN + "/1", p);
     }
@@ -148,13 +178,32 @@ class NbdBenchmark {
         } else {
             startBaselines(servers);
         }
-        servers.add(gateway("gateway-head", t1, t2, 2));
-        servers.add(gateway("gateway-pinned", t1, t2, 1));
+        servers.add(gateway("gateway-head", t1, t2, 2).named("serve (head over 2 paths)"));
+        servers.add(gateway("gateway-pinned", t1, t2, 1).named("serve (pinned to 1 path)"));
+        for (String t : TRANSPORTS) {
+            servers.add(gateway("gateway-" + t, t1, t2, 2, Peers.launcher(), t).named("serve (head), " + t));
+        }
+        if (BEFORE != null) {
+            servers.add(gateway("gateway-before", t1, t2, 2, BEFORE, null).named("serve (head), before"));
+        }
         Thread.sleep(2000);
-        servers.set(servers.size() - 2, servers.get(servers.size() - 2).named("serve (head over 2 paths)"));
-        servers.set(servers.size() - 1, servers.get(servers.size() - 1).named("serve (pinned to 1 path)"));
         servers.removeIf(s -> s.uri() == null);
         run(servers);
+        if (JFR) {
+            stop();
+            processes.clear();
+            for (Server s : servers) {
+                Path jfr = dir.resolve(s.name().startsWith("serve (head over") ? "gateway-head.jfr"
+                        : s.name().startsWith("serve (pinned") ? "gateway-pinned.jfr"
+                        : s.name().endsWith("before") ? "gateway-before.jfr"
+                        : "gateway-" + s.name().substring(s.name().lastIndexOf(' ') + 1) + ".jfr");
+                if (Files.exists(jfr)) {
+                    Tool.Result hot = Tool.run(Duration.ofSeconds(120), Path.of(System.getProperty("java.home"),
+                            "bin", "jfr").toString(), "view", "--width", "160", "hot-methods", jfr.toString());
+                    System.out.println("\n==== " + s.name() + ": JFR hot methods (" + jfr + ")\n" + hot.out());
+                }
+            }
+        }
     }
 
     private static void startBaselines(List<Server> servers) throws Exception {
