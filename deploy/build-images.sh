@@ -65,6 +65,10 @@ build_nvmpath() {
   "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \
     --compress=zip-6 --output "$ctx/runtime"
   cp "$jar" "$ctx/nvmpath.jar"
+  # Netty's native transports (io_uring, epoll) as files of the image, found on java.library.path: from
+  # the jar they would be unpacked into /tmp, which a read-only container mounts noexec
+  mkdir -p "$ctx/native"
+  (cd "$ctx" && "$jdk/bin/jar" xf nvmpath.jar META-INF/native/ && mv META-INF/native/*.so native/ && rm -rf META-INF)
   cp "$root/bin/jvm-options" "$deploy"/docker/bin/* "$ctx/bin/"
   cp -r "$deploy/docker/etc" "$ctx/etc"
   cp "$deploy/docker/Dockerfile" "$ctx/Dockerfile"

@@ -82,6 +82,12 @@ class ImageIT {
             assertThat(demo.getLogs(org.testcontainers.containers.output.OutputFrame.OutputType.STDOUT).strip())
                     .isEqualTo("sudo nbd-client 127.0.0.1 10809 /dev/nbd0 -N nqn.2026-11.io.nvmpath:demo/1");
             assertThat(demo.getLogs()).doesNotContain("Exception").doesNotContain("WARNING");
+            // Netty's native transport loads from the image's files although /tmp is noexec: the
+            // container runs io_uring or epoll wherever this host's kernel offers one (seccomp may
+            // still refuse io_uring; epoll it cannot)
+            if (io.nvmpath.fabric.transport.Transport.EPOLL.isAvailable()) {
+                assertThat(demo.getLogs()).containsPattern("socket transport: (io_uring|epoll)");
+            }
 
             // the image's HEALTHCHECK (bash /dev/tcp against /health) turns the container healthy
             long h0 = System.nanoTime();
