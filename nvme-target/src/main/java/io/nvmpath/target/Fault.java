@@ -2,9 +2,28 @@ package io.nvmpath.target;
 
 import io.nvmpath.fabric.nvme.Status;
 
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
 /**
  * A fault injected on one port, for tests and operators' failover drills. One fault per port at a
  * time; {@link None} clears it.
+ *
+ * <p>As text ({@link #parse}, the admin API, {@code nvmpath target fault}), words separated by
+ * spaces, any case:
+ * <pre>
+ * none | clear
+ * down
+ * blackhole
+ * delay MS                      MS: 0..600000
+ * fail N STATUS                 N ≥ 1; STATUS hex (0x302) or decimal, not 0
+ * throttle RATE                 RATE: a whole number and a unit, with or without a space:
+ *                               iops (1..10000000), or B/s, KiB/s, MiB/s, GiB/s (1 KiB/s..1024 GiB/s)
+ *                               e.g. throttle 2000iops, throttle 50MiB/s, throttle 512 KiB/s
+ * </pre>
+ * Units of bandwidth are binary, as the target's sizes are: {@code 50MB/s} is refused, say
+ * {@code 50MiB/s}.
  */
 public sealed interface Fault {
     /** No fault: the port behaves. */
@@ -62,6 +81,122 @@ public sealed interface Fault {
         }
     }
 
+    /**
+     * The port carries at most {@code perSecond} I/O commands a second ({@link Unit#IOPS}), or
+     * {@code perSecond} bytes of data a second ({@link Unit#BYTES}), over all its connections
+     * together: a path that is only so fast. No I/O is refused: a command is executed at once and its
+     * completion waits its turn in the port's token bucket ({@link IoThrottle}; bursts of 10 ms of the
+     * cap, at least one I/O, pass at once), so ordering and timeouts are those of a slow device.
+     * Only I/O commands the namespace executes count (Read, Write, Flush, Write Zeroes, Dataset
+     * Management; an ANA or injected error is not held); admin, Keep Alive and Fabrics commands are
+     * never held, so a throttled path stays live. Replacing or clearing the fault sends what it holds
+     * at once ({@link Down} drops it with the connections).
+     */
+    record Throttle(long perSecond, Unit unit) implements Fault {
+        /** Highest I/O rate. */
+        public static final long MAX_IOPS = 10_000_000;
+        /** Lowest data rate: 1 KiB/s. */
+        public static final long MIN_BYTES_PER_SECOND = 1L << 10;
+        /** Highest data rate: 1024 GiB/s. */
+        public static final long MAX_BYTES_PER_SECOND = 1L << 40;
+
+        private static final Pattern RATE = Pattern.compile("(\\d+)\\s*(iops|b/s|kib/s|mib/s|gib/s)",
+                Pattern.CASE_INSENSITIVE);
+        private static final Pattern DECIMAL = Pattern.compile("(\\d+)\\s*([kmg])b/s", Pattern.CASE_INSENSITIVE);
+        private static final String GRAMMAR = "expected throttle RATE, a whole number with iops, B/s, KiB/s, MiB/s"
+                + " or GiB/s, e.g. throttle 2000iops or throttle 50MiB/s";
+
+        /** What the cap counts. */
+        public enum Unit {
+            /** I/O commands, each one whatever its size. */
+            IOPS,
+            /** Bytes of data that Read and Write carry; the other commands carry none but wait their turn. */
+            BYTES
+        }
+
+        public Throttle {
+            java.util.Objects.requireNonNull(unit, "unit");
+            if (unit == Unit.IOPS && (perSecond < 1 || perSecond > MAX_IOPS)) {
+                throw new IllegalArgumentException("throttle must be 1.." + MAX_IOPS + " iops, not " + perSecond);
+            }
+            if (unit == Unit.BYTES && (perSecond < MIN_BYTES_PER_SECOND || perSecond > MAX_BYTES_PER_SECOND)) {
+                throw new IllegalArgumentException("throttle must be 1KiB/s..1024GiB/s, not " + perSecond + "B/s");
+            }
+        }
+
+        /** A cap of {@code iops} I/O commands a second. */
+        public static Throttle iops(long iops) {
+            return new Throttle(iops, Unit.IOPS);
+        }
+
+        /** A cap of {@code mib} MiB of data a second. */
+        public static Throttle mibPerSecond(long mib) {
+            return new Throttle(Math.multiplyExact(mib, 1L << 20), Unit.BYTES);
+        }
+
+        /** The rate as {@link #parse} reads it: {@code 2000iops}, {@code 50MiB/s} (the largest exact unit). */
+        public String rate() {
+            if (unit == Unit.IOPS) {
+                return perSecond + "iops";
+            }
+            String[] units = {"B/s", "KiB/s", "MiB/s", "GiB/s"};
+            int u = 0;
+            long n = perSecond;
+            while (u < units.length - 1 && n % 1024 == 0) {
+                n /= 1024;
+                u++;
+            }
+            return n + units[u];
+        }
+
+        @Override
+        public String label() {
+            return "throttle " + rate();
+        }
+
+        /** Reads the {@code RATE} of {@code throttle RATE}, as written ({@code rate} is not lowercased). */
+        static Throttle parse(String rate) {
+            Matcher m = RATE.matcher(rate.strip());
+            if (!m.matches()) {
+                Matcher d = DECIMAL.matcher(rate.strip());
+                if (d.matches()) {
+                    String binary = d.group(2).toUpperCase(Locale.ROOT) + "iB/s";
+                    throw new IllegalArgumentException("bad fault 'throttle " + rate.strip() + "': "
+                            + d.group(2).toUpperCase(Locale.ROOT) + "B/s is a decimal unit; say " + d.group(1)
+                            + binary + " (units are binary: B/s, KiB/s, MiB/s, GiB/s)");
+                }
+                throw new IllegalArgumentException("bad fault 'throttle" + (rate.isBlank() ? "" : " " + rate.strip())
+                        + "': " + GRAMMAR);
+            }
+            String unit = m.group(2).toLowerCase(Locale.ROOT);
+            int shift = switch (unit) {
+                case "kib/s" -> 10;
+                case "mib/s" -> 20;
+                case "gib/s" -> 30;
+                default -> 0;
+            };
+            long n;
+            try {
+                n = Long.parseLong(m.group(1));
+            } catch (NumberFormatException e) {
+                n = Long.MAX_VALUE; // more digits than a long has: out of range below
+            }
+            if (unit.equals("iops")) {
+                if (n < 1 || n > MAX_IOPS) {
+                    throw new IllegalArgumentException("bad fault 'throttle " + rate.strip() + "': the rate must be 1.."
+                            + MAX_IOPS + " iops");
+                }
+                return new Throttle(n, Unit.IOPS);
+            }
+            long bytes = n > MAX_BYTES_PER_SECOND >> shift ? MAX_BYTES_PER_SECOND + 1 : n << shift;
+            if (bytes < MIN_BYTES_PER_SECOND || bytes > MAX_BYTES_PER_SECOND) {
+                throw new IllegalArgumentException("bad fault 'throttle " + rate.strip()
+                        + "': the rate must be 1KiB/s..1024GiB/s");
+            }
+            return new Throttle(bytes, Unit.BYTES);
+        }
+    }
+
     Fault NONE = new None();
 
     /** How the fault is written in logs and the admin API. */
@@ -69,10 +204,14 @@ public sealed interface Fault {
 
     /**
      * Parses {@code none|clear}, {@code down}, {@code blackhole}, {@code delay MS},
-     * {@code fail N STATUS} (STATUS in hex like {@code 0x302} or decimal).
+     * {@code fail N STATUS} (STATUS in hex like {@code 0x302} or decimal), {@code throttle RATE}
+     * ({@code 2000iops}, {@code 50MiB/s}); the grammar is in this interface's documentation.
+     *
+     * @throws IllegalArgumentException naming what is wrong, to be shown as it is
      */
     static Fault parse(String text) {
-        String[] w = text.trim().toLowerCase(java.util.Locale.ROOT).split("\\s+");
+        String trimmed = text.trim();
+        String[] w = trimmed.toLowerCase(Locale.ROOT).split("\\s+");
         try {
             return switch (w[0]) {
                 case "none", "clear" -> NONE;
@@ -80,8 +219,9 @@ public sealed interface Fault {
                 case "blackhole" -> new Blackhole();
                 case "delay" -> new Delay(Long.parseLong(w[1]));
                 case "fail" -> new Fail(Integer.parseInt(w[1]), Integer.decode(w[2]));
+                case "throttle" -> Throttle.parse(trimmed.substring(w[0].length()));
                 default -> throw new IllegalArgumentException("unknown fault '" + w[0]
-                        + "' (none, down, blackhole, delay MS, fail N STATUS)");
+                        + "' (none, down, blackhole, delay MS, fail N STATUS, throttle RATE)");
             };
         } catch (ArrayIndexOutOfBoundsException | NumberFormatException e) {
             throw new IllegalArgumentException("bad fault '" + text + "': expected delay MS or fail N STATUS");

@@ -289,6 +289,11 @@ public final class NvmeTarget implements AutoCloseable {
         return resolve(portRef).fault();
     }
 
+    /** The token bucket of the port's {@link Fault.Throttle}, null without one (tests). */
+    IoThrottle throttle(int portRef) {
+        return resolve(portRef).throttle();
+    }
+
     public List<TargetView.Port> ports() {
         List<TargetView.Port> out = new ArrayList<>();
         for (TargetPort p : ports.values()) {

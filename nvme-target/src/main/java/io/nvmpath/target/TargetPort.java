@@ -42,6 +42,8 @@ final class TargetPort {
     private final Set<TargetQueue> queues = ConcurrentHashMap.newKeySet();
     private final AtomicInteger failRemaining = new AtomicInteger();
     private volatile Fault fault = Fault.NONE;
+    /** The bucket of the {@link Fault.Throttle} in force, null without one; what the I/O path reads. */
+    private volatile IoThrottle throttle;
     private volatile Channel listener;
     private volatile int boundPort;
 
@@ -138,6 +140,11 @@ final class TargetPort {
         return fault instanceof Fault.Delay d ? d.millis() : 0;
     }
 
+    /** The token bucket of the {@link Fault.Throttle} in force, or null. */
+    IoThrottle throttle() {
+        return throttle;
+    }
+
     /**
      * With a {@link Fault.Fail} in force, takes one of its commands and returns the status to fail
      * it with; else 0. When the count runs out the fault clears itself.
@@ -161,7 +168,11 @@ final class TargetPort {
         return f.status();
     }
 
-    /** Applies a fault; {@link Fault.Down} closes the listener and every connection, clearing rebinds. */
+    /**
+     * Applies a fault; {@link Fault.Down} closes the listener and every connection, clearing rebinds.
+     * Replacing a {@link Fault.Throttle} (by anything but {@link Fault.Down}, another cap included)
+     * sends the completions its bucket holds at once.
+     */
     synchronized void setFault(Fault next, EventLoopGroup group) throws InterruptedException, java.io.IOException {
         Fault prev = fault;
         if (prev instanceof Fault.Down && !(next instanceof Fault.Down) && listener == null) {
@@ -170,8 +181,17 @@ final class TargetPort {
         if (next instanceof Fault.Fail f) {
             failRemaining.set(f.count());
         }
+        IoThrottle releasing = throttle;
+        throttle = next instanceof Fault.Throttle t ? new IoThrottle(t, System::nanoTime) : null;
         fault = next;
         log.info("port {} ({}:{}): fault {} -> {}", id, address, boundPort, prev.label(), next.label());
+        if (releasing != null && !(next instanceof Fault.Down)) {
+            // completions the old bucket holds go now, not at the old cap's pace; a port going down
+            // drops them with its connections instead, as it drops everything in flight
+            for (TargetQueue q : queues) {
+                q.releaseHeld();
+            }
+        }
         if (next instanceof Fault.Down) {
             unbind();
             for (TargetQueue q : queues) {

@@ -22,6 +22,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
@@ -56,6 +57,13 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         CLOSED
     }
 
+    /**
+     * A completion held by the port's throttle until {@code dueNanos}: sending it is {@code send};
+     * {@code data}, the read data it would send, is released if the queue closes first.
+     */
+    private record Held(long dueNanos, Runnable send, ByteBuf data) {
+    }
+
     /** Write data being collected through R2T/H2CData. */
     private static final class Transfer {
         final int cid;
@@ -76,6 +84,8 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     private final TargetPort port;
     private final ConnectionParams params;
     private final Map<Integer, Transfer> transfers = new HashMap<>();
+    /** Completions the port's throttle holds, in due order (due times never go down). */
+    private final ArrayDeque<Held> held = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private EventLoop loop;
     private Phase phase = Phase.AWAIT_ICREQ;
@@ -88,6 +98,10 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     private int nextTtag;
     private boolean flushScheduled;
     private String remote;
+    /** The bucket the held completions' due times come from. */
+    private IoThrottle heldBy;
+    /** The one timer of the held completions: due when the first of them is. */
+    private io.netty.util.concurrent.ScheduledFuture<?> heldTimer;
 
     TargetQueue(NvmeTarget target, TargetPort port, ConnectionParams params) {
         this.target = target;
@@ -137,6 +151,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             t.data.release();
         }
         transfers.clear();
+        dropHeld();
         if (controller != null) {
             controller.queueClosed(this);
         }
@@ -465,9 +480,9 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         onLoop(f, (data, err) -> {
             if (err != null) {
                 log.warn("{}: read of namespace {} failed: {}", port, ns.nsid, err.toString());
-                respondIo(cid, Status.READ_ERROR);
+                completeIo(cid, Status.READ_ERROR, len);
             } else {
-                afterDelay(() -> sendReadData(cid, data), data);
+                afterExecution(() -> sendReadData(cid, data), data, len);
             }
         });
     }
@@ -499,10 +514,8 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
                 data.release();
                 if (err != null) {
                     log.warn("{}: write to namespace {} failed: {}", port, ns.nsid, err.toString());
-                    respondIo(cid, Status.WRITE_FAULT);
-                } else {
-                    respondIo(cid, Status.SUCCESS);
                 }
+                completeIo(cid, err == null ? Status.SUCCESS : Status.WRITE_FAULT, len);
             });
         });
     }
@@ -577,17 +590,110 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
 
     // ---- responses ----------------------------------------------------------------------------
 
-    /** Completes an I/O command once {@code f} does, with success or Internal Error. */
+    /**
+     * Completes an I/O command that carries no data (Flush, Write Zeroes, Dataset Management) once
+     * {@code f} does, with success or Internal Error.
+     */
     private void finish(int cid, CompletableFuture<Void> f) {
-        onLoop(f, (v, err) -> respondIo(cid, err == null ? Status.SUCCESS : Status.INTERNAL));
+        onLoop(f, (v, err) -> completeIo(cid, err == null ? Status.SUCCESS : Status.INTERNAL, 0));
     }
 
-    /** An I/O completion, subject to the port's delay fault. */
+    /**
+     * The completion of an I/O command the namespace executed, {@code bytes} of data: subject to the
+     * port's delay or throttle.
+     */
+    private void completeIo(int cid, int status, long bytes) {
+        afterExecution(() -> respond(cid, status, 0), null, bytes);
+    }
+
+    /** An I/O completion before execution (ANA, injected failure): subject to the delay fault only. */
     private void respondIo(int cid, int status) {
         afterDelay(() -> respond(cid, status, 0), null);
     }
 
-    private void afterDelay(Runnable r, ByteBuf held) {
+    /**
+     * Sends an executed command's completion ({@code r}, which owns {@code data}) when the port's
+     * throttle allows, else as {@link #afterDelay} does.
+     */
+    private void afterExecution(Runnable r, ByteBuf data, long bytes) {
+        IoThrottle t = port.throttle();
+        if (t == null) {
+            afterDelay(r, data);
+            return;
+        }
+        long due = t.reserve(bytes);
+        if (held.isEmpty() && due - t.now() <= 0) {
+            r.run();
+            return;
+        }
+        if (heldBy != t) {
+            sendHeld(true, 0); // a new bucket (the fault changed): what the old one held goes first
+            heldBy = t;
+        }
+        held.addLast(new Held(due, r, data));
+        t.holding();
+        if (heldTimer == null) {
+            armHeldTimer();
+        }
+    }
+
+    private void armHeldTimer() {
+        long delay = held.peekFirst().dueNanos() - heldBy.now();
+        heldTimer = loop.schedule(this::heldTimerFired, Math.max(0, delay), TimeUnit.NANOSECONDS);
+    }
+
+    private void heldTimerFired() {
+        heldTimer = null;
+        if (phase == Phase.CLOSED || held.isEmpty()) {
+            return;
+        }
+        sendHeld(false, heldBy.now());
+        if (!held.isEmpty()) {
+            armHeldTimer();
+        }
+    }
+
+    /** Sends the held completions due by {@code now} (every one with {@code all}), in order. */
+    private void sendHeld(boolean all, long now) {
+        while (!held.isEmpty() && (all || held.peekFirst().dueNanos() - now <= 0)) {
+            Held h = held.pollFirst();
+            heldBy.released();
+            h.send().run();
+        }
+    }
+
+    /** Sends every completion the throttle holds, at once: its fault was replaced or cleared. Any thread. */
+    void releaseHeld() {
+        if (loop == null) {
+            return;
+        }
+        if (!loop.inEventLoop()) {
+            loop.execute(this::releaseHeld);
+            return;
+        }
+        if (heldTimer != null) {
+            heldTimer.cancel(false);
+            heldTimer = null;
+        }
+        if (phase != Phase.CLOSED) {
+            sendHeld(true, 0);
+        }
+    }
+
+    /** The queue closed: held completions go nowhere; their read data is released. */
+    private void dropHeld() {
+        if (heldTimer != null) {
+            heldTimer.cancel(false);
+            heldTimer = null;
+        }
+        Held h;
+        while ((h = held.pollFirst()) != null) {
+            heldBy.released();
+            ReferenceCountUtil.safeRelease(h.data());
+        }
+    }
+
+    private void afterDelay(Runnable r, ByteBuf data) {
         long ms = port.completionDelayMillis();
         if (ms <= 0) {
             r.run();
@@ -595,7 +701,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         }
         loop.schedule(() -> {
             if (phase == Phase.CLOSED) {
-                ReferenceCountUtil.safeRelease(held);
+                ReferenceCountUtil.safeRelease(data);
                 return;
             }
             r.run();

@@ -149,7 +149,7 @@ class AdminServerTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({"blackhole, blackhole", "delay 200, delay 200", "fail 5 0x302, fail 5 0x302",
-            "'  DOWN ', down"})
+            "'  DOWN ', down", "throttle 2000iops, throttle 2000iops", "throttle 50 MiB/s, throttle 50MiB/s"})
     void should_apply_a_fault_and_show_it_on_the_port(String fault, String label) throws Exception {
         HttpResponse<String> r = post("/api/v1/ports/2/fault", "{\"fault\": \"" + fault + "\"}");
 
@@ -187,7 +187,8 @@ class AdminServerTest {
             a body that is not JSON   | /api/v1/ports/1/ana           | 'state=optimized'                         | the body is not JSON
             a body that is a list     | /api/v1/ports/1/fault         | '["down"]'                                | the body must be a JSON object like {"fault": "blackhole"}
             an empty body             | /api/v1/ports/1/fault         | ''                                        | the body must be a JSON object
-            an unknown fault          | /api/v1/ports/1/fault         | '{"fault": "melt"}'                       | unknown fault 'melt' (none, down, blackhole, delay MS, fail N STATUS)
+            an unknown fault          | /api/v1/ports/1/fault         | '{"fault": "melt"}'                       | unknown fault 'melt' (none, down, blackhole, delay MS, fail N STATUS, throttle RATE)
+            a throttle in decimal MB  | /api/v1/ports/1/fault         | '{"fault": "throttle 50MB/s"}'            | bad fault 'throttle 50MB/s': MB/s is a decimal unit; say 50MiB/s
             a delay without its time  | /api/v1/ports/1/fault         | '{"fault": "delay"}'                      | bad fault 'delay': expected delay MS or fail N STATUS
             a status that is success  | /api/v1/ports/1/fault         | '{"fault": "fail 1 0"}'                   | status 0x0 is not an error status
             """)

@@ -16,13 +16,16 @@ import java.util.List;
                 "  blackhole      keep connections open, answer nothing",
                 "  delay MS       delay every I/O completion by MS milliseconds",
                 "  fail N STATUS  complete the next N I/O commands with STATUS (0x302...)",
+                "  throttle RATE  cap the port's I/O at RATE, a whole number with iops, B/s, KiB/s, MiB/s",
+                "                 or GiB/s (throttle 2000iops, throttle 50MiB/s): completions wait their",
+                "                 turn, nothing fails; admin commands and keep-alives are not held",
                 "  clear, none    back to normal"})
 final class TargetFaultCommand extends TargetAdminCommand {
     @Option(names = {"-p", "--port"}, required = true, paramLabel = "PORT",
             description = "The port: its port ID or its TCP port number.")
     int port;
 
-    @Parameters(arity = "1..3", paramLabel = "FAULT", description = "down, blackhole, delay MS, fail N STATUS, clear.")
+    @Parameters(arity = "1..3", paramLabel = "FAULT", description = "down, blackhole, delay MS, fail N STATUS, throttle RATE, clear.")
     List<String> fault;
 
     private String text;

@@ -94,6 +94,8 @@ class TargetCommandsTest {
             delay 200      | delay 200
             fail 5 0x302   | fail 5 0x302 (ANA Inaccessible (SCT 3h SC 02h))
             down           | down
+            throttle 2000 iops | throttle 2000iops
+            throttle 50MiB/s   | throttle 50MiB/s
             """)
     void should_inject_a_fault(String fault, String label) {
         String[] words = fault.split(" ");
@@ -188,6 +190,7 @@ class TargetCommandsTest {
             melt         | unknown fault 'melt'
             delay        | bad fault 'delay': expected delay MS or fail N STATUS
             fail 1 0     | status 0x0 is not an error status
+            throttle 2000 | bad fault 'throttle 2000': expected throttle RATE, a whole number with iops
             """)
     void should_refuse_a_bad_fault_before_sending_anything(String fault, String message) {
         String[] words = fault.split(" ");
