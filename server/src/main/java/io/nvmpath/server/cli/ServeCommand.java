@@ -3,7 +3,7 @@ package io.nvmpath.server.cli;
 import io.nvmpath.server.gateway.Gateway;
 import io.nvmpath.server.gateway.GatewayConfig;
 import io.nvmpath.server.gateway.GatewayConfigLoader;
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import io.nvmpath.target.config.TargetConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -26,7 +26,7 @@ public interface GatewayControl {
     /**
      * Reads the configuration file again and applies what changed (see {@link Gateway#reload}).
      *
-     * @throws io.nvmpath.target.config.ConfigException when the new configuration is wrong: nothing applied
+     * @throws io.nvmpath.config.ConfigException when the new configuration is wrong: nothing applied
      * @throws IllegalStateException when the gateway runs without a configuration file
      */
     ReloadResult reload();

@@ -18,7 +18,7 @@ import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.server.gateway.GatewayControl;
 import io.nvmpath.server.gateway.GatewayView;
 import io.nvmpath.server.gateway.ReloadResult;
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -228,7 +228,7 @@ class GatewayTest {
             java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {readOnly: maybe}\n",
                     target.port(1)));
             org.assertj.core.api.Assertions.assertThatThrownBy(g::reload)
-                    .isInstanceOf(io.nvmpath.target.config.ConfigException.class).hasMessageContaining("readOnly");
+                    .isInstanceOf(io.nvmpath.config.ConfigException.class).hasMessageContaining("readOnly");
             assertThat(g.subsystems().get(0).heads().get(0).paths()).hasSize(2);
             assertThat(read(stays, 2, 0, 512)).hasSize(512);
 
