@@ -29,11 +29,6 @@ public enum NbdError {
     /** The server or the export is going away: the client must disconnect. */
     ESHUTDOWN(108);
 
-    /** NVMe generic status "Namespace is Write Protected" (SCT 0h SC 20h). */
-    static final int NVME_NS_WRITE_PROTECTED = 0x020;
-    /** NVMe command-specific status "Attempted Write to Read Only Range" (SCT 1h SC 82h). */
-    static final int NVME_WRITE_TO_READ_ONLY_RANGE = 0x182;
-
     private final int value;
 
     NbdError(int value) {
@@ -78,7 +73,7 @@ public enum NbdError {
             case Status.LBA_RANGE, Status.CAP_EXCEEDED -> ENOSPC;
             case Status.INVALID_FIELD, Status.INVALID_NS -> EINVAL;
             case Status.INVALID_OPCODE -> ENOTSUP;
-            case NVME_NS_WRITE_PROTECTED, NVME_WRITE_TO_READ_ONLY_RANGE -> EPERM;
+            case Status.NS_WRITE_PROTECTED, Status.WRITE_TO_READ_ONLY_RANGE -> EPERM;
             // media and data integrity (SCT 2h), path related (SCT 3h), and everything else
             default -> EIO;
         };
