@@ -3,6 +3,7 @@ package io.nvmpath.target;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.nvme.IdentifyController;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -51,7 +52,7 @@ final class IdentifyData {
         b.setByte(513, 0x44); // CQES
         b.setShortLE(514, t.config().limits().ioQueueSize()); // MAXCMD
         b.setIntLE(516, s.discovery ? 0 : MAX_NSID); // NN
-        b.setShortLE(520, s.discovery ? 0 : 0x0C); // ONCS: DSM, Write Zeroes
+        b.setShortLE(520, s.discovery ? 0 : IdentifyController.ONCS_DSM | IdentifyController.ONCS_WRITE_ZEROES); // ONCS
         b.setByte(525, s.discovery ? 0 : 0x1); // VWC: volatile write cache present
         b.setIntLE(536, 0x00100001); // SGLS: SGLs, offset in-capsule data blocks
         b.setIntLE(540, s.discovery ? 0 : MAX_NSID); // MNAN: Linux refuses an ANA controller without it

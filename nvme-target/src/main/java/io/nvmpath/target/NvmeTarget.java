@@ -6,7 +6,7 @@ import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.target.backend.Backend;
 import io.nvmpath.target.backend.FileBackend;
 import io.nvmpath.target.backend.MemoryBackend;
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import io.nvmpath.target.config.TargetConfig;
 import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
 import io.nvmpath.target.config.TargetConfig.PortConfig;

@@ -1,5 +1,6 @@
 package io.nvmpath.it.gateway;
 
+import io.nvmpath.server.app.GatewayApp;
 import io.nvmpath.server.gateway.Gateway;
 import io.nvmpath.server.gateway.GatewayConfigLoader;
 
@@ -12,6 +13,8 @@ import java.util.stream.Collectors;
 
 /** A gateway in this JVM on ephemeral loopback ports, connected to the given portals. */
 final class GatewayFixture implements AutoCloseable {
+    /** The gateway as serve runs it, with its HTTP side. */
+    final GatewayApp app;
     final Gateway gateway;
     private final Path stateDir;
 
@@ -19,8 +22,9 @@ final class GatewayFixture implements AutoCloseable {
     record Portal(String traddr, int trsvcid, String subnqn) {
     }
 
-    private GatewayFixture(Gateway gateway, Path stateDir) {
-        this.gateway = gateway;
+    private GatewayFixture(GatewayApp app, Path stateDir) {
+        this.app = app;
+        this.gateway = app.gateway();
         this.stateDir = stateDir;
     }
 
@@ -39,20 +43,21 @@ final class GatewayFixture implements AutoCloseable {
                 + "multipath: {noPathTimeout: 60s}\n"
                 + "nbd: {listen: {address: 127.0.0.1, port: 0}" + nbdExtra + "}\n"
                 + "http: {listen: {address: 127.0.0.1, port: 0}}\n";
-        Gateway g = Gateway.start(GatewayConfigLoader.parse(yaml));
-        GatewayFixture f = new GatewayFixture(g, state);
+        GatewayApp app = GatewayApp.start(GatewayConfigLoader.parse(yaml));
+        GatewayFixture f = new GatewayFixture(app, state);
+        Gateway g = app.gateway();
         String nqn = portals.get(0).subnqn();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() - end < 0) {
             var head = g.multipath().head(nqn, 1);
-            if (g.find(Gateway.exportName(nqn, 1)) != null && head != null && head.paths().size() == paths) {
+            if (g.nbdExports().find(Gateway.exportName(nqn, 1)) != null && head != null && head.paths().size() == paths) {
                 return f;
             }
             Thread.sleep(50);
         }
         f.close();
         throw new AssertionError("export " + Gateway.exportName(nqn, 1) + " with " + paths + " paths did not appear: "
-                + g.subsystems() + " portals " + g.portals());
+                + g.view().subsystems() + " portals " + g.view().portals());
     }
 
     int nbdPort() {
@@ -60,12 +65,12 @@ final class GatewayFixture implements AutoCloseable {
     }
 
     String httpUrl() {
-        return "http://127.0.0.1:" + gateway.httpAddress().getPort();
+        return "http://127.0.0.1:" + app.httpAddress().getPort();
     }
 
     @Override
     public void close() {
-        gateway.shutdown(Duration.ofSeconds(5));
+        app.shutdown(Duration.ofSeconds(5));
         try (var s = Files.walk(stateDir)) {
             s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (java.io.IOException e) {

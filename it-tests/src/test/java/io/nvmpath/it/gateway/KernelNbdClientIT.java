@@ -47,7 +47,7 @@ class KernelNbdClientIT {
             var head = gw.gateway.multipath().head(TargetConfig.DEMO_NQN, 1).view();
             System.out.println("after the drill: " + head);
             Ext4Drill.assertIoMovedAndCameBack(head);
-            assertThat(gw.gateway.exports().get(0).errors()).as("NBD errors").isEmpty();
+            assertThat(gw.gateway.view().exports().get(0).errors()).as("NBD errors").isEmpty();
         }
     }
 
@@ -70,7 +70,7 @@ class KernelNbdClientIT {
             var head = gw.gateway.multipath().head(nvmet.subsystemNqn(), 1).view();
             System.out.println("after the drill: " + head);
             Ext4Drill.assertIoMovedAndCameBack(head);
-            assertThat(gw.gateway.exports().get(0).errors()).as("NBD errors").isEmpty();
+            assertThat(gw.gateway.view().exports().get(0).errors()).as("NBD errors").isEmpty();
         }
     }
 }

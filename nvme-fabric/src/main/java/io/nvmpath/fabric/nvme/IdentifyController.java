@@ -13,6 +13,7 @@ import io.netty.buffer.ByteBuf;
  * @param crdt command retry delay times 1..3, in 100 ms units
  * @param anatt ANA transition time in seconds
  * @param ioccsz I/O queue command capsule size in 16-byte units (SQE included)
+ * @param oncs optional NVM commands supported ({@link #ONCS_DSM}, {@link #ONCS_WRITE_ZEROES}...)
  */
 public record IdentifyController(int vid, int ssvid, String serial, String model, String firmware, int cmic,
                                  int mdts, int cntlid, int version, long oaes, long ctratt, int crdt1, int crdt2,
@@ -21,6 +22,11 @@ public record IdentifyController(int vid, int ssvid, String serial, String model
                                  long sgls, String subnqn, long ioccsz, long iorcsz, int icdoff, int fcatt,
                                  int msdbd) {
     public static final int SIZE = 4096;
+
+    /** ONCS bit 2: Dataset Management (deallocate: what NBD TRIM becomes). */
+    public static final int ONCS_DSM = 1 << 2;
+    /** ONCS bit 3: Write Zeroes. */
+    public static final int ONCS_WRITE_ZEROES = 1 << 3;
 
     public static IdentifyController parse(ByteBuf b) {
         Wire.require(b, SIZE, "Identify Controller");

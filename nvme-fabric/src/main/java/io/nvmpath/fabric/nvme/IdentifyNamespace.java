@@ -17,6 +17,9 @@ public record IdentifyNamespace(long nsze, long ncap, long nuse, int nsfeat, int
                                 int nsattr, byte[] nguid, byte[] eui64, int lbads, int metadataSize) {
     public static final int SIZE = 4096;
 
+    /** NSFEAT bit 4 (OPTPERF): NPWG, NPWA, NPDG, NPDA and NOWS are valid. */
+    public static final int NSFEAT_OPTPERF = 1 << 4;
+
     public static IdentifyNamespace parse(ByteBuf b) {
         Wire.require(b, SIZE, "Identify Namespace");
         int r = b.readerIndex();

@@ -23,6 +23,8 @@ public final class Status {
     public static final int CMD_SEQ_ERROR = 0x00C;
     public static final int SGL_INVALID_DATA = 0x00F;
     public static final int SGL_INVALID_TYPE = 0x011;
+    /** Namespace is Write Protected (generic, SC 20h). */
+    public static final int NS_WRITE_PROTECTED = 0x020;
     public static final int LBA_RANGE = 0x080;
     public static final int CAP_EXCEEDED = 0x081;
     public static final int NS_NOT_READY = 0x082;
@@ -30,6 +32,8 @@ public final class Status {
     public static final int CONNECT_INVALID_PARAM = 0x182;
     public static final int CONNECT_INVALID_HOST = 0x184;
     public static final int INVALID_LOG_PAGE = 0x109;
+    /** Attempted Write to Read Only Range (command specific, SC 82h, of the NVM I/O commands; Connect reuses 0x182). */
+    public static final int WRITE_TO_READ_ONLY_RANGE = 0x182;
 
     public static final int WRITE_FAULT = 0x280;
     public static final int READ_ERROR = 0x281;
@@ -73,7 +77,7 @@ public final class Status {
         NAMES.put(SGL_INVALID_TYPE, "SGL Descriptor Type Invalid");
         NAMES.put(0x016, "SGL Offset Invalid");
         NAMES.put(0x01D, "Sanitize In Progress");
-        NAMES.put(0x020, "Namespace is Write Protected");
+        NAMES.put(NS_WRITE_PROTECTED, "Namespace is Write Protected");
         NAMES.put(LBA_RANGE, "LBA Out of Range");
         NAMES.put(CAP_EXCEEDED, "Capacity Exceeded");
         NAMES.put(NS_NOT_READY, "Namespace Not Ready");
@@ -86,7 +90,7 @@ public final class Status {
         NAMES.put(0x10E, "Feature Not Changeable");
         NAMES.put(0x180, "Conflicting Attributes");
         NAMES.put(0x181, "Invalid Protection Information");
-        NAMES.put(0x182, "Attempted Write to Read Only Range");
+        NAMES.put(WRITE_TO_READ_ONLY_RANGE, "Attempted Write to Read Only Range");
         NAMES.put(WRITE_FAULT, "Write Fault");
         NAMES.put(READ_ERROR, "Unrecovered Read Error");
         NAMES.put(0x282, "End-to-end Guard Check Error");

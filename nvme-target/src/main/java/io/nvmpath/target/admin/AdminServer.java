@@ -1,32 +1,24 @@
 package io.nvmpath.target.admin;
 
-import io.netty.bootstrap.ServerBootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpServerCodec;
+import io.nvmpath.fabric.transport.Transport;
+import io.nvmpath.http.HttpApiServer;
 import io.nvmpath.target.NvmeTarget;
 import io.nvmpath.target.config.TargetConfig.ListenConfig;
-import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.BindException;
-import java.net.InetSocketAddress;
 import java.net.URI;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The target's HTTP admin endpoint: a small HTTP/1.1 server over a running {@link NvmeTarget}, for
  * flipping ANA states and injecting faults from scripts and the {@code nvmpath target} commands.
  * See {@link AdminApi} for the resources. It has an event loop of its own, and one admin executor on
- * which every change to the target is made, one at a time.
+ * which every change to the target is made, one at a time (the HTTP side is the shared
+ * {@link HttpApiServer}).
  *
  * <p>It binds to loopback unless configured otherwise: anyone who can reach it can take paths down.
  */
@@ -37,19 +29,18 @@ public final class AdminServer implements AutoCloseable {
     static final int MAX_REQUEST_BYTES = 64 * 1024;
 
     private final EventLoopGroup group;
-    private final ExecutorService admin;
     private final String address;
-    private Channel listener;
+    private final HttpApiServer server;
     private int port;
 
-    private AdminServer(String address) {
-        this.address = address;
+    private AdminServer(NvmeTarget target, ListenConfig at) {
+        this.address = at.address();
+        HttpApiServer.Config config = HttpApiServer.Config.of(at.address(), at.port())
+                .maxRequestBytes(MAX_REQUEST_BYTES).named("admin", null).unavailable("the target is shutting down");
         this.group = Transport.process().newGroup(1, "nvmpath-target-admin");
-        this.admin = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "nvmpath-target-admin");
-            t.setDaemon(true);
-            return t;
-        });
+        this.server = new HttpApiServer(config, group, Transport.of(group).serverSocketChannel(),
+                HttpApiServer.newExecutor("nvmpath-target-admin"), new AdminApi(target),
+                LoggerFactory.getLogger(AdminApi.class));
     }
 
     /** Serves {@code target} on its configuration's {@code admin} address. */
@@ -67,43 +58,15 @@ public final class AdminServer implements AutoCloseable {
      * @throws BindException naming the address when it cannot be bound
      */
     public static AdminServer start(NvmeTarget target, ListenConfig at) throws IOException, InterruptedException {
-        AdminServer s = new AdminServer(at.address());
+        AdminServer s = new AdminServer(target, at);
         try {
-            s.bind(new AdminApi(target), at.port());
+            s.port = s.server.start().getPort();
         } catch (IOException | InterruptedException | RuntimeException e) {
             s.close();
             throw e;
         }
         log.info("admin endpoint at {}", s.uri());
         return s;
-    }
-
-    private void bind(AdminApi api, int requestedPort) throws IOException, InterruptedException {
-        ServerBootstrap b = new ServerBootstrap()
-                .group(group)
-                .channel(Transport.of(group).serverSocketChannel())
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast("http", new HttpServerCodec());
-                        ch.pipeline().addLast("aggregator", new HttpObjectAggregator(MAX_REQUEST_BYTES));
-                        ch.pipeline().addLast("admin", new AdminHandler(api, admin));
-                    }
-                });
-        try {
-            listener = b.bind(address, requestedPort).sync().channel();
-        } catch (Exception e) {
-            // sync() rethrows the bind failure as it is, checked or not
-            if (e instanceof InterruptedException ie) {
-                throw ie;
-            }
-            BindException be = new BindException("cannot listen on " + hostPort(address, requestedPort) + ": "
-                    + e.getMessage());
-            be.initCause(e);
-            throw be;
-        }
-        port = ((InetSocketAddress) listener.localAddress()).getPort();
     }
 
     /** The bound TCP port. */
@@ -128,20 +91,9 @@ public final class AdminServer implements AutoCloseable {
     /** Stops listening, finishes the changes already accepted, closes every connection. */
     @Override
     public void close() {
-        if (listener != null) {
-            listener.close().syncUninterruptibly();
-        }
-        admin.shutdown();
-        try {
-            if (!admin.awaitTermination(10, TimeUnit.SECONDS)) {
-                admin.shutdownNow();
-            }
-        } catch (InterruptedException e) {
-            admin.shutdownNow();
-            Thread.currentThread().interrupt();
-        }
+        server.close();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        if (listener != null) {
+        if (server.started()) {
             log.info("admin endpoint {} stopped", uri());
         }
     }

@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.nvmpath.config.ConfigException;
+import io.nvmpath.config.YamlFields;
+import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.target.config.TargetConfig.Limits;
 import io.nvmpath.target.config.TargetConfig.ListenConfig;
 import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
@@ -15,8 +18,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * Reads a {@link TargetConfig} from YAML. The document is read as a tree and the records are built
@@ -139,7 +145,38 @@ public final class ConfigLoader {
         YamlFields f = YamlFields.of(node, at, PORT_KEYS);
         return new PortConfig(f.integer("id", index + 1), f.string("address", DEFAULT_ADDRESS),
                 f.requiredInteger("port"), f.string("advertise", null),
-                f.has("subsystems") ? f.list("subsystems", YamlFields::asString) : allNqns, f.anaStates("anaStates"));
+                f.has("subsystems") ? f.list("subsystems", YamlFields::asString) : allNqns, anaStates(f, "anaStates"));
+    }
+
+    /** ANA group number to state label, e.g. {@code {1: optimized, 2: inaccessible}}. */
+    private static Map<Integer, AnaState> anaStates(YamlFields f, String key) {
+        if (!f.has(key)) {
+            return Map.of();
+        }
+        JsonNode v = f.get(key);
+        if (!v.isObject()) {
+            throw new ConfigException(f.at(key), "expected a mapping of ANA group to state, not "
+                    + YamlFields.describe(v));
+        }
+        Map<Integer, AnaState> out = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonNode> e : v.properties()) {
+            String at = f.at(key) + "." + e.getKey();
+            int group;
+            try {
+                group = Integer.parseInt(e.getKey().strip());
+            } catch (NumberFormatException x) {
+                throw new ConfigException(at, "\"" + e.getKey() + "\" is not an ANA group number");
+            }
+            String label = YamlFields.asString(e.getValue(), at);
+            AnaState state = AnaState.fromLabel(label.strip());
+            if (state == null) {
+                throw new ConfigException(at, "\"" + label + "\" is not an ANA state ("
+                        + Arrays.stream(AnaState.values()).map(AnaState::label).collect(Collectors.joining(", "))
+                        + ")");
+            }
+            out.put(group, state);
+        }
+        return out;
     }
 
     private static ListenConfig listen(JsonNode node, String at, int defaultPort) {
@@ -166,11 +203,6 @@ public final class ConfigLoader {
             h = 31 * h + b;
         }
         return "NVMPATH" + HexFormat.of().withUpperCase().toHexDigits(h).substring(3);
-    }
-
-    /** Parses a size; see {@link YamlFields#parseSize}. */
-    public static long parseSize(String text) {
-        return YamlFields.parseSize(text);
     }
 
     private static Set<String> keys(String... names) {

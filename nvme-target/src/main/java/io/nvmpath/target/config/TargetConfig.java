@@ -1,5 +1,6 @@
 package io.nvmpath.target.config;
 
+import io.nvmpath.config.ConfigException;
 import io.nvmpath.fabric.nvme.AnaState;
 
 import java.util.ArrayList;

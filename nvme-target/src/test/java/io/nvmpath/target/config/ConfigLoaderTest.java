@@ -1,5 +1,6 @@
 package io.nvmpath.target.config;
 
+import io.nvmpath.config.ConfigException;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.target.config.TargetConfig.Limits;
 import io.nvmpath.target.config.TargetConfig.ListenConfig;
@@ -274,19 +275,5 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.parse(""))
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("subsystems: at least one subsystem is needed");
-    }
-
-    @ParameterizedTest(name = "{0} = {1}")
-    @CsvSource({"512, 512", "4KiB, 4096", "1 GiB, 1073741824", "256mib, 268435456", "2TiB, 2199023255552",
-            "7B, 7"})
-    void should_parse_sizes_with_binary_units(String text, long bytes) {
-        assertThat(ConfigLoader.parseSize(text)).isEqualTo(bytes);
-    }
-
-    @Test
-    void should_refuse_a_size_that_does_not_fit_in_64_bits() {
-        assertThatThrownBy(() -> ConfigLoader.parseSize("99999999TiB"))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("\"99999999TiB\" is too large");
     }
 }

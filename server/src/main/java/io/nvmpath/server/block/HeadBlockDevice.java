@@ -7,6 +7,7 @@ import io.netty.buffer.Unpooled;
 import io.nvmpath.fabric.host.Commands;
 import io.nvmpath.fabric.host.NvmeException;
 import io.nvmpath.fabric.host.NvmeRequest;
+import io.nvmpath.fabric.nvme.IdentifyController;
 import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.nvme.Sqe;
@@ -42,12 +43,6 @@ import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 public final class HeadBlockDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(HeadBlockDevice.class);
 
-    /** ONCS bit 2: Dataset Management. */
-    static final int ONCS_DSM = 1 << 2;
-    /** ONCS bit 3: Write Zeroes. */
-    static final int ONCS_WRITE_ZEROES = 1 << 3;
-    /** NSFEAT bit 4 (OPTPERF): NPWG, NPWA, NPDG, NPDA and NOWS are valid. */
-    static final int NSFEAT_OPTPERF = 1 << 4;
     /** NLB is 16 bits: the most blocks one Write Zeroes names. */
     static final int MAX_WRITE_ZEROES_BLOCKS = 65536;
     /** A Dataset Management range's length is 32 bits. */
@@ -128,7 +123,7 @@ public final class HeadBlockDevice implements BlockDevice {
     public int preferredBlockSize() {
         long preferred = Math.max(lbaSize, PAGE_SIZE);
         IdentifyNamespace id = head.identity();
-        if (id != null && (id.nsfeat() & NSFEAT_OPTPERF) != 0) {
+        if (id != null && (id.nsfeat() & IdentifyNamespace.NSFEAT_OPTPERF) != 0) {
             long optimal = (long) ((id.nows() != 0 ? id.nows() : id.npwg()) + 1) * lbaSize;
             preferred = Math.max(preferred, Long.highestOneBit(optimal));
         }
@@ -160,13 +155,13 @@ public final class HeadBlockDevice implements BlockDevice {
     /** Every controller of the head supports Dataset Management (ONCS bit 2). */
     @Override
     public boolean canTrim() {
-        return (head.commandSupport() & ONCS_DSM) != 0;
+        return (head.commandSupport() & IdentifyController.ONCS_DSM) != 0;
     }
 
     /** Every controller of the head supports Write Zeroes (ONCS bit 3). */
     @Override
     public boolean canFastZero() {
-        return (head.commandSupport() & ONCS_WRITE_ZEROES) != 0;
+        return (head.commandSupport() & IdentifyController.ONCS_WRITE_ZEROES) != 0;
     }
 
     @Override

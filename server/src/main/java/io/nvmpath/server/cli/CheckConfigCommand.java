@@ -2,7 +2,7 @@ package io.nvmpath.server.cli;
 
 import io.nvmpath.server.gateway.GatewayConfig;
 import io.nvmpath.server.gateway.GatewayConfigLoader;
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;

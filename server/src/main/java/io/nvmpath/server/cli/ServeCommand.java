@@ -1,9 +1,10 @@
 package io.nvmpath.server.cli;
 
+import io.nvmpath.server.app.GatewayApp;
 import io.nvmpath.server.gateway.Gateway;
 import io.nvmpath.server.gateway.GatewayConfig;
 import io.nvmpath.server.gateway.GatewayConfigLoader;
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import io.nvmpath.target.config.TargetConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -128,13 +129,13 @@ final class ServeCommand extends CliCommand {
             target = RunningTarget.start(TargetConfig.demo(0, 0, 0, 0));
             cfg = demoConfig(cfg, target);
         }
-        Gateway g;
+        GatewayApp app;
         try {
             // the demo opens NBD once its export is served, so the line it prints works at once
-            g = Gateway.start(cfg, !demo);
+            app = GatewayApp.start(cfg, !demo);
             if (demo) {
-                awaitDemoExport(g);
-                g.openNbd();
+                awaitDemoExport(app);
+                app.gateway().openNbd();
             }
         } catch (java.net.BindException e) {
             if (target != null) {
@@ -147,15 +148,16 @@ final class ServeCommand extends CliCommand {
             }
             throw e;
         }
+        Gateway g = app.gateway();
         if (config != null) {
             Path file = config;
-            g.configSource(() -> withOverrides(GatewayConfigLoader.load(file)));
+            g.reloader().configSource(() -> withOverrides(GatewayConfigLoader.load(file)));
             if (levelFromConfig) {
-                g.onLogLevel(io.nvmpath.server.log.LogLevel::set);
+                g.reloader().onLogLevel(io.nvmpath.server.log.LogLevel::set);
             }
             Signals.onHangup(() -> {
                 try {
-                    g.reload();
+                    g.reloader().reload();
                 } catch (ConfigException e) {
                     org.slf4j.LoggerFactory.getLogger(ServeCommand.class).error(
                             "SIGHUP: reload refused, the configuration in force stays: {}", e.getMessage());
@@ -165,15 +167,15 @@ final class ServeCommand extends CliCommand {
         CountDownLatch stopped = new CountDownLatch(1);
         RunningTarget demoTarget = target;
         Runnable graceful = () -> {
-            g.shutdown(Duration.ofSeconds(drainSeconds));
+            app.shutdown(Duration.ofSeconds(drainSeconds));
             if (demoTarget != null) {
                 demoTarget.close();
             }
             stopped.countDown();
         };
         Signals.install(graceful);
-        err().println("nvmpath: NBD on " + hostPort(g.nbdAddress()) + (g.httpAddress() == null ? ""
-                : ", HTTP on http://" + hostPort(g.httpAddress()) + " (/metrics, /health, /api/v1)")
+        err().println("nvmpath: NBD on " + hostPort(g.nbdAddress()) + (app.httpAddress() == null ? ""
+                : ", HTTP on http://" + hostPort(app.httpAddress()) + " (/metrics, /health, /api/v1)")
                 + ", host " + g.identity().nqn());
         if (demo) {
             String name = Gateway.exportName(TargetConfig.DEMO_NQN, 1);
@@ -189,12 +191,12 @@ final class ServeCommand extends CliCommand {
     }
 
     /** Waits for the demo's export (its two paths connect in milliseconds; a target that fails to is an error). */
-    private static void awaitDemoExport(Gateway g) throws Exception {
+    private static void awaitDemoExport(GatewayApp app) throws Exception {
         String name = Gateway.exportName(TargetConfig.DEMO_NQN, 1);
         try {
-            g.awaitExport(name).get(15, TimeUnit.SECONDS);
+            app.gateway().awaitExport(name).get(15, TimeUnit.SECONDS);
         } catch (java.util.concurrent.TimeoutException e) {
-            g.close();
+            app.close();
             throw new Failures.CliException("demo: export " + name + " did not appear within 15 s", e);
         }
     }

@@ -1,6 +1,6 @@
 package io.nvmpath.server.cli;
 
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import io.nvmpath.target.config.ConfigLoader;
 import io.nvmpath.target.config.TargetConfig;
 import picocli.CommandLine.Command;

@@ -26,7 +26,7 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
     /** The default NBD port (IANA). */
     public static final int DEFAULT_NBD_PORT = io.nvmpath.server.nbd.NbdServer.DEFAULT_PORT;
     /** The default HTTP port: loopback only, for Prometheus, the API and list-subsys. */
-    public static final int DEFAULT_HTTP_PORT = io.nvmpath.server.http.HttpAdminServer.DEFAULT_PORT;
+    public static final int DEFAULT_HTTP_PORT = 9810;
 
     /**
      * @param nqn host NQN; null = the one kept in the state file (created once, as nvme-cli keeps /etc/nvme/hostnqn)

@@ -10,8 +10,8 @@ import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.server.nbd.ClientNetwork;
 import io.nvmpath.server.tls.TlsMaterial;
 import io.nvmpath.server.tls.TlsMaterialException;
-import io.nvmpath.target.config.ConfigException;
-import io.nvmpath.target.config.YamlFields;
+import io.nvmpath.config.ConfigException;
+import io.nvmpath.config.YamlFields;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -24,9 +24,9 @@ public interface GatewayControl {
     boolean removePortal(String traddr, int trsvcid, String subnqn);
 
     /**
-     * Reads the configuration file again and applies what changed (see {@link Gateway#reload}).
+     * Reads the configuration file again and applies what changed (see {@link Reloader#reload(GatewayConfig)}).
      *
-     * @throws io.nvmpath.target.config.ConfigException when the new configuration is wrong: nothing applied
+     * @throws io.nvmpath.config.ConfigException when the new configuration is wrong: nothing applied
      * @throws IllegalStateException when the gateway runs without a configuration file
      */
     ReloadResult reload();

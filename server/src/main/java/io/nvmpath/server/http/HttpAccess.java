@@ -1,8 +1,10 @@
 package io.nvmpath.server.http;
 
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.ssl.SslContext;
+import io.nvmpath.http.HttpReply;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -30,8 +32,12 @@ public record HttpAccess(Supplier<SslContext> tls, Path tokenFile, boolean clien
     /** Plain HTTP, no token, no client certificates: state changes on a loopback listener only. */
     public static final HttpAccess PLAIN = new HttpAccess(null, null, false);
 
+    /** What a 401 names as the way to authenticate. */
+    static final String CHALLENGE = "Bearer realm=\"nvmpath\"";
+
     /**
-     * Null when the request may go on, else the answer refusing it: 401 (with what to send) or 403.
+     * Null when the request may go on, else the answer refusing it: 401 (with what to send, and the
+     * WWW-Authenticate challenge) or 403.
      *
      * @param authorization the request's Authorization header, or null
      * @param verifiedClient the connection's TLS client certificate chains to the client CAs
@@ -49,17 +55,22 @@ public record HttpAccess(Supplier<SslContext> tls, Path tokenFile, boolean clien
                     && tokenMatches(authorization.substring(7).trim())) {
                 return null;
             }
-            return HttpReply.error(HttpResponseStatus.UNAUTHORIZED, method + " needs the API token: send"
-                    + " \"Authorization: Bearer <token>\"" + (clientCertificates ? " or a client certificate" : ""), null);
+            return unauthorized(method + " needs the API token: send"
+                    + " \"Authorization: Bearer <token>\"" + (clientCertificates ? " or a client certificate" : ""));
         }
         if (clientCertificates) {
-            return HttpReply.error(HttpResponseStatus.UNAUTHORIZED, method + " needs a client certificate", null);
+            return unauthorized(method + " needs a client certificate");
         }
         if (loopback) {
             return null;
         }
         return HttpReply.error(HttpResponseStatus.FORBIDDEN, method + " is refused: the HTTP side listens beyond"
-                + " loopback with neither http.token nor http.tls.clientCa configured", null);
+                + " loopback with neither http.token nor http.tls.clientCa configured");
+    }
+
+    private static HttpReply unauthorized(String message) {
+        return HttpReply.error(HttpResponseStatus.UNAUTHORIZED, message)
+                .withHeader(HttpHeaderNames.WWW_AUTHENTICATE.toString(), CHALLENGE);
     }
 
     /** Whether {@code address} (a literal or a name) is a loopback address: state changes need no credential there. */

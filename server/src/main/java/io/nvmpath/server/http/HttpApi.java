@@ -10,22 +10,26 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.QueryStringEncoder;
+import io.nvmpath.http.ApiHandler;
+import io.nvmpath.http.ApiRequest;
+import io.nvmpath.http.HttpError;
+import io.nvmpath.http.HttpReply;
+import io.nvmpath.http.HttpRoutes;
 import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.server.gateway.GatewayControl;
 import io.nvmpath.server.gateway.GatewayView;
 import io.nvmpath.server.gateway.ReloadResult;
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -62,17 +66,19 @@ import java.util.stream.Collectors;
  * DELETE /api/v1/portals?traddr=..&amp;trsvcid=..&amp;subnqn=..   → 204, 404 when there is no such portal
  * </pre>
  * Subsystem, Export and Portal are the records of {@link MultipathView} and {@link GatewayView} as
- * Jackson writes them (record component names; a path's {@code errors} keyed by the decimal status).
+ * Jackson writes them (record component names; a path's {@code errors} keyed by its NVMe status as
+ * the specification writes it, {@code "0x302"}: see {@link PathEntryJson}).
  * A portal without {@code subnqn} is a discovery controller; {@code trsvcid} may be a number or a
  * numeric string. The {@code nqn} path segment is percent-decoded ({@code %3A} or a plain {@code :}).
  * The Location of a created portal is the URL that deletes it.
  *
- * <p>Errors are {@code {"error": "..."}}: 400 for a body that is not the JSON object expected, a bad
- * value, or what {@link GatewayControl} refuses with {@link IllegalArgumentException}; 404 for an
- * unknown resource; 405 for a wrong method (with Allow); 413 for a body over the server's bound;
- * 503 while the server shuts down; 500 with the cause logged for anything else.
+ * <p>Errors are {@code {"error": "..."}} ({@link HttpError}, answered by the shared server): 400 for a
+ * body that is not the JSON object expected, a bad value, or what {@link GatewayControl} refuses with
+ * {@link IllegalArgumentException}; 404 for an unknown resource; 405 for a wrong method (with Allow);
+ * 413 for a body over the server's bound; 503 while the server shuts down; 500 with the cause logged
+ * for anything else.
  */
-final class HttpApi {
+final class HttpApi implements ApiHandler {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
 
     /** The mapper the API reads and writes with. */
@@ -107,6 +113,7 @@ final class HttpApi {
     private final GatewayMetrics metrics;
     private final Executor executor;
     private final Duration portalWait;
+    private final HttpRoutes routes;
     /** The waits of {@code POST /api/v1/portals} not yet answered. */
     private final Set<CompletableFuture<Void>> waiting = ConcurrentHashMap.newKeySet();
 
@@ -120,112 +127,78 @@ final class HttpApi {
         this.metrics = metrics;
         this.executor = executor;
         this.portalWait = portalWait;
+        this.routes = new HttpRoutes()
+                .get("/metrics", (r, p) -> HttpReply.text(HttpResponseStatus.OK, GatewayMetrics.CONTENT_TYPE,
+                        metrics.scrape()))
+                .get("/health", (r, p) -> health())
+                .get("/ready", (r, p) -> ready())
+                .post("/api/v1/reload", (r, p) -> reload())
+                .get("/api/v1/subsystems", (r, p) -> json(HttpResponseStatus.OK, Map.of("subsystems", view.subsystems())))
+                .get("/api/v1/subsystems/{nqn}", (r, p) -> showSubsystem(p.get("nqn")))
+                .post("/api/v1/subsystems/{nqn}/iopolicy", (r, p) -> ioPolicy(p.get("nqn"), r.body()))
+                .post("/api/v1/subsystems/{nqn}/preferred-path", (r, p) -> preferredPath(p.get("nqn"), r.body()))
+                .get("/api/v1/exports", (r, p) -> json(HttpResponseStatus.OK, Map.of("exports", view.exports())))
+                .get(PORTALS, (r, p) -> json(HttpResponseStatus.OK, Map.of("portals", view.portals())))
+                .addAsync(HttpMethod.POST, PORTALS, (r, p) -> addPortal(r.body()))
+                .delete(PORTALS, (r, p) -> removePortal(r.parameters()));
     }
 
-    /** Answers one request; the future never fails. */
-    CompletableFuture<HttpReply> handle(HttpMethod method, String uri, String body) {
-        QueryStringDecoder decoded = new QueryStringDecoder(uri);
-        String path = decoded.rawPath();
-        try {
-            return route(method, path, decoded, body).exceptionally(t -> failure(method, path, t));
-        } catch (RuntimeException e) {
-            return CompletableFuture.completedFuture(failure(method, path, e));
-        }
+    /** Answers one request; a refusal fails the future with an {@link HttpError}. */
+    @Override
+    public CompletableFuture<HttpReply> handle(ApiRequest request) {
+        return routes.handle(request);
     }
 
-    private CompletableFuture<HttpReply> route(HttpMethod method, String path, QueryStringDecoder query,
-                                               String body) {
-        List<String> s = segments(path);
-        if (s.equals(List.of("metrics"))) {
-            allow(method, path, HttpMethod.GET);
-            return done(HttpReply.text(HttpResponseStatus.OK, GatewayMetrics.CONTENT_TYPE, metrics.scrape()));
-        }
-        if (s.equals(List.of("health"))) {
-            allow(method, path, HttpMethod.GET);
-            boolean serving = view.serving();
-            return done(HttpReply.json(serving ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-                    Map.of("status", serving ? "serving" : "not serving")));
-        }
-        if (s.equals(List.of("ready"))) {
-            allow(method, path, HttpMethod.GET);
-            GatewayView.Readiness r = view.readiness();
-            return done(r.ready() ? HttpReply.json(HttpResponseStatus.OK, Map.of("status", "ready"))
-                    : HttpReply.json(HttpResponseStatus.SERVICE_UNAVAILABLE,
-                            Map.of("status", "not ready", "waitingFor", r.waitingFor())));
-        }
-        if (s.size() >= 3 && s.get(0).equals("api") && s.get(1).equals("v1")) {
-            List<String> r = s.subList(2, s.size());
-            switch (r.get(0)) {
-                case "subsystems" -> {
-                    return subsystems(method, path, r, body);
-                }
-                case "exports" -> {
-                    if (r.size() == 1) {
-                        allow(method, path, HttpMethod.GET);
-                        return done(HttpReply.json(HttpResponseStatus.OK, Map.of("exports", view.exports())));
-                    }
-                }
-                case "portals" -> {
-                    if (r.size() == 1) {
-                        return portals(method, path, query, body);
-                    }
-                }
-                case "reload" -> {
-                    if (r.size() == 1) {
-                        allow(method, path, HttpMethod.POST);
-                        return done(reload());
-                    }
-                }
-                default -> {
-                }
-            }
-        }
-        throw HttpApiException.notFound("no resource " + path);
+    private static HttpReply json(HttpResponseStatus status, Object body) {
+        return HttpReply.json(status, body, MAPPER);
+    }
+
+    private HttpReply health() {
+        boolean serving = view.serving();
+        return json(serving ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                Map.of("status", serving ? "serving" : "not serving"));
+    }
+
+    private HttpReply ready() {
+        GatewayView.Readiness r = view.readiness();
+        return r.ready() ? json(HttpResponseStatus.OK, Map.of("status", "ready"))
+                : json(HttpResponseStatus.SERVICE_UNAVAILABLE, Map.of("status", "not ready", "waitingFor", r.waitingFor()));
     }
 
     /** Reloads the configuration file: 200 with what changed; 400 naming the field of a wrong one (nothing applied). */
     private HttpReply reload() {
         try {
             ReloadResult r = control.reload();
-            return HttpReply.json(HttpResponseStatus.OK, Map.of("applied", r.applied(), "needsRestart", r.needsRestart()));
+            return json(HttpResponseStatus.OK, Map.of("applied", r.applied(), "needsRestart", r.needsRestart()));
         } catch (ConfigException e) {
             log.warn("reload refused, the configuration in force stays: {}", e.getMessage());
-            throw HttpApiException.badRequest("reload refused, nothing changed: " + e.getMessage());
+            throw HttpError.badRequest("reload refused, nothing changed: " + e.getMessage());
         } catch (IllegalStateException e) {
-            throw HttpApiException.badRequest(e.getMessage());
+            throw HttpError.badRequest(e.getMessage());
         }
     }
 
-    private CompletableFuture<HttpReply> subsystems(HttpMethod method, String path, List<String> r, String body) {
-        if (r.size() == 1) {
-            allow(method, path, HttpMethod.GET);
-            return done(HttpReply.json(HttpResponseStatus.OK, Map.of("subsystems", view.subsystems())));
+    private HttpReply showSubsystem(String nqn) {
+        MultipathView.Subsystem sub = subsystem(nqn);
+        if (sub == null) {
+            throw HttpError.notFound("no subsystem " + nqn);
         }
-        String nqn = r.get(1);
-        if (r.size() == 2) {
-            allow(method, path, HttpMethod.GET);
-            MultipathView.Subsystem sub = subsystem(nqn);
-            if (sub == null) {
-                throw HttpApiException.notFound("no subsystem " + nqn);
-            }
-            return done(HttpReply.json(HttpResponseStatus.OK, sub));
+        return json(HttpResponseStatus.OK, sub);
+    }
+
+    private HttpReply ioPolicy(String nqn, String body) {
+        JsonNode b = object(body, IOPOLICY_KEYS, "{\"iopolicy\": \"round-robin\"}");
+        control.ioPolicy(nqn, string(b, "iopolicy"));
+        return subsystemAfterChange(nqn);
+    }
+
+    private HttpReply preferredPath(String nqn, String body) {
+        JsonNode b = object(body, PREFERRED_KEYS, "{\"path\": \"127.0.0.1:4420\"} or {\"path\": null}");
+        if (!b.has("path")) {
+            throw HttpError.badRequest("missing \"path\" (null clears the preferred path)");
         }
-        if (r.size() == 3 && r.get(2).equals("iopolicy")) {
-            allow(method, path, HttpMethod.POST);
-            JsonNode b = object(body, IOPOLICY_KEYS, "{\"iopolicy\": \"round-robin\"}");
-            control.ioPolicy(nqn, string(b, "iopolicy"));
-            return done(subsystemAfterChange(nqn));
-        }
-        if (r.size() == 3 && r.get(2).equals("preferred-path")) {
-            allow(method, path, HttpMethod.POST);
-            JsonNode b = object(body, PREFERRED_KEYS, "{\"path\": \"127.0.0.1:4420\"} or {\"path\": null}");
-            if (!b.has("path")) {
-                throw HttpApiException.badRequest("missing \"path\" (null clears the preferred path)");
-            }
-            control.preferredPath(nqn, b.get("path").isNull() ? null : string(b, "path"));
-            return done(subsystemAfterChange(nqn));
-        }
-        throw HttpApiException.notFound("no resource " + path);
+        control.preferredPath(nqn, b.get("path").isNull() ? null : string(b, "path"));
+        return subsystemAfterChange(nqn);
     }
 
     private MultipathView.Subsystem subsystem(String nqn) {
@@ -240,24 +213,10 @@ final class HttpApi {
     /** The subsystem as it is now; just its NQN when the view does not show it (no controller yet). */
     private HttpReply subsystemAfterChange(String nqn) {
         MultipathView.Subsystem sub = subsystem(nqn);
-        return HttpReply.json(HttpResponseStatus.OK, sub != null ? sub : Map.of("nqn", nqn));
+        return json(HttpResponseStatus.OK, sub != null ? sub : Map.of("nqn", nqn));
     }
 
     // ---- portals -----------------------------------------------------------------------------
-
-    private CompletableFuture<HttpReply> portals(HttpMethod method, String path, QueryStringDecoder query,
-                                                 String body) {
-        if (method.equals(HttpMethod.GET)) {
-            return done(HttpReply.json(HttpResponseStatus.OK, Map.of("portals", view.portals())));
-        }
-        if (method.equals(HttpMethod.POST)) {
-            return addPortal(body);
-        }
-        if (method.equals(HttpMethod.DELETE)) {
-            return done(removePortal(query));
-        }
-        throw HttpApiException.methodNotAllowed(method, path, "GET, POST, DELETE");
-    }
 
     /**
      * Adds the portal, then answers from a callback: 201 once connected, 202 when the connection is
@@ -268,12 +227,12 @@ final class HttpApi {
         JsonNode b = object(body, PORTAL_KEYS, PORTAL_EXAMPLE);
         String traddr = string(b, "traddr").strip();
         if (traddr.isEmpty()) {
-            throw HttpApiException.badRequest("\"traddr\" is empty");
+            throw HttpError.badRequest("\"traddr\" is empty");
         }
         int trsvcid = trsvcid(b.get("trsvcid"));
         String subnqn = b.hasNonNull("subnqn") ? string(b, "subnqn").strip() : null;
         if (subnqn != null && subnqn.isEmpty()) {
-            throw HttpApiException.badRequest("\"subnqn\" is empty (leave it out for a discovery controller)");
+            throw HttpError.badRequest("\"subnqn\" is empty (leave it out for a discovery controller)");
         }
         CompletableFuture<Void> connected = control.addPortal(traddr, trsvcid, subnqn);
         CompletableFuture<Void> wait = connected.copy().orTimeout(portalWait.toMillis(), TimeUnit.MILLISECONDS);
@@ -283,16 +242,25 @@ final class HttpApi {
     }
 
     /** Ends every wait for a portal's connection now: those requests are answered 503 (shutting down). */
-    void close() {
+    @Override
+    public void stop() {
         for (CompletableFuture<Void> wait : waiting) {
             wait.completeExceptionally(new RejectedExecutionException("shutting down"));
         }
     }
 
+    /**
+     * The answer once the wait is over; a refusal of the gateway (an {@link IllegalArgumentException})
+     * or the end of the wait at shutdown (a {@link RejectedExecutionException}) is rethrown for the
+     * server to answer (400, 503).
+     */
     private HttpReply portalAdded(String traddr, int trsvcid, String subnqn, Throwable failure) {
         Throwable cause = unwrap(failure);
-        if (cause instanceof IllegalArgumentException || cause instanceof RejectedExecutionException) {
-            return failure(HttpMethod.POST, PORTALS, cause);
+        if (cause instanceof IllegalArgumentException e) {
+            throw e;
+        }
+        if (cause instanceof RejectedExecutionException e) {
+            throw e;
         }
         HttpResponseStatus status;
         GatewayView.Portal fallback;
@@ -310,7 +278,7 @@ final class HttpApi {
         GatewayView.Portal now = view.portals().stream()
                 .filter(p -> p.traddr().equals(traddr) && p.trsvcid() == trsvcid && Objects.equals(p.subnqn(), subnqn))
                 .findFirst().orElse(fallback);
-        return HttpReply.json(status, now).withLocation(portalUrl(traddr, trsvcid, subnqn));
+        return json(status, now).withHeader(HttpHeaderNames.LOCATION.toString(), portalUrl(traddr, trsvcid, subnqn));
     }
 
     private static GatewayView.Portal portal(String traddr, int trsvcid, String subnqn, String state, String error) {
@@ -328,27 +296,26 @@ final class HttpApi {
         return e.toString();
     }
 
-    private HttpReply removePortal(QueryStringDecoder query) {
-        Map<String, List<String>> params = query.parameters();
+    private HttpReply removePortal(Map<String, List<String>> params) {
         for (Map.Entry<String, List<String>> p : params.entrySet()) {
             if (!PORTAL_KEYS.contains(p.getKey())) {
-                throw HttpApiException.badRequest("unknown parameter \"" + p.getKey() + "\" (expected "
+                throw HttpError.badRequest("unknown parameter \"" + p.getKey() + "\" (expected "
                         + PORTAL_KEYS.stream().sorted().collect(Collectors.joining(", ")) + ")");
             }
             if (p.getValue().size() != 1) {
-                throw HttpApiException.badRequest("\"" + p.getKey() + "\" is given " + p.getValue().size() + " times");
+                throw HttpError.badRequest("\"" + p.getKey() + "\" is given " + p.getValue().size() + " times");
             }
         }
         String traddr = param(params, "traddr");
         String port = param(params, "trsvcid");
         if (traddr == null || port == null) {
-            throw HttpApiException.badRequest("DELETE " + PORTALS + " needs traddr and trsvcid (and subnqn unless it "
+            throw HttpError.badRequest("DELETE " + PORTALS + " needs traddr and trsvcid (and subnqn unless it "
                     + "is a discovery portal), e.g. " + portalUrl("127.0.0.1", 4420, "nqn.2026-11.io.nvmpath:demo"));
         }
         int trsvcid = trsvcid(MAPPER.getNodeFactory().textNode(port));
         String subnqn = param(params, "subnqn");
         if (!control.removePortal(traddr, trsvcid, subnqn)) {
-            throw HttpApiException.notFound("no portal " + GatewayCollector.hostPort(traddr, trsvcid)
+            throw HttpError.notFound("no portal " + GatewayCollector.hostPort(traddr, trsvcid)
                     + (subnqn == null ? " (discovery)" : " for " + subnqn));
         }
         return HttpReply.noContent();
@@ -357,29 +324,6 @@ final class HttpApi {
     private static String param(Map<String, List<String>> params, String key) {
         List<String> v = params.get(key);
         return v == null || v.get(0).isBlank() ? null : v.get(0).strip();
-    }
-
-    // ---- failures ----------------------------------------------------------------------------
-
-    /**
-     * Maps every failure to its reply, in this one place: refusals keep their status, bad arguments
-     * (what {@link GatewayControl} throws) are 400, a rejected task is 503 (shutting down), anything
-     * else is a 500 whose cause is logged.
-     */
-    static HttpReply failure(HttpMethod method, String path, Throwable t) {
-        Throwable e = unwrap(t);
-        if (e instanceof HttpApiException a) {
-            return HttpReply.error(a.status(), a.getMessage(), a.allow());
-        }
-        if (e instanceof IllegalArgumentException) {
-            return HttpReply.error(HttpResponseStatus.BAD_REQUEST, message(e), null);
-        }
-        if (e instanceof RejectedExecutionException) {
-            return HttpReply.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "the gateway's HTTP server is shutting down",
-                    null);
-        }
-        log.warn("http: {} {} failed", method, path, e);
-        return HttpReply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, message(e), null);
     }
 
     private static Throwable unwrap(Throwable t) {
@@ -396,39 +340,22 @@ final class HttpApi {
 
     // ---- validation --------------------------------------------------------------------------
 
-    /** The path's segments, each percent-decoded ({@code +} stays a plus: this is a path, not a query). */
-    static List<String> segments(String rawPath) {
-        List<String> out = new ArrayList<>();
-        for (String s : rawPath.split("/")) {
-            if (!s.isEmpty()) {
-                out.add(QueryStringDecoder.decodeComponent(s.replace("+", "%2B"), StandardCharsets.UTF_8));
-            }
-        }
-        return out;
-    }
-
-    private static void allow(HttpMethod method, String path, HttpMethod allowed) {
-        if (!method.equals(allowed)) {
-            throw HttpApiException.methodNotAllowed(method, path, allowed.name());
-        }
-    }
-
     /** The body as a JSON object with only {@code keys}; {@code example} shows the shape in the error. */
     private static JsonNode object(String body, Set<String> keys, String example) {
         JsonNode node;
         try {
             node = BODY.readTree(body);
         } catch (JsonProcessingException e) {
-            throw HttpApiException.badRequest("the body is not JSON: " + e.getOriginalMessage().lines().findFirst()
+            throw HttpError.badRequest("the body is not JSON: " + e.getOriginalMessage().lines().findFirst()
                     .orElse("") + " (expected " + example + ")");
         }
         if (node == null || node.isMissingNode() || !node.isObject()) {
-            throw HttpApiException.badRequest("the body must be a JSON object like " + example);
+            throw HttpError.badRequest("the body must be a JSON object like " + example);
         }
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             String key = it.next();
             if (!keys.contains(key)) {
-                throw HttpApiException.badRequest("unknown field \"" + key + "\" (expected "
+                throw HttpError.badRequest("unknown field \"" + key + "\" (expected "
                         + keys.stream().sorted().collect(Collectors.joining(", ")) + ")");
             }
         }
@@ -438,10 +365,10 @@ final class HttpApi {
     private static String string(JsonNode body, String key) {
         JsonNode v = body.get(key);
         if (v == null || v.isNull()) {
-            throw HttpApiException.badRequest("missing \"" + key + "\"");
+            throw HttpError.badRequest("missing \"" + key + "\"");
         }
         if (!v.isTextual()) {
-            throw HttpApiException.badRequest("\"" + key + "\" must be a string, not " + v);
+            throw HttpError.badRequest("\"" + key + "\" must be a string, not " + v);
         }
         return v.textValue();
     }
@@ -449,7 +376,7 @@ final class HttpApi {
     /** A TCP port, 1..65535, as a JSON number or a numeric string (nvme-cli's trsvcid is a string). */
     private static int trsvcid(JsonNode v) {
         if (v == null || v.isNull()) {
-            throw HttpApiException.badRequest("missing \"trsvcid\"");
+            throw HttpError.badRequest("missing \"trsvcid\"");
         }
         long port;
         if (v.isIntegralNumber() && v.canConvertToLong()) {
@@ -458,18 +385,14 @@ final class HttpApi {
             try {
                 port = Long.parseLong(v.textValue().strip());
             } catch (NumberFormatException e) {
-                throw HttpApiException.badRequest("\"trsvcid\" must be a TCP port, not " + v);
+                throw HttpError.badRequest("\"trsvcid\" must be a TCP port, not " + v);
             }
         } else {
-            throw HttpApiException.badRequest("\"trsvcid\" must be a TCP port, not " + v);
+            throw HttpError.badRequest("\"trsvcid\" must be a TCP port, not " + v);
         }
         if (port < 1 || port > 65535) {
-            throw HttpApiException.badRequest("\"trsvcid\" must be 1..65535, not " + port);
+            throw HttpError.badRequest("\"trsvcid\" must be 1..65535, not " + port);
         }
         return (int) port;
-    }
-
-    private static <T> CompletableFuture<T> done(T value) {
-        return CompletableFuture.completedFuture(value);
     }
 }

@@ -231,7 +231,7 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
             finish(op, request.handle, request.offset, request.length, refusal.error(), refusal.why(), null);
             return;
         }
-        Pending p = new Pending(op, request.handle, request.offset, request.length);
+        Pending p = new Pending(op, request.handle, request.offset, request.length, request.flags);
         boolean fua = (request.flags & Nbd.CMD_FLAG_FUA) != 0;
         try {
             switch (op) {
@@ -342,13 +342,16 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
         final long handle;
         final long offset;
         final long length;
+        /** The request's command flags: they decide which error a failure is answered with. */
+        final int flags;
         private volatile boolean completed;
 
-        Pending(Op op, long handle, long offset, long length) {
+        Pending(Op op, long handle, long offset, long length, int flags) {
             this.op = op;
             this.handle = handle;
             this.offset = offset;
             this.length = length;
+            this.flags = flags;
         }
 
         @Override
@@ -394,7 +397,7 @@ final class NbdCommandHandler extends ChannelInboundHandlerAdapter {
                 data.release();
                 data = null;
             }
-            error = NbdError.of(failure);
+            error = NbdError.of(failure, p.flags);
             message = failure.getMessage() != null ? failure.getMessage() : failure.getClass().getSimpleName();
             boolean expected = failure instanceof BlockException || failure instanceof NvmeException;
             // a fast zero that cannot be fast is an answer, not a failure: clients ask to find out

@@ -9,7 +9,7 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * The error values an NBD reply carries, with their wire numbers (NBD_EPERM...), and the one place
- * a failure becomes one of them: {@link #of(Throwable)}.
+ * a failure becomes one of them: {@link #of(Throwable, int)}, by the failure and the request's flags.
  */
 public enum NbdError {
     /** Operation not permitted: a write to a read-only export or a write-protected namespace. */
@@ -22,17 +22,12 @@ public enum NbdError {
     EINVAL(22),
     /** No space left on device: a write past the end, or capacity exceeded. */
     ENOSPC(28),
-    /** Value too large. */
+    /** Value too large: sent only to a request with DF (else EINVAL). */
     EOVERFLOW(75),
-    /** Operation not supported: a fast zero that cannot be fast, an opcode the namespace lacks. */
+    /** Operation not supported: a fast zero that cannot be fast; sent only to a request with FAST_ZERO (else EINVAL). */
     ENOTSUP(95),
     /** The server or the export is going away: the client must disconnect. */
     ESHUTDOWN(108);
-
-    /** NVMe generic status "Namespace is Write Protected" (SCT 0h SC 20h). */
-    static final int NVME_NS_WRITE_PROTECTED = 0x020;
-    /** NVMe command-specific status "Attempted Write to Read Only Range" (SCT 1h SC 82h). */
-    static final int NVME_WRITE_TO_READ_ONLY_RANGE = 0x182;
 
     private final int value;
 
@@ -46,11 +41,29 @@ public enum NbdError {
     }
 
     /**
-     * The NBD error a failed block operation is reported with. {@link BlockException} by its kind,
-     * {@link NvmeException} by its status; wrappers ({@link CompletionException},
+     * The NBD error a failed request is answered with: the failure's own ({@link #ofFailure}), then
+     * narrowed by the request's flags as nbdkit's {@code nbd_errno} does it. ENOTSUP goes only to a
+     * request with FAST_ZERO, the one that asked to learn that zeroing cannot be fast (the protocol
+     * lets other clients treat it as unknown); EOVERFLOW only to one with DF, the read that asked for
+     * its data in one chunk. Without its flag each is EINVAL: the request as sent cannot be served.
+     *
+     * @param requestFlags the request's command flags (NBD_CMD_FLAG_*)
+     */
+    public static NbdError of(Throwable failure, int requestFlags) {
+        NbdError e = ofFailure(failure);
+        return switch (e) {
+            case ENOTSUP -> (requestFlags & Nbd.CMD_FLAG_FAST_ZERO) != 0 ? ENOTSUP : EINVAL;
+            case EOVERFLOW -> (requestFlags & Nbd.CMD_FLAG_DF) != 0 ? EOVERFLOW : EINVAL;
+            default -> e;
+        };
+    }
+
+    /**
+     * What a failed block operation means, before the request's flags narrow it. {@link BlockException}
+     * by its kind, {@link NvmeException} by its status; wrappers ({@link CompletionException},
      * {@link ExecutionException}) are looked through; anything else is EIO.
      */
-    public static NbdError of(Throwable failure) {
+    static NbdError ofFailure(Throwable failure) {
         Throwable t = failure;
         while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
             t = t.getCause();
@@ -78,7 +91,7 @@ public enum NbdError {
             case Status.LBA_RANGE, Status.CAP_EXCEEDED -> ENOSPC;
             case Status.INVALID_FIELD, Status.INVALID_NS -> EINVAL;
             case Status.INVALID_OPCODE -> ENOTSUP;
-            case NVME_NS_WRITE_PROTECTED, NVME_WRITE_TO_READ_ONLY_RANGE -> EPERM;
+            case Status.NS_WRITE_PROTECTED, Status.WRITE_TO_READ_ONLY_RANGE -> EPERM;
             // media and data integrity (SCT 2h), path related (SCT 3h), and everything else
             default -> EIO;
         };

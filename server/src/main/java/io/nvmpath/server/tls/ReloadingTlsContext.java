@@ -35,6 +35,9 @@ import java.util.function.Supplier;
 public final class ReloadingTlsContext implements Supplier<SslContext>, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReloadingTlsContext.class);
 
+    /** How often the gateway's TLS files are compared with what was loaded (certificate rotation). */
+    public static final Duration WATCH_PERIOD = Duration.ofSeconds(2);
+
     private final String what;
     private final List<Path> files;
     private final Loader loader;
@@ -80,6 +83,28 @@ public final class ReloadingTlsContext implements Supplier<SslContext>, AutoClos
         });
         long ms = Math.max(100, period.toMillis());
         watcher.scheduleWithFixedDelay(this::check, ms, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The gateway's one way to a TLS context, for NBD and HTTP alike: the PEM files loaded now (see
+     * {@link TlsMaterial} for the forms read), then followed every {@link #WATCH_PERIOD}.
+     *
+     * @param field the configuration field the files come from ({@code nbd.tls}); its first part, upper
+     *              case, names the context in log lines ({@code NBD TLS: ...})
+     * @param keyPassphrase the file holding the key's passphrase, or null
+     * @param clientCa client certificates are verified against these CAs; null: none asked for
+     * @throws IOException naming {@code field} when the files cannot be used
+     */
+    public static ReloadingTlsContext watch(String field, Path certificate, Path key, Path keyPassphrase, Path clientCa,
+                                            io.netty.handler.ssl.ClientAuth clientAuth) throws IOException {
+        String what = (field.indexOf('.') < 0 ? field : field.substring(0, field.indexOf('.'))).toUpperCase(
+                java.util.Locale.ROOT);
+        try {
+            return new ReloadingTlsContext(what, Arrays.asList(certificate, key, keyPassphrase, clientCa),
+                    () -> TlsMaterial.load(certificate, key, keyPassphrase, clientCa), WATCH_PERIOD, clientAuth);
+        } catch (TlsMaterialException e) {
+            throw new IOException(field + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

@@ -1,6 +1,8 @@
 package io.nvmpath.server.block;
 
 import io.nvmpath.fabric.host.PathStats.Kind;
+import io.nvmpath.fabric.nvme.IdentifyController;
+import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.server.block.BlockIo.Outcome;
 import org.junit.jupiter.api.AfterEach;
@@ -31,9 +33,9 @@ class HeadBlockDeviceWithoutWriteZeroesTest {
         demo = new DemoNamespace(4, (cns, data) -> {
             int r = data.readerIndex();
             if (cns == Opcodes.CNS_CONTROLLER) {
-                data.setShortLE(r + 520, data.getUnsignedShortLE(r + 520) & ~HeadBlockDevice.ONCS_WRITE_ZEROES);
+                data.setShortLE(r + 520, data.getUnsignedShortLE(r + 520) & ~IdentifyController.ONCS_WRITE_ZEROES);
             } else if (cns == Opcodes.CNS_NAMESPACE && data.getLongLE(r) != 0) {
-                data.setByte(r + 24, data.getUnsignedByte(r + 24) | HeadBlockDevice.NSFEAT_OPTPERF);
+                data.setByte(r + 24, data.getUnsignedByte(r + 24) | IdentifyNamespace.NSFEAT_OPTPERF);
                 data.setShortLE(r + 72, 63); // NOWS, 0's based: 64 blocks, 32 KiB
             }
         });
@@ -52,7 +54,7 @@ class HeadBlockDeviceWithoutWriteZeroesTest {
 
     @Test
     void should_offer_no_fast_zero_but_still_trim() {
-        assertThat(demo.head().commandSupport() & HeadBlockDevice.ONCS_WRITE_ZEROES).as("the patch took").isZero();
+        assertThat(demo.head().commandSupport() & IdentifyController.ONCS_WRITE_ZEROES).as("the patch took").isZero();
         assertThat(dev.maxTransfer()).isEqualTo(MAX_TRANSFER);
 
         assertThat(dev.canFastZero()).isFalse();

@@ -1,6 +1,6 @@
 package io.nvmpath.server.gateway;
 
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -146,7 +146,7 @@ class HttpAdminServerTest {
         assertThat(json(ok).path("needsRestart").get(0).asText()).isEqualTo("nbd.listen");
 
         gateway.onReload(() -> {
-            throw new io.nvmpath.target.config.ConfigException("exports.x/1.readOnly", "expected true or false");
+            throw new io.nvmpath.config.ConfigException("exports.x/1.readOnly", "expected true or false");
         });
         HttpResponse<String> bad = post("/api/v1/reload", "");
         assertThat(bad.statusCode()).isEqualTo(400);

@@ -1,5 +1,6 @@
 package io.nvmpath.server.nbd;
 
+import io.nvmpath.fabric.host.NvmeException;
 import io.nvmpath.fabric.nvme.Status;
 import io.nvmpath.server.block.BlockException;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -13,7 +14,7 @@ import java.util.concurrent.ExecutionException;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The one mapping from failures to NBD errors, and the wire numbers. */
+/** The one mapping from failures (and the request's flags) to NBD errors, and the wire numbers. */
 class NbdErrorTest {
 
     @Test
@@ -38,13 +39,13 @@ class NbdErrorTest {
             "NOT_SUPPORTED, ENOTSUP",
             "IO, EIO"})
     void should_map_each_block_exception_kind(BlockException.Kind kind, NbdError expected) {
-        assertThat(NbdError.of(new BlockException(kind, "x"))).isEqualTo(expected);
+        assertThat(NbdError.ofFailure(new BlockException(kind, "x"))).isEqualTo(expected);
     }
 
     @Test
     void should_cover_every_block_exception_kind() {
         for (BlockException.Kind kind : BlockException.Kind.values()) {
-            assertThat(NbdError.of(new BlockException(kind, "x"))).as(kind.name()).isNotNull();
+            assertThat(NbdError.of(new BlockException(kind, "x"), 0)).as(kind.name()).isNotNull();
         }
     }
 
@@ -68,23 +69,69 @@ class NbdErrorTest {
             "0x082, EIO"})     // Namespace Not Ready
     void should_map_nvme_statuses(String status, NbdError expected) {
         int s = Integer.decode(status);
-        assertThat(NbdError.of(TestNvme.exception(s))).as(Status.describe(s)).isEqualTo(expected);
+        assertThat(NbdError.ofFailure(TestNvme.exception(s))).as(Status.describe(s)).isEqualTo(expected);
     }
 
     @Test
     void should_look_through_future_wrappers() {
         BlockException cause = new BlockException(BlockException.Kind.NO_SPACE, "full");
-        assertThat(NbdError.of(new CompletionException(cause))).isEqualTo(NbdError.ENOSPC);
-        assertThat(NbdError.of(new ExecutionException(new CompletionException(TestNvme.exception(0x002)))))
+        assertThat(NbdError.of(new CompletionException(cause), 0)).isEqualTo(NbdError.ENOSPC);
+        assertThat(NbdError.of(new ExecutionException(new CompletionException(TestNvme.exception(0x002))), 0))
                 .isEqualTo(NbdError.EINVAL);
     }
 
     @Test
     void should_map_anything_else_to_eio() {
-        assertThat(NbdError.of(new IOException("reset"))).isEqualTo(NbdError.EIO);
-        assertThat(NbdError.of(new IllegalStateException())).isEqualTo(NbdError.EIO);
-        assertThat(NbdError.of(new OutOfMemoryError())).isEqualTo(NbdError.EIO);
-        assertThat(NbdError.of(new CompletionException((Throwable) null))).isEqualTo(NbdError.EIO);
+        assertThat(NbdError.of(new IOException("reset"), 0)).isEqualTo(NbdError.EIO);
+        assertThat(NbdError.of(new IllegalStateException(), 0)).isEqualTo(NbdError.EIO);
+        assertThat(NbdError.of(new OutOfMemoryError(), 0)).isEqualTo(NbdError.EIO);
+        assertThat(NbdError.of(new CompletionException((Throwable) null), 0)).isEqualTo(NbdError.EIO);
+    }
+
+    /** {@code FAST_ZERO|FUA} as the request's command flags; "-" for none. */
+    private static int flags(String names) {
+        int f = 0;
+        for (String n : names.split("\\|")) {
+            f |= switch (n.strip()) {
+                case "-" -> 0;
+                case "FUA" -> Nbd.CMD_FLAG_FUA;
+                case "NO_HOLE" -> Nbd.CMD_FLAG_NO_HOLE;
+                case "DF" -> Nbd.CMD_FLAG_DF;
+                case "FAST_ZERO" -> Nbd.CMD_FLAG_FAST_ZERO;
+                default -> throw new IllegalArgumentException(n);
+            };
+        }
+        return f;
+    }
+
+    @ParameterizedTest(name = "{0} to a request with {1}: {2}")
+    @CsvSource({
+            "NOT_SUPPORTED, FAST_ZERO, ENOTSUP",
+            "NOT_SUPPORTED, FAST_ZERO|NO_HOLE|FUA, ENOTSUP",
+            "NOT_SUPPORTED, -, EINVAL",
+            "NOT_SUPPORTED, NO_HOLE|FUA, EINVAL",
+            "NOT_SUPPORTED, DF, EINVAL",
+            "OVERFLOW, DF, EOVERFLOW",
+            "OVERFLOW, -, EINVAL",
+            "OVERFLOW, FAST_ZERO, EINVAL",
+            "OVERFLOW, FUA, EINVAL",
+            "NO_SPACE, FAST_ZERO, ENOSPC",
+            "READ_ONLY, DF, EPERM",
+            "SHUTDOWN, FAST_ZERO|DF, ESHUTDOWN",
+            "IO, -, EIO",
+            "INVALID, FAST_ZERO, EINVAL"})
+    void should_send_enotsup_only_with_fast_zero_and_eoverflow_only_with_df(BlockException.Kind kind, String flags,
+                                                                           NbdError expected) {
+        assertThat(NbdError.of(new BlockException(kind, "x"), flags(flags))).isEqualTo(expected);
+    }
+
+    @Test
+    void should_narrow_an_nvme_invalid_opcode_by_the_requests_flags_too() {
+        NvmeException invalidOpcode = TestNvme.exception(Status.INVALID_OPCODE);
+
+        assertThat(NbdError.of(invalidOpcode, Nbd.CMD_FLAG_FAST_ZERO)).isEqualTo(NbdError.ENOTSUP);
+        assertThat(NbdError.of(invalidOpcode, 0)).isEqualTo(NbdError.EINVAL);
+        assertThat(NbdError.of(new CompletionException(invalidOpcode), Nbd.CMD_FLAG_FUA)).isEqualTo(NbdError.EINVAL);
     }
 
     @ParameterizedTest

@@ -4,7 +4,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.pkitesting.CertificateBuilder;
 import io.netty.pkitesting.X509Bundle;
 import io.nvmpath.server.gateway.GatewayConfigLoader;
-import io.nvmpath.target.config.ConfigException;
+import io.nvmpath.config.ConfigException;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8EncryptorBuilder;

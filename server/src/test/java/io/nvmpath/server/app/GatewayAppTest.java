@@ -1,6 +1,10 @@
-package io.nvmpath.server.gateway;
+package io.nvmpath.server.app;
 
 import io.nvmpath.multipath.IoPolicy;
+import io.nvmpath.server.gateway.Gateway;
+import io.nvmpath.server.gateway.GatewayConfigLoader;
+import io.nvmpath.server.gateway.GatewayView;
+import io.nvmpath.server.gateway.ReloadResult;
 import io.nvmpath.server.nbd.RawNbdClient;
 import io.nvmpath.target.NvmeTarget;
 import io.nvmpath.target.backend.MemoryBackend;
@@ -24,15 +28,19 @@ import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The gateway over the project's target in this JVM: exports follow heads, flush semantics, run-time control. */
-class GatewayTest {
+/**
+ * The gateway as {@code serve} runs it ({@link GatewayApp}: NBD, HTTP, metrics) over the project's
+ * target in this JVM: exports follow heads, flush semantics, run-time control, reload, readiness,
+ * graceful shutdown.
+ */
+class GatewayAppTest {
     private static final String NQN = TargetConfig.DEMO_NQN;
     private static final int NBD_CMD_FLUSH = 3;
 
     @TempDir
     Path dir;
     private NvmeTarget target;
-    private Gateway gateway;
+    private GatewayApp app;
 
     @BeforeEach
     void start() throws Exception {
@@ -41,8 +49,8 @@ class GatewayTest {
 
     @AfterEach
     void stop() {
-        if (gateway != null) {
-            gateway.shutdown(Duration.ofSeconds(2));
+        if (app != null) {
+            app.shutdown(Duration.ofSeconds(2));
         }
         target.close();
     }
@@ -54,8 +62,12 @@ class GatewayTest {
         }
         y.append("controller: {keepAliveTimeout: 2s, reconnectDelay: 300ms, connectTimeout: 1s}\n")
                 .append("nbd: {listen: {port: 0}}\nhttp: {listen: {port: 0}}\n").append(extra);
-        gateway = Gateway.start(GatewayConfigLoader.parse(y.toString()));
-        return gateway;
+        return start(GatewayConfigLoader.parse(y.toString()), true);
+    }
+
+    private Gateway start(io.nvmpath.server.gateway.GatewayConfig config, boolean openNbd) throws Exception {
+        app = GatewayApp.start(config, openNbd);
+        return app.gateway();
     }
 
     private static void await(String what, BooleanSupplier c) throws InterruptedException {
@@ -84,22 +96,22 @@ class GatewayTest {
     @Test
     void should_export_a_namespace_that_appears_and_drop_it_with_its_connections_when_it_goes() throws Exception {
         Gateway g = gateway("", target.port(1), target.port(2));
-        await("export 1", () -> g.find(Gateway.exportName(NQN, 1)) != null);
+        await("export 1", () -> g.nbdExports().find(Gateway.exportName(NQN, 1)) != null);
         target.addNamespace(NQN, new TargetConfig.NamespaceConfig(2, 64 << 20, null, 512, 1, null, null, null, false));
         String name = Gateway.exportName(NQN, 2);
-        await("export 2", () -> g.find(name) != null && g.multipath().head(NQN, 2).paths().size() == 2);
-        assertThat(g.list()).extracting(e -> e.name()).containsExactly(Gateway.exportName(NQN, 1), name);
-        assertThat(g.exports()).filteredOn(e -> e.nsid() == 2).singleElement()
+        await("export 2", () -> g.nbdExports().find(name) != null && g.multipath().head(NQN, 2).paths().size() == 2);
+        assertThat(g.nbdExports().list()).extracting(e -> e.name()).containsExactly(Gateway.exportName(NQN, 1), name);
+        assertThat(g.view().exports()).filteredOn(e -> e.nsid() == 2).singleElement()
                 .satisfies(e -> assertThat(e.sizeBytes()).isEqualTo(64 << 20));
 
         try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), name)) {
             c.write(1, 4096, random(4096, 1));
             assertThat(c.readSimpleReply(0).error()).isZero();
             target.removeNamespace(NQN, 2);
-            await("export 2 gone", () -> g.find(name) == null);
+            await("export 2 gone", () -> g.nbdExports().find(name) == null);
             assertThat(c.closedByServer()).isTrue();
         }
-        assertThat(g.find(Gateway.exportName(NQN, 1))).isNotNull();
+        assertThat(g.nbdExports().find(Gateway.exportName(NQN, 1))).isNotNull();
     }
 
     @Test
@@ -110,8 +122,8 @@ class GatewayTest {
         target.addNamespace(NQN, new TargetConfig.NamespaceConfig(3, 16 << 20, null, 512, 1, null, null, null, false),
                 cache);
         String name = Gateway.exportName(NQN, 3);
-        await("export 3", () -> g.find(name) != null && g.multipath().head(NQN, 3).paths().size() == 2);
-        assertThat(g.find(name).device().flushCoversAllConnections()).isTrue();
+        await("export 3", () -> g.nbdExports().find(name) != null && g.multipath().head(NQN, 3).paths().size() == 2);
+        assertThat(g.nbdExports().find(name).device().flushCoversAllConnections()).isTrue();
 
         byte[] a = random(65536, 2);
         byte[] b = random(65536, 3);
@@ -142,9 +154,9 @@ class GatewayTest {
     @Test
     void should_change_the_iopolicy_and_portals_through_the_http_api() throws Exception {
         Gateway g = gateway("", target.port(1));
-        await("export 1", () -> g.find(Gateway.exportName(NQN, 1)) != null);
+        await("export 1", () -> g.nbdExports().find(Gateway.exportName(NQN, 1)) != null);
         HttpClient http = HttpClient.newHttpClient();
-        String base = "http://127.0.0.1:" + g.httpAddress().getPort();
+        String base = "http://127.0.0.1:" + app.httpAddress().getPort();
 
         HttpResponse<String> p = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/subsystems/" + NQN
                 + "/iopolicy")).POST(HttpRequest.BodyPublishers.ofString("{\"iopolicy\":\"round-robin\"}")).build(),
@@ -162,7 +174,7 @@ class GatewayTest {
                 + "&trsvcid=" + target.port(1) + "&subnqn=" + NQN)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
         assertThat(del.statusCode()).as(del.body()).isEqualTo(204);
         await("first path gone", () -> g.multipath().head(NQN, 1).paths().size() == 1);
-        assertThat(g.portals()).extracting(GatewayView.Portal::trsvcid).containsExactly(target.port(2));
+        assertThat(g.view().portals()).extracting(GatewayView.Portal::trsvcid).containsExactly(target.port(2));
     }
 
     @Test
@@ -172,13 +184,13 @@ class GatewayTest {
         Gateway g = gateway("exports:\n  \"" + name + "\": {aliases: [disk], readOnly: true}\n"
                 + "  \"" + Gateway.exportName(NQN, 2) + "\": {allow: [10.0.0.0/8]}\n", target.port(1));
         target.addNamespace(NQN, new TargetConfig.NamespaceConfig(2, 1 << 20, null, 512, 1, null, null, null, false));
-        await("both exports", () -> g.find(name) != null && g.find(Gateway.exportName(NQN, 2)) != null);
+        await("both exports", () -> g.nbdExports().find(name) != null && g.nbdExports().find(Gateway.exportName(NQN, 2)) != null);
         try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), "disk")) {
             c.write(1, 0, random(4096, 9));
             assertThat(c.readSimpleReply(0).error()).as("EPERM").isEqualTo(1);
             assertThat(read(c, 2, 0, 4096)).hasSize(4096);
         }
-        assertThat(g.exports()).filteredOn(e -> e.nsid() == 1).singleElement()
+        assertThat(g.view().exports()).filteredOn(e -> e.nsid() == 1).singleElement()
                 .satisfies(e -> assertThat(e.aliases()).containsExactly("disk"))
                 .satisfies(e -> assertThat(e.readOnly()).isTrue());
         // 127.0.0.1 is not in 10.0.0.0/8: export 2 answers as if it did not exist
@@ -203,22 +215,22 @@ class GatewayTest {
         String name = Gateway.exportName(NQN, 1);
         Path file = dir.resolve("gateway.yaml");
         java.nio.file.Files.writeString(file, yaml("", target.port(1)));
-        Gateway g = gateway = Gateway.start(GatewayConfigLoader.load(file));
-        g.configSource(() -> GatewayConfigLoader.load(file));
+        Gateway g = start(GatewayConfigLoader.load(file), true);
+        g.reloader().configSource(() -> GatewayConfigLoader.load(file));
         g.awaitExport(name).get(10, TimeUnit.SECONDS);
         try (RawNbdClient stays = RawNbdClient.open(g.nbdAddress(), name)) {
             // an alias and a second portal: the connection stays
             java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {aliases: [db]}\nlog: {level: debug}\n",
                     target.port(1), target.port(2)));
             java.util.List<String> levels = new java.util.concurrent.CopyOnWriteArrayList<>();
-            g.onLogLevel(levels::add);
-            ReloadResult added = g.reload();
+            g.reloader().onLogLevel(levels::add);
+            ReloadResult added = g.reloader().reload();
             assertThat(added.applied()).contains("export " + name + ": aliases [db]",
                     "portal 127.0.0.1:" + target.port(2) + " " + NQN + " added");
             assertThat(added.needsRestart()).isEmpty();
             assertThat(added.applied()).contains("log level debug");
             assertThat(levels).containsExactly("debug");
-            await("the second path", () -> g.subsystems().get(0).heads().get(0).paths().size() == 2);
+            await("the second path", () -> g.view().subsystems().get(0).heads().get(0).paths().size() == 2);
             assertThat(read(stays, 1, 0, 4096)).as("the connection still allowed goes on").hasSize(4096);
             try (RawNbdClient alias = RawNbdClient.open(g.nbdAddress(), "db")) {
                 assertThat(read(alias, 1, 0, 512)).hasSize(512);
@@ -227,16 +239,16 @@ class GatewayTest {
             // a wrong configuration changes nothing
             java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {readOnly: maybe}\n",
                     target.port(1)));
-            org.assertj.core.api.Assertions.assertThatThrownBy(g::reload)
-                    .isInstanceOf(io.nvmpath.target.config.ConfigException.class).hasMessageContaining("readOnly");
-            assertThat(g.subsystems().get(0).heads().get(0).paths()).hasSize(2);
+            org.assertj.core.api.Assertions.assertThatThrownBy(g.reloader()::reload)
+                    .isInstanceOf(io.nvmpath.config.ConfigException.class).hasMessageContaining("readOnly");
+            assertThat(g.view().subsystems().get(0).heads().get(0).paths()).hasSize(2);
             assertThat(read(stays, 2, 0, 512)).hasSize(512);
 
             // read-only: the connection that may write is closed; a new one is refused writes
             java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {aliases: [db], readOnly: true}\n"
                     + "nbd: {listen: {port: 12345}}\n", target.port(1), target.port(2)).replace(
                     "nbd: {listen: {port: 0}}\n", ""));
-            ReloadResult ro = g.reload();
+            ReloadResult ro = g.reloader().reload();
             assertThat(ro.applied()).contains("export " + name + ": read-only");
             assertThat(ro.needsRestart()).containsExactly("nbd.listen");
             assertThat(stays.closedByServer()).as("closed: the export became read-only").isTrue();
@@ -250,7 +262,7 @@ class GatewayTest {
         try (RawNbdClient other = RawNbdClient.open(g.nbdAddress(), name)) {
             java.nio.file.Files.writeString(file, yaml("exports:\n  \"" + name + "\": {allow: [10.0.0.0/8]}\n",
                     target.port(1), target.port(2)));
-            assertThat(g.reload().applied()).contains("export " + name + ": clients from [10.0.0.0/8]");
+            assertThat(g.reloader().reload().applied()).contains("export " + name + ": clients from [10.0.0.0/8]");
             assertThat(other.closedByServer()).isTrue();
         }
         try (RawNbdClient c = RawNbdClient.negotiate(g.nbdAddress())) {
@@ -261,15 +273,15 @@ class GatewayTest {
 
     @Test
     void should_find_both_paths_through_a_discovery_portal() throws Exception {
-        gateway = Gateway.start(GatewayConfigLoader.parse("host: {stateFile: " + dir.resolve("host.properties")
+        start(GatewayConfigLoader.parse("host: {stateFile: " + dir.resolve("host.properties")
                 + "}\nportals:\n  - {traddr: 127.0.0.1, trsvcid: " + target.discoveryPort() + "}\n"
-                + "nbd: {listen: {port: 0}}\nhttp: off\n"));
-        Gateway g = gateway;
-        await("export over both discovered paths", () -> g.find(Gateway.exportName(NQN, 1)) != null
+                + "nbd: {listen: {port: 0}}\nhttp: off\n"), true);
+        Gateway g = app.gateway();
+        await("export over both discovered paths", () -> g.nbdExports().find(Gateway.exportName(NQN, 1)) != null
                 && g.multipath().head(NQN, 1).paths().size() == 2);
-        assertThat(g.portals()).extracting(GatewayView.Portal::kind)
+        assertThat(g.view().portals()).extracting(GatewayView.Portal::kind)
                 .containsExactlyInAnyOrder("discovery", "discovered", "discovered");
-        assertThat(g.httpAddress()).isNull();
+        assertThat(app.httpAddress()).isNull();
     }
 
     @Test
@@ -279,10 +291,10 @@ class GatewayTest {
             closed = s.getLocalPort();
         }
         Gateway g = gateway("", target.port(1), closed);
-        await("export", () -> g.find(Gateway.exportName(NQN, 1)) != null);
-        await("retrying portal", () -> g.portals().stream()
+        await("export", () -> g.nbdExports().find(Gateway.exportName(NQN, 1)) != null);
+        await("retrying portal", () -> g.view().portals().stream()
                 .anyMatch(p -> p.trsvcid() == closed && p.state().equals("retrying") && p.lastError() != null));
-        assertThat(g.serving()).isTrue();
+        assertThat(g.view().serving()).isTrue();
         try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), Gateway.exportName(NQN, 1))) {
             assertThat(read(c, 1, 0, 4096)).hasSize(4096);
         }
@@ -296,21 +308,21 @@ class GatewayTest {
                 + "  - {traddr: 127.0.0.1, trsvcid: " + target.port(2) + ", subnqn: \"" + NQN + "\"}\n"
                 + "controller: {keepAliveTimeout: 2s, reconnectDelay: 10s, connectTimeout: 3s}\n"
                 + "nbd: {listen: {port: 0}}\nhttp: {listen: {port: 0}}\n";
-        Gateway g = gateway = Gateway.start(GatewayConfigLoader.parse(y));
+        Gateway g = start(GatewayConfigLoader.parse(y), true);
         g.awaitExport(Gateway.exportName(NQN, 1)).get(10, TimeUnit.SECONDS);
 
-        GatewayView.Readiness waiting = g.readiness();
+        GatewayView.Readiness waiting = g.view().readiness();
         assertThat(waiting.ready()).isFalse();
         assertThat(waiting.waitingFor()).containsExactly(
                 "portal 127.0.0.1:" + target.port(2) + " " + NQN + ": first connect not finished");
         HttpResponse<String> http = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + g.httpAddress().getPort() + "/ready")).build(),
+                URI.create("http://127.0.0.1:" + app.httpAddress().getPort() + "/ready")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(http.statusCode()).isEqualTo(503);
         assertThat(http.body()).contains("first connect not finished");
 
-        await("the blackholed portal's connect to time out", () -> g.readiness().ready());
-        assertThat(g.portals()).anyMatch(p -> p.trsvcid() == target.port(2) && p.state().equals("retrying"));
+        await("the blackholed portal's connect to time out", () -> g.view().readiness().ready());
+        assertThat(g.view().portals()).anyMatch(p -> p.trsvcid() == target.port(2) && p.state().equals("retrying"));
     }
 
     @Test
@@ -318,14 +330,14 @@ class GatewayTest {
         String y = "host: {stateFile: " + dir.resolve("host.properties") + "}\nportals:\n"
                 + "  - {traddr: 127.0.0.1, trsvcid: " + target.port(1) + ", subnqn: \"" + NQN + "\"}\n"
                 + "nbd: {listen: {port: 0}}\nhttp: off\n";
-        Gateway g = gateway = Gateway.start(GatewayConfigLoader.parse(y), false);
+        Gateway g = start(GatewayConfigLoader.parse(y), false);
         g.awaitExport(Gateway.exportName(NQN, 1)).get(10, TimeUnit.SECONDS);
 
         assertThat(g.nbdAddress()).isNull();
-        assertThat(g.readiness().waitingFor()).containsExactly("the NBD listener (opens once the first export is served)");
+        assertThat(g.view().readiness().waitingFor()).containsExactly("the NBD listener (opens once the first export is served)");
 
         InetSocketAddress nbd = g.openNbd();
-        assertThat(g.readiness().ready()).isTrue();
+        assertThat(g.view().readiness().ready()).isTrue();
         try (RawNbdClient c = RawNbdClient.open(nbd, Gateway.exportName(NQN, 1))) {
             assertThat(read(c, 1, 0, 4096)).hasSize(4096);
         }
@@ -334,24 +346,25 @@ class GatewayTest {
     @Test
     void should_answer_requests_in_flight_then_stop_on_graceful_shutdown() throws Exception {
         Gateway g = gateway("", target.port(1));
-        await("export", () -> g.find(Gateway.exportName(NQN, 1)) != null);
+        await("export", () -> g.nbdExports().find(Gateway.exportName(NQN, 1)) != null);
         // the only path is slow: a read is in flight when shutdown starts
         target.setFault(1, new io.nvmpath.target.Fault.Delay(500));
         try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), Gateway.exportName(NQN, 1))) {
             c.read(7, 0, 4096);
-            Thread.sleep(100);
-            Thread stopper = new Thread(() -> g.shutdown(Duration.ofSeconds(5)));
+            await("the read in flight", () -> g.view().exports().get(0).inFlight() == 1);
+            GatewayApp running = app;
+            Thread stopper = new Thread(() -> running.shutdown(Duration.ofSeconds(5)));
             stopper.start();
             RawNbdClient.SimpleReply r = c.readSimpleReply(4096);
             assertThat(r.error()).isZero();
             assertThat(r.handle()).isEqualTo(7);
             stopper.join(10_000);
-            assertThat(g.serving()).isFalse();
+            assertThat(g.view().serving()).isFalse();
             assertThat(c.closedByServer()).isTrue();
         }
         InetSocketAddress a = g.nbdAddress();
         assertThat(canConnect(a)).isFalse();
-        gateway = null;
+        app = null;
     }
 
     private static boolean canConnect(InetSocketAddress a) {

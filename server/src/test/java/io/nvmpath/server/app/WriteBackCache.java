@@ -1,4 +1,4 @@
-package io.nvmpath.server.gateway;
+package io.nvmpath.server.app;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;

@@ -1,10 +1,9 @@
-package io.nvmpath.target.config;
+package io.nvmpath.config;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.nvmpath.fabric.nvme.AnaState;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
@@ -15,12 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -30,7 +26,8 @@ import java.util.stream.Collectors;
  * YAML configuration read as a tree, key by key, so that every error names the field as the YAML
  * spells it ({@code subsystems[0].namespaces[1].size}): the keys of one mapping with their field
  * path; each accessor checks the type and throws a {@link ConfigException} naming {@code path.key}
- * when it is wrong. The target's and the gateway's configurations are read with it.
+ * when it is wrong. The target's and the gateway's configurations are read with it; what is
+ * particular to one of them (ANA states, durations, NQNs) stays with its loader.
  */
 public record YamlFields(JsonNode node, String path) {
 
@@ -224,36 +221,6 @@ public record YamlFields(JsonNode node, String path) {
         List<T> out = new ArrayList<>();
         for (int i = 0; i < v.size(); i++) {
             out.add(element.build(v.get(i), at(key) + "[" + i + "]", i));
-        }
-        return out;
-    }
-
-    /** ANA group number to state label, e.g. {@code {1: optimized, 2: inaccessible}}. */
-    public Map<Integer, AnaState> anaStates(String key) {
-        if (!has(key)) {
-            return Map.of();
-        }
-        JsonNode v = get(key);
-        if (!v.isObject()) {
-            throw new ConfigException(at(key), "expected a mapping of ANA group to state, not " + describe(v));
-        }
-        Map<Integer, AnaState> out = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonNode> e : v.properties()) {
-            String at = at(key) + "." + e.getKey();
-            int group;
-            try {
-                group = Integer.parseInt(e.getKey().strip());
-            } catch (NumberFormatException x) {
-                throw new ConfigException(at, "\"" + e.getKey() + "\" is not an ANA group number");
-            }
-            String label = asString(e.getValue(), at);
-            AnaState state = AnaState.fromLabel(label.strip());
-            if (state == null) {
-                throw new ConfigException(at, "\"" + label + "\" is not an ANA state ("
-                        + Arrays.stream(AnaState.values()).map(AnaState::label).collect(Collectors.joining(", "))
-                        + ")");
-            }
-            out.put(group, state);
         }
         return out;
     }

@@ -1,4 +1,4 @@
-package io.nvmpath.target.config;
+package io.nvmpath.config;
 
 /** A configuration error, naming the field as the YAML spells it and what is wrong with it. */
 public final class ConfigException extends RuntimeException {
