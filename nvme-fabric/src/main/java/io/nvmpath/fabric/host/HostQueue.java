@@ -11,7 +11,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.nvmpath.fabric.nvme.Cqe;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.nvme.Sqe;
@@ -23,12 +22,14 @@ import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
+import io.nvmpath.fabric.time.Scheduler;
 import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -39,8 +40,14 @@ import java.util.concurrent.TimeUnit;
  * identifier carries a 4-bit generation above its 12-bit slot, so a late or bogus completion for a
  * reused slot is caught instead of completing the wrong command.
  *
- * <p>At most {@code depth} commands are outstanding; more wait in a backlog bounded to four times
- * that, beyond which submission fails: the caller gets backpressure, never an unbounded queue.
+ * <p>At most {@code depth} commands are outstanding; more wait for a free slot, in arrival order, in
+ * a slot queue bounded to four times that, beyond which submission fails: the caller gets
+ * backpressure, never an unbounded queue. That is flow control on this one connection, not a wait
+ * for a path: what waits for a slot is aborted with the connection like what is in flight (the
+ * controller's {@code HeldIo} is where a command may wait across a reconnect).
+ *
+ * <p>Command and connect timeouts run on the clock of {@link ControllerOptions#scheduler()}: a
+ * sweep every 250 ms fails the queue when a command is past its deadline.
  */
 final class HostQueue extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HostQueue.class);
@@ -62,6 +69,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private final int depth;
     private final TransportAddress address;
     private final ControllerOptions options;
+    private final Scheduler scheduler;
     private final Owner owner;
     private final ConnectionParams params = new ConnectionParams();
     private final CompletableFuture<HostQueue> ready = new CompletableFuture<>();
@@ -70,7 +78,8 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private final byte[] generation;
     private final int[] freeSlots;
     private int freeTop;
-    private final ArrayDeque<NvmeRequest> backlog = new ArrayDeque<>();
+    /** Commands waiting for a free slot (flow control, bounded to 4 × depth); sent as slots free. */
+    private final ArrayDeque<NvmeRequest> waitingForSlot = new ArrayDeque<>();
 
     private EventLoop loop;
     private ChannelHandlerContext ctx;
@@ -91,6 +100,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         this.depth = Math.min(size - 1, TAG_MASK + 1);
         this.address = address;
         this.options = options;
+        this.scheduler = options.scheduler();
         this.owner = owner;
         this.slots = new NvmeRequest[depth];
         this.generation = new byte[depth];
@@ -135,7 +145,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             }
         });
         q.loop = loop;
-        loop.schedule(() -> {
+        q.scheduler.schedule(loop, () -> {
             if (!q.ready.isDone()) {
                 q.close("no ICResp within " + options.connectTimeout().toMillis() + " ms");
                 q.ready.completeExceptionally(new TransportException(
@@ -228,12 +238,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             return;
         }
         if (freeTop == 0) {
-            if (backlog.size() >= 4 * depth) {
+            if (waitingForSlot.size() >= 4 * depth) {
                 r.complete(Status.INTERNAL | Status.DNR, 0, 0, new TransportException(
-                        "queue " + qid + " full: " + depth + " in flight and " + backlog.size() + " waiting"));
+                        "queue " + qid + " full: " + depth + " in flight and " + waitingForSlot.size() + " waiting"));
                 return;
             }
-            backlog.addLast(r);
+            waitingForSlot.addLast(r);
             return;
         }
         send(r);
@@ -248,7 +258,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         long timeout = r.timeoutNanos() < 0
                 ? (qid == 0 ? options.adminTimeout() : options.ioTimeout()).toNanos()
                 : r.timeoutNanos();
-        long now = System.nanoTime();
+        long now = scheduler.nanoTime();
         r.submitNanos(now);
         r.deadlineNanos = timeout == 0 ? Long.MAX_VALUE : now + timeout;
         Sqe sqe = r.sqe();
@@ -303,7 +313,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         write(new Pdu.ICReq(0, 0, options.headerDigest(), options.dataDigest(), 0));
-        sweeper = loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        sweeper = scheduler.schedule(loop, this::sweep, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
         ctx.fireChannelActive();
     }
 
@@ -472,25 +482,30 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         generation[slot]++;
         freeSlots[freeTop++] = slot;
         inFlight--;
-        long now = System.nanoTime();
+        long now = scheduler.nanoTime();
         lastCompletionNanos = now;
         PathStats s = stats;
         if (s != null) {
             s.record(r, status, now - r.submitNanos());
         }
         r.complete(status, dw0, dw1, cause);
-        while (freeTop > 0 && !backlog.isEmpty() && !closed) {
-            send(backlog.pollFirst());
+        while (freeTop > 0 && !waitingForSlot.isEmpty() && !closed) {
+            send(waitingForSlot.pollFirst());
         }
     }
 
     // ---- failure ------------------------------------------------------------------------------
 
+    /** Every 250 ms while open: a command past its deadline fails the whole queue (the controller resets). */
     private void sweep() {
-        if (closed || inFlight == 0) {
+        if (closed) {
             return;
         }
-        long now = System.nanoTime();
+        sweeper = scheduler.schedule(loop, this::sweep, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        if (inFlight == 0) {
+            return;
+        }
+        long now = scheduler.nanoTime();
         for (int i = 0; i < depth; i++) {
             NvmeRequest r = slots[i];
             if (r != null && now - r.deadlineNanos > 0) {
@@ -550,8 +565,8 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
                 complete(i, Status.HOST_ABORTED_CMD, 0, 0, cause);
             }
         }
-        while (!backlog.isEmpty()) {
-            backlog.pollFirst().complete(Status.HOST_ABORTED_CMD, 0, 0, cause);
+        while (!waitingForSlot.isEmpty()) {
+            waitingForSlot.pollFirst().complete(Status.HOST_ABORTED_CMD, 0, 0, cause);
         }
         if (!ready.isDone()) {
             ready.completeExceptionally(new TransportException(address + ": " + cause.getMessage()));
