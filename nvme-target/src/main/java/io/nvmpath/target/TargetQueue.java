@@ -593,7 +593,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             r.run();
             return;
         }
-        loop.schedule(() -> {
+        target.scheduler().schedule(loop, () -> {
             if (phase == Phase.CLOSED) {
                 ReferenceCountUtil.safeRelease(held);
                 return;
