@@ -35,10 +35,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * One NVMe queue pair over its own TCP connection: the host side of the NVMe/TCP transport.
  *
- * <p>Everything here runs on the connection's event loop: command identifiers, the in-flight table,
- * R2T answers, data reassembly. Submission from another thread hops onto the loop. A command
- * identifier carries a 4-bit generation above its 12-bit slot, so a late or bogus completion for a
- * reused slot is caught instead of completing the wrong command.
+ * <p>Everything here runs on the connection's event loop: the in-flight table ({@link CommandSlots},
+ * whose command identifiers catch a late or bogus completion for a reused slot), R2T answers, data
+ * reassembly. Submission from another thread hops onto the loop.
  *
  * <p>At most {@code depth} commands are outstanding; more wait for a free slot, in arrival order, in
  * a slot queue bounded to four times that, beyond which submission fails: the caller gets
@@ -52,9 +51,6 @@ import java.util.concurrent.TimeUnit;
 final class HostQueue extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HostQueue.class);
 
-    private static final int TAG_BITS = 12;
-    private static final int TAG_MASK = (1 << TAG_BITS) - 1;
-    private static final int GEN_MASK = 0xF;
     /** Admin and Fabrics commands may carry up to 8 KiB in the capsule. */
     static final int ADMIN_IN_CAPSULE = 8192;
     private static final long SWEEP_MILLIS = 250;
@@ -66,7 +62,6 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private final int qid;
-    private final int depth;
     private final TransportAddress address;
     private final ControllerOptions options;
     private final Scheduler scheduler;
@@ -74,10 +69,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private final ConnectionParams params = new ConnectionParams();
     private final CompletableFuture<HostQueue> ready = new CompletableFuture<>();
 
-    private final NvmeRequest[] slots;
-    private final byte[] generation;
-    private final int[] freeSlots;
-    private int freeTop;
+    private final CommandSlots slots;
     /** Commands waiting for a free slot (flow control, bounded to 4 × depth); sent as slots free. */
     private final ArrayDeque<NvmeRequest> waitingForSlot = new ArrayDeque<>();
 
@@ -91,23 +83,16 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> sweeper;
     private long maxH2CData;
     private int ioInCapsule;
-    private volatile int inFlight;
     private PathStats stats;
     private volatile long lastCompletionNanos;
 
     private HostQueue(int qid, int size, TransportAddress address, ControllerOptions options, Owner owner) {
         this.qid = qid;
-        this.depth = Math.min(size - 1, TAG_MASK + 1);
         this.address = address;
         this.options = options;
         this.scheduler = options.scheduler();
         this.owner = owner;
-        this.slots = new NvmeRequest[depth];
-        this.generation = new byte[depth];
-        this.freeSlots = new int[depth];
-        for (int i = depth - 1; i >= 0; i--) {
-            freeSlots[freeTop++] = i;
-        }
+        this.slots = new CommandSlots(Math.min(size - 1, CommandSlots.MAX_DEPTH));
         params.maxRxData(options.maxPduData());
     }
 
@@ -182,12 +167,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     int depth() {
-        return depth;
+        return slots.depth();
     }
 
     /** Commands currently outstanding on the wire. */
     int inFlight() {
-        return inFlight;
+        return slots.inFlight();
     }
 
     long lastCompletionNanos() {
@@ -237,10 +222,10 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
                     new TransportException("queue " + qid + " to " + address + " is not connected"));
             return;
         }
-        if (freeTop == 0) {
-            if (waitingForSlot.size() >= 4 * depth) {
-                r.complete(Status.INTERNAL | Status.DNR, 0, 0, new TransportException(
-                        "queue " + qid + " full: " + depth + " in flight and " + waitingForSlot.size() + " waiting"));
+        if (slots.full()) {
+            if (waitingForSlot.size() >= 4 * slots.depth()) {
+                r.complete(Status.INTERNAL | Status.DNR, 0, 0, new TransportException("queue " + qid + " full: "
+                        + slots.depth() + " in flight and " + waitingForSlot.size() + " waiting"));
                 return;
             }
             waitingForSlot.addLast(r);
@@ -250,9 +235,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void send(NvmeRequest r) {
-        int slot = freeSlots[--freeTop];
-        slots[slot] = r;
-        inFlight++;
+        int cid = slots.add(r);
         r.received = 0;
         r.solicited = 0;
         long timeout = r.timeoutNanos() < 0
@@ -262,7 +245,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         r.submitNanos(now);
         r.deadlineNanos = timeout == 0 ? Long.MAX_VALUE : now + timeout;
         Sqe sqe = r.sqe();
-        sqe.cid(((generation[slot] & GEN_MASK) << TAG_BITS) | slot);
+        sqe.cid(cid);
         ByteBuf data = Unpooled.EMPTY_BUFFER;
         switch (r.direction()) {
             case TO_CONTROLLER -> {
@@ -374,22 +357,14 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         ready.complete(this);
     }
 
-    private int slotOf(int cid) {
-        int slot = cid & TAG_MASK;
-        if (slot >= depth || slots[slot] == null || (generation[slot] & GEN_MASK) != (cid >>> TAG_BITS)) {
-            return -1;
-        }
-        return slot;
-    }
-
     private void onResponse(Cqe cqe) {
-        int slot = slotOf(cqe.cid());
+        int slot = slots.slotOf(cqe.cid());
         if (slot < 0) {
             fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 20,
                     "response for unknown command ID " + cqe.cid()));
             return;
         }
-        NvmeRequest r = slots[slot];
+        NvmeRequest r = slots.get(slot);
         int status = cqe.status();
         Throwable cause = null;
         if (Status.isSuccess(status) && r.direction() == NvmeRequest.Direction.FROM_CONTROLLER
@@ -401,13 +376,13 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void onData(Pdu.C2HData d) {
-        int slot = slotOf(d.cccid());
+        int slot = slots.slotOf(d.cccid());
         if (slot < 0) {
             d.release();
             fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "C2HData for unknown command ID " + d.cccid()));
             return;
         }
-        NvmeRequest r = slots[slot];
+        NvmeRequest r = slots.get(slot);
         int len = d.data().readableBytes();
         if (r.direction() != NvmeRequest.Direction.FROM_CONTROLLER) {
             d.release();
@@ -449,12 +424,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void onR2T(Pdu.R2T t) {
-        int slot = slotOf(t.cccid());
+        int slot = slots.slotOf(t.cccid());
         if (slot < 0) {
             fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "R2T for unknown command ID " + t.cccid()));
             return;
         }
-        NvmeRequest r = slots[slot];
+        NvmeRequest r = slots.get(slot);
         if (r.direction() != NvmeRequest.Direction.TO_CONTROLLER) {
             fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "R2T for a command that writes nothing"));
             return;
@@ -477,11 +452,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void complete(int slot, int status, int dw0, int dw1, Throwable cause) {
-        NvmeRequest r = slots[slot];
-        slots[slot] = null;
-        generation[slot]++;
-        freeSlots[freeTop++] = slot;
-        inFlight--;
+        NvmeRequest r = slots.remove(slot);
         long now = scheduler.nanoTime();
         lastCompletionNanos = now;
         PathStats s = stats;
@@ -489,7 +460,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             s.record(r, status, now - r.submitNanos());
         }
         r.complete(status, dw0, dw1, cause);
-        while (freeTop > 0 && !waitingForSlot.isEmpty() && !closed) {
+        while (!slots.full() && !waitingForSlot.isEmpty() && !closed) {
             send(waitingForSlot.pollFirst());
         }
     }
@@ -502,12 +473,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             return;
         }
         sweeper = scheduler.schedule(loop, this::sweep, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
-        if (inFlight == 0) {
+        if (slots.inFlight() == 0) {
             return;
         }
         long now = scheduler.nanoTime();
-        for (int i = 0; i < depth; i++) {
-            NvmeRequest r = slots[i];
+        for (int i = 0; i < slots.depth(); i++) {
+            NvmeRequest r = slots.get(i);
             if (r != null && now - r.deadlineNanos > 0) {
                 String what = (qid == 0 ? Opcodes.adminName(r.sqe().opcode()) : Opcodes.ioName(r.sqe().opcode()))
                         + " (cid " + r.sqe().cid() + ") on queue " + qid + " timed out";
@@ -560,8 +531,8 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             sweeper.cancel(false);
         }
         TransportException cause = new TransportException(closeReason != null ? closeReason : "connection closed");
-        for (int i = 0; i < depth; i++) {
-            if (slots[i] != null) {
+        for (int i = 0; i < slots.depth(); i++) {
+            if (slots.get(i) != null) {
                 complete(i, Status.HOST_ABORTED_CMD, 0, 0, cause);
             }
         }
