@@ -187,11 +187,11 @@ public final class NvmeTarget implements AutoCloseable {
             return;
         }
         p.setAnaState(group, state);
-        anaChangeCount.incrementAndGet();
+        long change = anaChangeCount.incrementAndGet();
         log.info("{}: ANA group {} {} -> {}", p, group, prev.label(), state.label());
         for (TargetController c : controllers) {
             if (c.port == p && !c.subsystem.discovery) {
-                c.anaChanged();
+                c.anaChanged(change);
             }
         }
     }

@@ -57,6 +57,8 @@ final class TargetController {
     private final ArrayDeque<Integer> pendingEvents = new ArrayDeque<>();
     /** Notices of a type are masked from the moment one is sent until the host reads its log page. */
     private boolean anaMasked;
+    /** The target's ANA change count when the host last read (and so unmasked) the ANA log. */
+    private long anaLogReadAt;
     private boolean nsMasked;
     private boolean discoveryMasked;
     private final List<Integer> changedNamespaces = new ArrayList<>();
@@ -365,9 +367,11 @@ final class TargetController {
                     q.respond(cid, Status.INVALID_LOG_PAGE | Status.DNR, 0);
                     return;
                 }
+                long seen = target.anaChangeCount(); // before the log is built: it shows at least this
                 log = IdentifyData.anaLog(this, (lsp & 1) != 0);
                 if (!rae) {
                     anaMasked = false;
+                    anaLogReadAt = seen;
                 }
             }
             case Opcodes.LOG_CHANGED_NS -> {
@@ -479,9 +483,17 @@ final class TargetController {
 
     // ---- asynchronous events ------------------------------------------------------------------
 
-    /** The ANA state of a group through this controller's port changed (any thread). */
-    void anaChanged() {
-        loop.execute(() -> notice(AsyncEvent.CFG_ANA_CHANGE, AsyncEvent.NOTICE_ANA_CHANGE, Opcodes.LOG_ANA));
+    /**
+     * The ANA state of a group through this controller's port changed, as change number {@code change}
+     * (any thread). No notice when the host has meanwhile read an ANA log that already shows it: the
+     * change reaches this loop after the caller made it, and a Get Log Page may come in between.
+     */
+    void anaChanged(long change) {
+        loop.execute(() -> {
+            if (change > anaLogReadAt) {
+                notice(AsyncEvent.CFG_ANA_CHANGE, AsyncEvent.NOTICE_ANA_CHANGE, Opcodes.LOG_ANA);
+            }
+        });
     }
 
     /** A namespace was added or removed (any thread). */

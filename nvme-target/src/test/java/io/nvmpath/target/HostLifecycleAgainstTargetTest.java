@@ -233,10 +233,10 @@ class HostLifecycleAgainstTargetTest {
             held.callback(r -> heldDone.countDown());
             c.submit(held);
             clock.awaitTaskIn(delay);
-            clock.advance(delay); // a refused attempt, run on the management loop after the hold
+            clock.advance(delay); // an attempt, run on the management loop after the hold
+            clock.awaitTaskIn(delay); // refused: the next one is set
             assertThat(heldDone.getCount()).as("held while the port is down").isEqualTo(1);
             target.setFault(2, Fault.NONE);
-            clock.awaitTaskIn(delay);
             clock.advance(delay);
             assertThat(heldDone.await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(held.ok()).as(held.describeStatus()).isTrue();
