@@ -54,6 +54,8 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     /** Admin and Fabrics commands may carry up to 8 KiB in the capsule. */
     static final int ADMIN_IN_CAPSULE = 8192;
     private static final long SWEEP_MILLIS = 250;
+    /** How Netty's native transports (io_uring, epoll) word a failed system call before the system's text. */
+    private static final String NATIVE_CALL_FAILED = "failed with error(";
 
     /** Told about a queue whose connection failed or that stalled. */
     interface Owner {
@@ -559,13 +561,23 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         close("connection to " + address + " failed: " + rootMessage(cause));
     }
 
+    /**
+     * The message of the innermost cause, as the system words it: the native transports put the call
+     * before it ("io_uring connect(..) failed with error(-111): Connection refused"), NIO does not, and
+     * a user should read the same "Connection refused" whichever transport the process picked.
+     */
     static String rootMessage(Throwable t) {
         Throwable c = t;
         while (c.getCause() != null && c.getCause() != c) {
             c = c.getCause();
         }
         String m = c.getMessage();
-        return m == null ? c.getClass().getSimpleName() : m;
+        if (m == null) {
+            return c.getClass().getSimpleName();
+        }
+        int call = m.indexOf(NATIVE_CALL_FAILED);
+        int text = call < 0 ? -1 : m.indexOf("): ", call);
+        return text < 0 ? m : m.substring(text + 3);
     }
 
     @Override

@@ -309,6 +309,18 @@ class HostQueueTest {
     }
 
     @Test
+    void a_failed_connect_reads_the_same_on_every_transport() {
+        java.net.ConnectException nio = new java.net.ConnectException("Connection refused");
+        java.net.ConnectException uring = new java.net.ConnectException(
+                "io_uring connect(..) failed with error(-111): Connection refused");
+        assertThat(HostQueue.rootMessage(new IllegalStateException("wrapped", nio))).isEqualTo("Connection refused");
+        assertThat(HostQueue.rootMessage(new IllegalStateException("wrapped", uring))).isEqualTo("Connection refused");
+        assertThat(HostQueue.rootMessage(new java.io.IOException("no colon after failed with error(")))
+                .isEqualTo("no colon after failed with error(");
+        assertThat(HostQueue.rootMessage(new java.io.IOException())).isEqualTo("IOException");
+    }
+
+    @Test
     void an_icresp_enabling_digests_the_host_did_not_ask_for_is_refused() {
         EmbeddedChannel other = new EmbeddedChannel(new ChannelInitializer<Channel>() {
             @Override
