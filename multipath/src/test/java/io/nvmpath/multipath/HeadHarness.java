@@ -4,6 +4,7 @@ import io.nvmpath.fabric.host.Commands;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.NamespaceIds;
+import io.nvmpath.fabric.testing.ManualScheduler;
 
 import java.time.Duration;
 import java.util.ArrayList;

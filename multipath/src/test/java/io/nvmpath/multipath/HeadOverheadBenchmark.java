@@ -7,6 +7,7 @@ import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.NamespaceIds;
 import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.testing.ManualScheduler;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

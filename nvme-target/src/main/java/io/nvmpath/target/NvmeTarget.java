@@ -3,6 +3,7 @@ package io.nvmpath.target;
 import io.netty.channel.EventLoopGroup;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.Opcodes;
+import io.nvmpath.fabric.time.Scheduler;
 import io.nvmpath.target.backend.Backend;
 import io.nvmpath.target.backend.FileBackend;
 import io.nvmpath.target.backend.MemoryBackend;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -51,6 +53,7 @@ public final class NvmeTarget implements AutoCloseable {
     }
 
     private final TargetConfig config;
+    private final Scheduler scheduler;
     private final EventLoopGroup group;
     private final boolean ownGroup;
     private final ExecutorService blocking;
@@ -62,8 +65,9 @@ public final class NvmeTarget implements AutoCloseable {
     private final AtomicLong anaChangeCount = new AtomicLong(1);
     private final AtomicLong discoveryGeneration = new AtomicLong(1);
 
-    private NvmeTarget(TargetConfig config, EventLoopGroup group, boolean ownGroup) {
+    private NvmeTarget(TargetConfig config, Scheduler scheduler, EventLoopGroup group, boolean ownGroup) {
         this.config = config;
+        this.scheduler = scheduler;
         this.group = group;
         this.ownGroup = ownGroup;
         this.blocking = Executors.newFixedThreadPool(4, r -> {
@@ -75,18 +79,26 @@ public final class NvmeTarget implements AutoCloseable {
 
     /** Starts a target on its own event loops (two threads). */
     public static NvmeTarget start(TargetConfig config) throws IOException, InterruptedException {
-        return start(config, Transport.process().newGroup(2, "nvmpath-target"), true);
+        return start(config, Scheduler.SYSTEM);
+    }
+
+    /**
+     * Starts a target on its own event loops whose timers (keep-alive timeout, completion delay
+     * faults) follow {@code scheduler}: a test's manual clock makes them fire when it says.
+     */
+    public static NvmeTarget start(TargetConfig config, Scheduler scheduler) throws IOException, InterruptedException {
+        return start(config, scheduler, Transport.process().newGroup(2, "nvmpath-target"), true);
     }
 
     /** Starts a target on the caller's event loops (the caller shuts them down). */
     public static NvmeTarget start(TargetConfig config, EventLoopGroup group) throws IOException, InterruptedException {
-        return start(config, group, false);
+        return start(config, Scheduler.SYSTEM, group, false);
     }
 
-    private static NvmeTarget start(TargetConfig config, EventLoopGroup group, boolean own)
+    private static NvmeTarget start(TargetConfig config, Scheduler scheduler, EventLoopGroup group, boolean own)
             throws IOException, InterruptedException {
         config.validate();
-        NvmeTarget t = new NvmeTarget(config, group, own);
+        NvmeTarget t = new NvmeTarget(config, scheduler, group, own);
         try {
             t.build();
         } catch (IOException | InterruptedException | RuntimeException e) {
@@ -149,6 +161,11 @@ public final class NvmeTarget implements AutoCloseable {
         return config;
     }
 
+    /** Where the target's time comes from. */
+    Scheduler scheduler() {
+        return scheduler;
+    }
+
     /** The bound TCP port of a port (by ID or configured TCP port). */
     public int port(int portRef) {
         return resolve(portRef).boundPort();
@@ -170,11 +187,11 @@ public final class NvmeTarget implements AutoCloseable {
             return;
         }
         p.setAnaState(group, state);
-        anaChangeCount.incrementAndGet();
+        long change = anaChangeCount.incrementAndGet();
         log.info("{}: ANA group {} {} -> {}", p, group, prev.label(), state.label());
         for (TargetController c : controllers) {
             if (c.port == p && !c.subsystem.discovery) {
-                c.anaChanged();
+                c.anaChanged(change);
             }
         }
     }
@@ -321,6 +338,21 @@ public final class NvmeTarget implements AutoCloseable {
         out.sort((a, b) -> a.subsystem().equals(b.subsystem()) ? Integer.compare(a.cntlid(), b.cntlid())
                 : a.subsystem().compareTo(b.subsystem()));
         return out;
+    }
+
+    /**
+     * Completes once controller {@code cntlid} of subsystem {@code nqn} is gone: deleted, dropped for
+     * keep-alive, or its host's admin connection closed. Already complete when there is no such
+     * controller. Tests and drills wait on it instead of polling {@link #controllers()}.
+     */
+    public CompletableFuture<Void> whenControllerGone(String nqn, int cntlid) {
+        Subsystem s = nqn.equals(discovery.nqn) ? discovery : subsystem(nqn);
+        for (TargetController c : s.controllers) {
+            if (c.cntlid == cntlid) {
+                return c.gone();
+            }
+        }
+        return CompletableFuture.completedFuture(null);
     }
 
     private TargetPort resolve(int portRef) {

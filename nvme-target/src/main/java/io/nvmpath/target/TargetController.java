@@ -2,7 +2,6 @@ package io.nvmpath.target;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.nvmpath.fabric.nvme.AsyncEvent;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.nvme.Sqe;
@@ -14,6 +13,8 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
@@ -48,12 +49,16 @@ final class TargetController {
     private int csts;
     private volatile int ioQueuesGranted;
     private int asyncEventConfig;
-    private long lastKeepAliveNanos = System.nanoTime();
+    private long lastKeepAliveNanos;
     private ScheduledFuture<?> katoTimer;
+    private long katoCheckMillis;
+    private final CompletableFuture<Void> gone = new CompletableFuture<>();
     private final ArrayDeque<Integer> aers = new ArrayDeque<>();
     private final ArrayDeque<Integer> pendingEvents = new ArrayDeque<>();
     /** Notices of a type are masked from the moment one is sent until the host reads its log page. */
     private boolean anaMasked;
+    /** The target's ANA change count when the host last read (and so unmasked) the ANA log. */
+    private long anaLogReadAt;
     private boolean nsMasked;
     private boolean discoveryMasked;
     private final List<Integer> changedNamespaces = new ArrayList<>();
@@ -73,11 +78,17 @@ final class TargetController {
         int maxQ = target.config().limits().maxIoQueues();
         this.ioQueues = new AtomicReferenceArray<>(maxQ + 1);
         this.ioQueuesGranted = maxQ;
+        this.lastKeepAliveNanos = target.scheduler().nanoTime();
         startKeepAliveTimer();
     }
 
     boolean enabled() {
         return enabled;
+    }
+
+    /** Completes once the controller is removed. */
+    CompletableFuture<Void> gone() {
+        return gone;
     }
 
     long katoMillis() {
@@ -138,24 +149,32 @@ final class TargetController {
         admin.close(reason);
         target.controllerGone(this);
         log.info("{}: controller {} of {} for {} removed ({})", port, cntlid, subsystem.nqn, hostNqn, reason);
+        gone.complete(null);
     }
 
     // ---- keep-alive ---------------------------------------------------------------------------
 
+    /** Checks every KATO/4 (at least 50 ms) on the target's clock; more than KATO idle deletes the controller. */
     private void startKeepAliveTimer() {
         long kato = katoMillis;
         if (kato <= 0) {
             return;
         }
-        long period = Math.max(50, kato / 4);
-        katoTimer = loop.scheduleAtFixedRate(() -> {
-            long idle = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastKeepAliveNanos);
-            if (!dead && !port.blackholed() && idle > katoMillis) {
-                log.warn("{}: controller {} for {}: no keep-alive for {} ms (KATO {} ms)", port, cntlid, hostNqn,
-                        idle, katoMillis);
-                destroy("keep-alive timeout");
-            }
-        }, period, period, TimeUnit.MILLISECONDS);
+        katoCheckMillis = Math.max(50, kato / 4);
+        katoTimer = target.scheduler().schedule(loop, this::checkKeepAlive, katoCheckMillis, TimeUnit.MILLISECONDS);
+    }
+
+    private void checkKeepAlive() {
+        if (dead) {
+            return;
+        }
+        katoTimer = target.scheduler().schedule(loop, this::checkKeepAlive, katoCheckMillis, TimeUnit.MILLISECONDS);
+        long idle = TimeUnit.NANOSECONDS.toMillis(target.scheduler().nanoTime() - lastKeepAliveNanos);
+        if (!port.blackholed() && idle > katoMillis) {
+            log.warn("{}: controller {} for {}: no keep-alive for {} ms (KATO {} ms)", port, cntlid, hostNqn,
+                    idle, katoMillis);
+            destroy("keep-alive timeout");
+        }
     }
 
     // ---- properties ---------------------------------------------------------------------------
@@ -254,7 +273,7 @@ final class TargetController {
                 }
             }
             case Opcodes.ADMIN_KEEP_ALIVE -> {
-                lastKeepAliveNanos = System.nanoTime();
+                lastKeepAliveNanos = target.scheduler().nanoTime();
                 q.respond(cid, Status.SUCCESS, 0);
             }
             default -> q.respond(cid, Status.INVALID_OPCODE | Status.DNR, 0);
@@ -348,9 +367,11 @@ final class TargetController {
                     q.respond(cid, Status.INVALID_LOG_PAGE | Status.DNR, 0);
                     return;
                 }
+                long seen = target.anaChangeCount(); // before the log is built: it shows at least this
                 log = IdentifyData.anaLog(this, (lsp & 1) != 0);
                 if (!rae) {
                     anaMasked = false;
+                    anaLogReadAt = seen;
                 }
             }
             case Opcodes.LOG_CHANGED_NS -> {
@@ -431,7 +452,7 @@ final class TargetController {
             }
             case Opcodes.FEAT_KATO -> {
                 katoMillis = v & 0xFFFFFFFFL;
-                lastKeepAliveNanos = System.nanoTime();
+                lastKeepAliveNanos = target.scheduler().nanoTime();
                 if (katoTimer == null) {
                     startKeepAliveTimer();
                 }
@@ -462,9 +483,17 @@ final class TargetController {
 
     // ---- asynchronous events ------------------------------------------------------------------
 
-    /** The ANA state of a group through this controller's port changed (any thread). */
-    void anaChanged() {
-        loop.execute(() -> notice(AsyncEvent.CFG_ANA_CHANGE, AsyncEvent.NOTICE_ANA_CHANGE, Opcodes.LOG_ANA));
+    /**
+     * The ANA state of a group through this controller's port changed, as change number {@code change}
+     * (any thread). No notice when the host has meanwhile read an ANA log that already shows it: the
+     * change reaches this loop after the caller made it, and a Get Log Page may come in between.
+     */
+    void anaChanged(long change) {
+        loop.execute(() -> {
+            if (change > anaLogReadAt) {
+                notice(AsyncEvent.CFG_ANA_CHANGE, AsyncEvent.NOTICE_ANA_CHANGE, Opcodes.LOG_ANA);
+            }
+        });
     }
 
     /** A namespace was added or removed (any thread). */

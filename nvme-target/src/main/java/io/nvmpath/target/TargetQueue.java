@@ -699,7 +699,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             r.run();
             return;
         }
-        loop.schedule(() -> {
+        target.scheduler().schedule(loop, () -> {
             if (phase == Phase.CLOSED) {
                 ReferenceCountUtil.safeRelease(data);
                 return;

@@ -13,6 +13,7 @@ import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.testing.ManualScheduler;
 import io.nvmpath.target.config.TargetConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,7 +29,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -38,15 +38,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The host's life cycle against the project's target, in-process: bulk data with a checksum,
  * keep-alive while idle, reconnect limits, held I/O. The same cases the host's integration test runs
- * against the Linux kernel target, here fast and with faults on demand.
+ * against the Linux kernel target, here fast and with faults on demand. The target's timers, and the
+ * host's where a test says so, run on a manual clock: keep-alive, reconnect and fast-fail times are
+ * exact, and no test waits for them to pass.
  */
 class HostLifecycleAgainstTargetTest {
+    private final ManualScheduler clock = new ManualScheduler();
     private NvmeTarget target;
     private EventLoopGroup loops;
 
     @BeforeEach
     void start() throws Exception {
-        target = NvmeTarget.start(TargetConfig.demo(0, 0, 0, 0));
+        target = NvmeTarget.start(TargetConfig.demo(0, 0, 0, 0), clock);
         loops = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     }
 
@@ -61,21 +64,35 @@ class HostLifecycleAgainstTargetTest {
                 loops, ls).get(10, TimeUnit.SECONDS);
     }
 
-    /** Records state changes and counts down a latch on the first one matching. */
+    /** Records state changes as "FROM->TO" and lets a test wait for one. */
     private static final class States implements ControllerListener {
-        final ConcurrentLinkedQueue<String> changes = new ConcurrentLinkedQueue<>();
+        private final List<String> changes = new ArrayList<>();
 
         @Override
-        public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
+        public synchronized void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
             changes.add(from + "->" + to);
+            notifyAll();
         }
 
-        boolean await(String change, Duration timeout) throws InterruptedException {
+        synchronized List<String> changes() {
+            return List.copyOf(changes);
+        }
+
+        synchronized void clear() {
+            changes.clear();
+        }
+
+        /** Waits, woken by each change, until {@code change} has happened since the last clear. */
+        synchronized boolean await(String change, Duration timeout) throws InterruptedException {
             long deadline = System.nanoTime() + timeout.toNanos();
-            while (!changes.contains(change) && System.nanoTime() < deadline) {
-                Thread.sleep(10);
+            while (!changes.contains(change)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left);
             }
-            return changes.contains(change);
+            return true;
         }
     }
 
@@ -137,11 +154,15 @@ class HostLifecycleAgainstTargetTest {
     @Test
     void stays_live_through_three_keep_alive_timeouts_of_idleness() throws Exception {
         States s = new States();
-        try (Controller c = connect(1, new ControllerOptions().keepAliveTimeout(Duration.ofSeconds(1)), s)) {
-            s.changes.clear();
-            Thread.sleep(3500);
+        try (Controller c = connect(1, new ControllerOptions().keepAliveTimeout(Duration.ofSeconds(1)).scheduler(clock), s)) {
+            s.clear();
+            for (int halfKato = 0; halfKato < 7; halfKato++) {
+                clock.advance(Duration.ofMillis(500)); // the host's Keep Alive falls due, the target checks
+                // the target answers in order on the admin queue: once this returns it has seen the Keep Alive
+                c.identifyController().get(5, TimeUnit.SECONDS);
+            }
             assertThat(c.state()).isEqualTo(ControllerState.LIVE);
-            assertThat(s.changes).isEmpty();
+            assertThat(s.changes()).isEmpty();
             assertThat(target.controllers()).hasSize(1);
             c.io(Commands.flush(1), "flush").get(5, TimeUnit.SECONDS);
         }
@@ -162,31 +183,32 @@ class HostLifecycleAgainstTargetTest {
             Object resp = h.next(Duration.ofSeconds(5));
             assertThat(resp).isInstanceOf(io.nvmpath.fabric.tcp.Pdu.CapsuleResp.class);
             assertThat(target.controllers()).extracting(TargetView.Controller::katoMillis).containsExactly(500L);
-            long t0 = System.nanoTime();
+            // checks every KATO/4: idle for exactly KATO is still within it
+            clock.advance(Duration.ofMillis(500));
+            assertThat(target.controllers()).as("after 500 ms of silence").hasSize(1);
+            clock.advance(Duration.ofMillis(125));
+            assertThat(target.controllers()).as("after 625 ms of silence").isEmpty();
             assertThat(h.closedByPeer(Duration.ofSeconds(5))).as("connection closed by the target").isTrue();
-            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-            assertThat(ms).isBetween(300L, 2000L);
-            // the controller goes with its connection's close, which the host may see first
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (!target.controllers().isEmpty() && System.nanoTime() - end < 0) {
-                Thread.sleep(10);
-            }
-            assertThat(target.controllers()).isEmpty();
         }
     }
 
     @Test
     void a_controller_that_cannot_reconnect_within_ctrl_loss_tmo_is_deleted() throws Exception {
         States s = new States();
-        Controller c = connect(2, new ControllerOptions().reconnectDelay(Duration.ofMillis(200))
-                .ctrlLossTimeout(Duration.ofSeconds(1)), s);
+        Duration delay = Duration.ofMillis(200);
+        Controller c = connect(2, new ControllerOptions().reconnectDelay(delay)
+                .ctrlLossTimeout(Duration.ofSeconds(1)).scheduler(clock), s);
         try {
-            long t0 = System.nanoTime();
+            long t0 = clock.nanoTime();
             target.setFault(2, new Fault.Down());
-            assertThat(s.await("DELETING->DEAD", Duration.ofSeconds(10))).as(s.changes.toString()).isTrue();
-            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-            assertThat(ms).isBetween(900L, 5000L);
-            assertThat(s.changes).containsSubsequence("LIVE->RESETTING", "RESETTING->CONNECTING",
+            for (int attempt = 1; attempt <= 5; attempt++) { // ctrl_loss_tmo / reconnect_delay
+                clock.awaitTaskIn(delay); // the attempt before failed: the next one is set
+                assertThat(c.state()).isEqualTo(ControllerState.CONNECTING);
+                clock.advance(delay);
+            }
+            assertThat(s.await("DELETING->DEAD", Duration.ofSeconds(10))).as(s.changes().toString()).isTrue();
+            assertThat(clock.nanoTime() - t0).as("deleted at ctrl_loss_tmo").isEqualTo(Duration.ofSeconds(1).toNanos());
+            assertThat(s.changes()).containsSubsequence("LIVE->RESETTING", "RESETTING->CONNECTING",
                     "CONNECTING->DELETING", "DELETING->DEAD");
             NvmeRequest late = Commands.flush(1);
             c.submit(late);
@@ -200,7 +222,8 @@ class HostLifecycleAgainstTargetTest {
     @Test
     void held_io_completes_after_a_reconnect_or_fails_after_fast_io_fail_tmo() throws Exception {
         States s = new States();
-        ControllerOptions o = new ControllerOptions().reconnectDelay(Duration.ofMillis(200))
+        Duration delay = Duration.ofMillis(300);
+        ControllerOptions o = new ControllerOptions().reconnectDelay(delay).scheduler(clock)
                 .holdIoWhileReconnecting(true).fastIoFailTimeout(Duration.ofSeconds(1));
         try (Controller c = connect(2, o, s)) {
             target.setFault(2, new Fault.Down());
@@ -209,23 +232,32 @@ class HostLifecycleAgainstTargetTest {
             CountDownLatch heldDone = new CountDownLatch(1);
             held.callback(r -> heldDone.countDown());
             c.submit(held);
-            Thread.sleep(300);
-            assertThat(heldDone.getCount()).isEqualTo(1);
+            clock.awaitTaskIn(delay);
+            clock.advance(delay); // an attempt, run on the management loop after the hold
+            clock.awaitTaskIn(delay); // refused: the next one is set
+            assertThat(heldDone.getCount()).as("held while the port is down").isEqualTo(1);
             target.setFault(2, Fault.NONE);
+            clock.advance(delay);
             assertThat(heldDone.await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(held.ok()).as(held.describeStatus()).isTrue();
 
-            s.changes.clear();
+            s.clear();
             target.setFault(2, new Fault.Down());
             assertThat(s.await("RESETTING->CONNECTING", Duration.ofSeconds(5))).isTrue();
-            long t0 = System.nanoTime();
+            long t0 = clock.nanoTime();
             NvmeRequest failing = Commands.flush(1);
             CountDownLatch failed = new CountDownLatch(1);
             failing.callback(r -> failed.countDown());
             c.submit(failing);
+            for (int attempt = 1; attempt <= 3; attempt++) { // at 300, 600 and 900 ms, refused
+                clock.awaitTaskIn(delay);
+                clock.advance(delay);
+            }
+            assertThat(failed.getCount()).as("held within fast_io_fail_tmo").isEqualTo(1);
+            clock.advance(Duration.ofMillis(100));
             assertThat(failed.await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(failing.status()).isEqualTo(Status.HOST_PATH_ERROR);
-            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(3000);
+            assertThat(clock.nanoTime() - t0).as("failed at fast_io_fail_tmo").isEqualTo(Duration.ofSeconds(1).toNanos());
             target.setFault(2, Fault.NONE);
         }
     }

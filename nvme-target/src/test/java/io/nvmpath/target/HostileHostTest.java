@@ -187,16 +187,16 @@ class HostileHostTest {
 
     @Test
     void a_host_that_vanishes_in_the_middle_of_a_write_leaves_nothing_behind() throws Exception {
+        int cntlid;
         try (RawHost h = raw()) {
             h.initialize();
             h.connect(1, 0, 31, 0xFFFF, TargetConfig.DEMO_NQN, HOST);
-            expectResp(h);
+            cntlid = expectResp(h).cqe().dw0() & 0xFFFF;
+            assertThat(target.controllers()).hasSize(2);
         }
-        // the connection is gone; the target has dropped the controller it made
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (target.controllers().size() > 1 && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        assertThat(target.controllers()).hasSize(1);
+        // the connection is gone; the target drops the controller it made
+        target.whenControllerGone(TargetConfig.DEMO_NQN, cntlid).get(5, TimeUnit.SECONDS);
+        assertThat(target.controllers()).singleElement()
+                .satisfies(ctrl -> assertThat(ctrl.cntlid()).isEqualTo(bystander.cntlid()));
     }
 }

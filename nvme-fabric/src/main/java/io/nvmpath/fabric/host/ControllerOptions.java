@@ -1,5 +1,7 @@
 package io.nvmpath.fabric.host;
 
+import io.nvmpath.fabric.time.Scheduler;
+
 import java.time.Duration;
 import java.util.Objects;
 import java.util.UUID;
@@ -31,6 +33,7 @@ public final class ControllerOptions {
     private Duration connectTimeout = Duration.ofSeconds(10);
     private int maxPduData = 8 << 20;
     private boolean disableSqFlowControl;
+    private Scheduler scheduler = Scheduler.SYSTEM;
 
     public ControllerOptions copy() {
         ControllerOptions o = new ControllerOptions();
@@ -51,6 +54,7 @@ public final class ControllerOptions {
         o.connectTimeout = connectTimeout;
         o.maxPduData = maxPduData;
         o.disableSqFlowControl = disableSqFlowControl;
+        o.scheduler = scheduler;
         return o;
     }
 
@@ -225,6 +229,20 @@ public final class ControllerOptions {
 
     public ControllerOptions maxPduData(int bytes) {
         this.maxPduData = bytes;
+        return this;
+    }
+
+    /**
+     * Where the controller's and its queues' time comes from: keep-alive, reconnect delay, command
+     * and connect timeouts, fast_io_fail_tmo, CSTS polling. Real time by default; a test gives a
+     * manual clock so those run when it says, not when a wall clock does.
+     */
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    public ControllerOptions scheduler(Scheduler s) {
+        this.scheduler = Objects.requireNonNull(s);
         return this;
     }
 

@@ -4,8 +4,9 @@ import java.util.EnumSet;
 import java.util.Set;
 
 /**
- * Life cycle of a controller (one path), after Linux's {@code nvme_ctrl_state}. Every change goes
- * through {@link Controller}'s single {@code changeState}, which consults {@link #canMoveTo}.
+ * Life cycle of a controller (one path), after Linux's {@code nvme_ctrl_state}. The static block
+ * below is the table of allowed transitions; every change goes through the controller's single
+ * {@code changeState} ({@code ControllerStateMachine}), which consults {@link #canMoveTo}.
  */
 public enum ControllerState {
     /** Created, never connected. */

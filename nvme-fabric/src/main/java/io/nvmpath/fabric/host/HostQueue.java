@@ -11,7 +11,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.nvmpath.fabric.nvme.Cqe;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.nvme.Sqe;
@@ -23,6 +22,7 @@ import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
+import io.nvmpath.fabric.time.Scheduler;
 import io.nvmpath.fabric.transport.SocketErrors;
 import io.nvmpath.fabric.transport.Transport;
 import org.slf4j.Logger;
@@ -30,25 +30,28 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One NVMe queue pair over its own TCP connection: the host side of the NVMe/TCP transport.
  *
- * <p>Everything here runs on the connection's event loop: command identifiers, the in-flight table,
- * R2T answers, data reassembly. Submission from another thread hops onto the loop. A command
- * identifier carries a 4-bit generation above its 12-bit slot, so a late or bogus completion for a
- * reused slot is caught instead of completing the wrong command.
+ * <p>Everything here runs on the connection's event loop: the in-flight table ({@link CommandSlots},
+ * whose command identifiers catch a late or bogus completion for a reused slot), R2T answers, data
+ * reassembly. Submission from another thread hops onto the loop.
  *
- * <p>At most {@code depth} commands are outstanding; more wait in a backlog bounded to four times
- * that, beyond which submission fails: the caller gets backpressure, never an unbounded queue.
+ * <p>At most {@code depth} commands are outstanding; more wait for a free slot, in arrival order, in
+ * a slot queue bounded to four times that, beyond which submission fails: the caller gets
+ * backpressure, never an unbounded queue. That is flow control on this one connection, not a wait
+ * for a path: what waits for a slot is aborted with the connection like what is in flight (the
+ * controller's {@code HeldIo} is where a command may wait across a reconnect).
+ *
+ * <p>Command and connect timeouts run on the clock of {@link ControllerOptions#scheduler()}: a
+ * sweep every 250 ms fails the queue when a command is past its deadline.
  */
 final class HostQueue extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HostQueue.class);
 
-    private static final int TAG_BITS = 12;
-    private static final int TAG_MASK = (1 << TAG_BITS) - 1;
-    private static final int GEN_MASK = 0xF;
     /** Admin and Fabrics commands may carry up to 8 KiB in the capsule. */
     static final int ADMIN_IN_CAPSULE = 8192;
     private static final long SWEEP_MILLIS = 250;
@@ -60,18 +63,16 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private final int qid;
-    private final int depth;
     private final TransportAddress address;
     private final ControllerOptions options;
+    private final Scheduler scheduler;
     private final Owner owner;
     private final ConnectionParams params = new ConnectionParams();
     private final CompletableFuture<HostQueue> ready = new CompletableFuture<>();
 
-    private final NvmeRequest[] slots;
-    private final byte[] generation;
-    private final int[] freeSlots;
-    private int freeTop;
-    private final ArrayDeque<NvmeRequest> backlog = new ArrayDeque<>();
+    private final CommandSlots slots;
+    /** Commands waiting for a free slot (flow control, bounded to 4 × depth); sent as slots free. */
+    private final ArrayDeque<NvmeRequest> waitingForSlot = new ArrayDeque<>();
 
     private EventLoop loop;
     private ChannelHandlerContext ctx;
@@ -83,22 +84,16 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> sweeper;
     private long maxH2CData;
     private int ioInCapsule;
-    private volatile int inFlight;
     private PathStats stats;
     private volatile long lastCompletionNanos;
 
     private HostQueue(int qid, int size, TransportAddress address, ControllerOptions options, Owner owner) {
         this.qid = qid;
-        this.depth = Math.min(size - 1, TAG_MASK + 1);
         this.address = address;
         this.options = options;
+        this.scheduler = options.scheduler();
         this.owner = owner;
-        this.slots = new NvmeRequest[depth];
-        this.generation = new byte[depth];
-        this.freeSlots = new int[depth];
-        for (int i = depth - 1; i >= 0; i--) {
-            freeSlots[freeTop++] = i;
-        }
+        this.slots = new CommandSlots(Math.min(size - 1, CommandSlots.MAX_DEPTH));
         params.maxRxData(options.maxPduData());
     }
 
@@ -136,7 +131,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             }
         });
         q.loop = loop;
-        loop.schedule(() -> {
+        q.scheduler.schedule(loop, () -> {
             if (!q.ready.isDone()) {
                 q.close("no ICResp within " + options.connectTimeout().toMillis() + " ms");
                 q.ready.completeExceptionally(new TransportException(
@@ -173,12 +168,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     int depth() {
-        return depth;
+        return slots.depth();
     }
 
     /** Commands currently outstanding on the wire. */
     int inFlight() {
-        return inFlight;
+        return slots.inFlight();
     }
 
     long lastCompletionNanos() {
@@ -228,32 +223,30 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
                     new TransportException("queue " + qid + " to " + address + " is not connected"));
             return;
         }
-        if (freeTop == 0) {
-            if (backlog.size() >= 4 * depth) {
-                r.complete(Status.INTERNAL | Status.DNR, 0, 0, new TransportException(
-                        "queue " + qid + " full: " + depth + " in flight and " + backlog.size() + " waiting"));
+        if (slots.full()) {
+            if (waitingForSlot.size() >= 4 * slots.depth()) {
+                r.complete(Status.INTERNAL | Status.DNR, 0, 0, new TransportException("queue " + qid + " full: "
+                        + slots.depth() + " in flight and " + waitingForSlot.size() + " waiting"));
                 return;
             }
-            backlog.addLast(r);
+            waitingForSlot.addLast(r);
             return;
         }
         send(r);
     }
 
     private void send(NvmeRequest r) {
-        int slot = freeSlots[--freeTop];
-        slots[slot] = r;
-        inFlight++;
+        int cid = slots.add(r);
         r.received = 0;
         r.solicited = 0;
         long timeout = r.timeoutNanos() < 0
                 ? (qid == 0 ? options.adminTimeout() : options.ioTimeout()).toNanos()
                 : r.timeoutNanos();
-        long now = System.nanoTime();
+        long now = scheduler.nanoTime();
         r.submitNanos(now);
         r.deadlineNanos = timeout == 0 ? Long.MAX_VALUE : now + timeout;
         Sqe sqe = r.sqe();
-        sqe.cid(((generation[slot] & GEN_MASK) << TAG_BITS) | slot);
+        sqe.cid(cid);
         ByteBuf data = Unpooled.EMPTY_BUFFER;
         switch (r.direction()) {
             case TO_CONTROLLER -> {
@@ -304,7 +297,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         write(new Pdu.ICReq(0, 0, options.headerDigest(), options.dataDigest(), 0));
-        sweeper = loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        sweeper = scheduler.schedule(loop, this::sweep, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
         ctx.fireChannelActive();
     }
 
@@ -365,22 +358,14 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         ready.complete(this);
     }
 
-    private int slotOf(int cid) {
-        int slot = cid & TAG_MASK;
-        if (slot >= depth || slots[slot] == null || (generation[slot] & GEN_MASK) != (cid >>> TAG_BITS)) {
-            return -1;
-        }
-        return slot;
-    }
-
     private void onResponse(Cqe cqe) {
-        int slot = slotOf(cqe.cid());
+        int slot = slots.slotOf(cqe.cid());
         if (slot < 0) {
             fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 20,
                     "response for unknown command ID " + cqe.cid()));
             return;
         }
-        NvmeRequest r = slots[slot];
+        NvmeRequest r = slots.get(slot);
         int status = cqe.status();
         Throwable cause = null;
         if (Status.isSuccess(status) && r.direction() == NvmeRequest.Direction.FROM_CONTROLLER
@@ -392,13 +377,13 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void onData(Pdu.C2HData d) {
-        int slot = slotOf(d.cccid());
+        int slot = slots.slotOf(d.cccid());
         if (slot < 0) {
             d.release();
             fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "C2HData for unknown command ID " + d.cccid()));
             return;
         }
-        NvmeRequest r = slots[slot];
+        NvmeRequest r = slots.get(slot);
         int len = d.data().readableBytes();
         if (r.direction() != NvmeRequest.Direction.FROM_CONTROLLER) {
             d.release();
@@ -441,12 +426,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void onR2T(Pdu.R2T t) {
-        int slot = slotOf(t.cccid());
+        int slot = slots.slotOf(t.cccid());
         if (slot < 0) {
             fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "R2T for unknown command ID " + t.cccid()));
             return;
         }
-        NvmeRequest r = slots[slot];
+        NvmeRequest r = slots.get(slot);
         if (r.direction() != NvmeRequest.Direction.TO_CONTROLLER) {
             fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 8, "R2T for a command that writes nothing"));
             return;
@@ -469,32 +454,33 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void complete(int slot, int status, int dw0, int dw1, Throwable cause) {
-        NvmeRequest r = slots[slot];
-        slots[slot] = null;
-        generation[slot]++;
-        freeSlots[freeTop++] = slot;
-        inFlight--;
-        long now = System.nanoTime();
+        NvmeRequest r = slots.remove(slot);
+        long now = scheduler.nanoTime();
         lastCompletionNanos = now;
         PathStats s = stats;
         if (s != null) {
             s.record(r, status, now - r.submitNanos());
         }
         r.complete(status, dw0, dw1, cause);
-        while (freeTop > 0 && !backlog.isEmpty() && !closed) {
-            send(backlog.pollFirst());
+        while (!slots.full() && !waitingForSlot.isEmpty() && !closed) {
+            send(waitingForSlot.pollFirst());
         }
     }
 
     // ---- failure ------------------------------------------------------------------------------
 
+    /** Every 250 ms while open: a command past its deadline fails the whole queue (the controller resets). */
     private void sweep() {
-        if (closed || inFlight == 0) {
+        if (closed) {
             return;
         }
-        long now = System.nanoTime();
-        for (int i = 0; i < depth; i++) {
-            NvmeRequest r = slots[i];
+        sweeper = scheduler.schedule(loop, this::sweep, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        if (slots.inFlight() == 0) {
+            return;
+        }
+        long now = scheduler.nanoTime();
+        for (int i = 0; i < slots.depth(); i++) {
+            NvmeRequest r = slots.get(i);
             if (r != null && now - r.deadlineNanos > 0) {
                 String what = (qid == 0 ? Opcodes.adminName(r.sqe().opcode()) : Opcodes.ioName(r.sqe().opcode()))
                         + " (cid " + r.sqe().cid() + ") on queue " + qid + " timed out";
@@ -547,13 +533,13 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             sweeper.cancel(false);
         }
         TransportException cause = new TransportException(closeReason != null ? closeReason : "connection closed");
-        for (int i = 0; i < depth; i++) {
-            if (slots[i] != null) {
+        for (int i = 0; i < slots.depth(); i++) {
+            if (slots.get(i) != null) {
                 complete(i, Status.HOST_ABORTED_CMD, 0, 0, cause);
             }
         }
-        while (!backlog.isEmpty()) {
-            backlog.pollFirst().complete(Status.HOST_ABORTED_CMD, 0, 0, cause);
+        while (!waitingForSlot.isEmpty()) {
+            waitingForSlot.pollFirst().complete(Status.HOST_ABORTED_CMD, 0, 0, cause);
         }
         if (!ready.isDone()) {
             ready.completeExceptionally(new TransportException(address + ": " + cause.getMessage()));
@@ -575,6 +561,11 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         close("connection to " + address + " failed: " + rootMessage(cause));
     }
 
+    /**
+     * The message of the innermost cause, as the system words it: the native transports put the call
+     * before it ("io_uring connect(..) failed with error(-111): Connection refused"), NIO does not, and
+     * a user should read the same "Connection refused" whichever transport the process picked.
+     */
     static String rootMessage(Throwable t) {
         return SocketErrors.rootMessage(t);
     }

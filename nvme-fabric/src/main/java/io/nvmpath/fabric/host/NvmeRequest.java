@@ -170,7 +170,7 @@ public final class NvmeRequest {
         this.retries = n;
     }
 
-    /** When the transport last sent it ({@link System#nanoTime()}), for latency accounting. */
+    /** When the transport last sent it (on the clock of {@link ControllerOptions#scheduler()}), for latency accounting. */
     public long submitNanos() {
         return submitNanos;
     }

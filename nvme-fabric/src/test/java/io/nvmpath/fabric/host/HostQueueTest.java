@@ -14,6 +14,7 @@ import io.nvmpath.fabric.tcp.Pdu;
 import io.nvmpath.fabric.tcp.PduDecoder;
 import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduType;
+import io.nvmpath.fabric.testing.ManualScheduler;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,7 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class HostQueueTest {
     private final List<String> failures = new ArrayList<>();
     private final List<NvmeRequest> completed = new ArrayList<>();
-    private final ControllerOptions options = new ControllerOptions().ioTimeout(Duration.ofMillis(200));
+    private final ManualScheduler clock = new ManualScheduler();
+    private final ControllerOptions options = new ControllerOptions().ioTimeout(Duration.ofMillis(500)).scheduler(clock);
     /** The controller side's view of the wire: it receives H2C PDUs and sends C2H ones. */
     private final ConnectionParams targetParams = new ConnectionParams();
     private EmbeddedChannel ch;
@@ -284,12 +286,38 @@ class HostQueueTest {
     }
 
     @Test
-    void a_command_outstanding_past_its_timeout_reports_the_queue_failed() throws Exception {
-        submit(Commands.flush(1));
+    void a_command_outstanding_past_its_timeout_reports_the_queue_failed_at_the_next_sweep() {
+        NvmeRequest r = submit(Commands.flush(1));
         ((Pdu.CapsuleCmd) readFromHost()).release();
-        Thread.sleep(500);
-        ch.runScheduledPendingTasks();
+        clock.advance(Duration.ofMillis(500)); // sweeps at 250 and 500 ms: at the deadline is not past it
+        assertThat(failures).isEmpty();
+        clock.advance(Duration.ofMillis(250));
         assertThat(failures).singleElement().asString().contains("Flush").contains("timed out");
+        assertThat(completed).as("the owner resets; the queue itself only reports").doesNotContain(r);
+    }
+
+    @Test
+    void a_command_answered_before_its_timeout_never_fails_the_queue() {
+        NvmeRequest r = submit(Commands.flush(1));
+        Pdu.CapsuleCmd cmd = (Pdu.CapsuleCmd) readFromHost();
+        cmd.release();
+        clock.advance(Duration.ofMillis(400));
+        sendToHost(new Pdu.CapsuleResp(new Cqe(0, 0, 0, 1, cmd.sqe().cid(), 0)));
+        clock.advance(Duration.ofSeconds(5));
+        assertThat(r.ok()).isTrue();
+        assertThat(failures).isEmpty();
+    }
+
+    @Test
+    void a_failed_connect_reads_the_same_on_every_transport() {
+        java.net.ConnectException nio = new java.net.ConnectException("Connection refused");
+        java.net.ConnectException uring = new java.net.ConnectException(
+                "io_uring connect(..) failed with error(-111): Connection refused");
+        assertThat(HostQueue.rootMessage(new IllegalStateException("wrapped", nio))).isEqualTo("Connection refused");
+        assertThat(HostQueue.rootMessage(new IllegalStateException("wrapped", uring))).isEqualTo("Connection refused");
+        assertThat(HostQueue.rootMessage(new java.io.IOException("no colon after failed with error(")))
+                .isEqualTo("no colon after failed with error(");
+        assertThat(HostQueue.rootMessage(new java.io.IOException())).isEqualTo("IOException");
     }
 
     @Test

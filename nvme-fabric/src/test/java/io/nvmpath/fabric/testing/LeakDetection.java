@@ -6,6 +6,8 @@ import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.ResourceLeakDetectorFactory;
 
+import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -15,6 +17,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * {@link LeakDetectionSessionListener}); {@link LeakDetectionExtension} checks after every test.
  */
 public final class LeakDetection {
+    private static final long SENTINEL_WAIT_MILLIS = 1000;
     private static final ConcurrentLinkedQueue<String> LEAKS = new ConcurrentLinkedQueue<>();
     private static volatile boolean installed;
 
@@ -41,12 +44,7 @@ public final class LeakDetection {
      */
     public static List<String> drainLeaks() {
         for (int round = 0; round < 3; round++) {
-            System.gc();
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            collectGarbage();
             // every tracked allocation polls the detector's queue and reports what was collected
             for (int i = 0; i < 64; i++) {
                 ByteBuf a = PooledByteBufAllocator.DEFAULT.directBuffer(8);
@@ -65,6 +63,23 @@ public final class LeakDetection {
             out.add(s);
         }
         return out;
+    }
+
+    /**
+     * Runs a collection and waits until its weak references have been enqueued, which is when the
+     * detectors' own references to leaked buffers are there to be polled: a sentinel that only this
+     * collection could clear tells when, instead of a guessed pause.
+     */
+    private static void collectGarbage() {
+        ReferenceQueue<Object> queue = new ReferenceQueue<>();
+        WeakReference<Object> sentinel = new WeakReference<>(new Object(), queue);
+        System.gc();
+        try {
+            queue.remove(SENTINEL_WAIT_MILLIS); // null only if explicit GC is disabled: go on regardless
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        sentinel.clear();
     }
 
     private static final class RecordingFactory extends ResourceLeakDetectorFactory {
