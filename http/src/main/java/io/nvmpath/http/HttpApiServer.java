@@ -11,6 +11,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.nvmpath.transport.SocketErrors;
 import org.slf4j.Logger;
 
 import java.io.IOException;
@@ -166,7 +167,7 @@ public final class HttpApiServer implements AutoCloseable {
             }
             BindException be = new BindException("cannot listen on " + hostPort(config.bindAddress(), config.port())
                     + (config.listenerName() == null ? "" : " (" + config.listenerName() + ")") + ": "
-                    + e.getMessage());
+                    + SocketErrors.rootMessage(e));
             be.initCause(e);
             throw be;
         }

@@ -1,18 +1,18 @@
 package io.nvmpath.target;
 
 import io.netty.channel.EventLoopGroup;
+import io.nvmpath.config.ConfigException;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.time.Scheduler;
 import io.nvmpath.target.backend.Backend;
 import io.nvmpath.target.backend.FileBackend;
 import io.nvmpath.target.backend.MemoryBackend;
-import io.nvmpath.config.ConfigException;
-import io.nvmpath.target.config.TargetConfig;
 import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
 import io.nvmpath.target.config.TargetConfig.PortConfig;
 import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
-import io.nvmpath.fabric.transport.Transport;
+import io.nvmpath.target.config.TargetConfig;
+import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

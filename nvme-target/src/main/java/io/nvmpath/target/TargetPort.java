@@ -10,8 +10,8 @@ import io.nvmpath.fabric.tcp.ConnectionParams;
 import io.nvmpath.fabric.tcp.PduDecoder;
 import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduType;
-import io.nvmpath.fabric.transport.SocketErrors;
-import io.nvmpath.fabric.transport.Transport;
+import io.nvmpath.transport.SocketErrors;
+import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

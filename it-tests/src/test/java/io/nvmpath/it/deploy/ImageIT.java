@@ -85,7 +85,7 @@ class ImageIT {
             // Netty's native transport loads from the image's files although /tmp is noexec: the
             // container runs io_uring or epoll wherever this host's kernel offers one (seccomp may
             // still refuse io_uring; epoll it cannot)
-            if (io.nvmpath.fabric.transport.Transport.EPOLL.isAvailable()) {
+            if (io.nvmpath.transport.Transport.EPOLL.isAvailable()) {
                 assertThat(demo.getLogs()).containsPattern("socket transport: (io_uring|epoll)");
             }
 

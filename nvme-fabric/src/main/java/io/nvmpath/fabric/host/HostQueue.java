@@ -23,8 +23,8 @@ import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
 import io.nvmpath.fabric.time.Scheduler;
-import io.nvmpath.fabric.transport.SocketErrors;
-import io.nvmpath.fabric.transport.Transport;
+import io.nvmpath.transport.SocketErrors;
+import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

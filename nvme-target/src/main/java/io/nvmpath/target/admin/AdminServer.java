@@ -1,10 +1,10 @@
 package io.nvmpath.target.admin;
 
 import io.netty.channel.EventLoopGroup;
-import io.nvmpath.fabric.transport.Transport;
 import io.nvmpath.http.HttpApiServer;
 import io.nvmpath.target.NvmeTarget;
 import io.nvmpath.target.config.TargetConfig.ListenConfig;
+import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -17,7 +17,7 @@ import io.nvmpath.multipath.Multipath;
 import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.multipath.NamespaceHead;
 import io.nvmpath.multipath.Path;
-import io.nvmpath.fabric.transport.Transport;
+import io.nvmpath.transport.Transport;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;

@@ -4,7 +4,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.TransportAddress;
-import io.nvmpath.fabric.transport.Transport;
+import io.nvmpath.transport.Transport;
 
 import java.util.concurrent.TimeUnit;
 

@@ -3,7 +3,6 @@ package io.nvmpath.server.gateway;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.ClientAuth;
 import io.nvmpath.fabric.host.ControllerOptions;
-import io.nvmpath.fabric.transport.Transport;
 import io.nvmpath.multipath.FailbackMode;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.Multipath;
@@ -11,6 +10,7 @@ import io.nvmpath.multipath.MultipathOptions;
 import io.nvmpath.server.nbd.NbdExports;
 import io.nvmpath.server.nbd.NbdServer;
 import io.nvmpath.server.tls.ReloadingTlsContext;
+import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

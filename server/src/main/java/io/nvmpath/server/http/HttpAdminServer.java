@@ -1,11 +1,11 @@
 package io.nvmpath.server.http;
 
 import io.netty.channel.EventLoopGroup;
-import io.nvmpath.fabric.transport.Transport;
 import io.nvmpath.http.HttpApiServer;
 import io.nvmpath.server.gateway.GatewayConfig;
 import io.nvmpath.server.gateway.GatewayControl;
 import io.nvmpath.server.gateway.GatewayView;
+import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

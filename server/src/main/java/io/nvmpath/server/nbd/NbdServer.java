@@ -9,8 +9,8 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.nvmpath.fabric.transport.SocketErrors;
-import io.nvmpath.fabric.transport.Transport;
+import io.nvmpath.transport.SocketErrors;
+import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,4 +1,4 @@
-package io.nvmpath.fabric.transport;
+package io.nvmpath.transport;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;

@@ -1,4 +1,4 @@
-package io.nvmpath.fabric.transport;
+package io.nvmpath.transport;
 
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;

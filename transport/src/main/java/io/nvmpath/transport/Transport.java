@@ -1,4 +1,4 @@
-package io.nvmpath.fabric.transport;
+package io.nvmpath.transport;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoopGroup;

@@ -1,4 +1,4 @@
-package io.nvmpath.fabric.transport;
+package io.nvmpath.transport;
 
 import org.junit.jupiter.api.Test;
 
