@@ -1,5 +1,6 @@
 package io.nvmpath.server.app;
 
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.server.gateway.Gateway;
 import io.nvmpath.server.gateway.GatewayConfigLoader;
@@ -70,14 +71,8 @@ class GatewayAppTest {
         return app.gateway();
     }
 
-    private static void await(String what, BooleanSupplier c) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!c.getAsBoolean()) {
-            if (System.nanoTime() - end > 0) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(20);
-        }
+    private static void await(String what, BooleanSupplier c) {
+        Await.until(what, c);
     }
 
     private static byte[] random(int n, long seed) {

@@ -111,9 +111,12 @@ final class BlockIo {
         return o.await();
     }
 
-    /** Every request completed exactly once (a late second completion would show up here). */
-    void assertEachCompletedOnce() throws InterruptedException {
-        Thread.sleep(50);
+    /**
+     * Every request completed exactly once: {@code quiesce} returns once nothing can complete any
+     * more, so a late second completion would have shown by then.
+     */
+    void assertEachCompletedOnce(Runnable quiesce) {
+        quiesce.run();
         assertThat(outcomes).allSatisfy(o -> assertThat(o.calls.get()).as("completions of one request").isEqualTo(1));
     }
 }

@@ -6,6 +6,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.PathStats;
 import io.nvmpath.fabric.host.TransportAddress;
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.multipath.ControllerPathIo;
 import io.nvmpath.multipath.Multipath;
 import io.nvmpath.multipath.MultipathOptions;
@@ -54,13 +55,7 @@ final class DemoNamespace implements AutoCloseable {
             }
             mp.addPortal(new TransportAddress("127.0.0.1", port), TargetConfig.DEMO_NQN).get(10, TimeUnit.SECONDS);
         }
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (head() == null || head().paths().size() < 2) {
-            if (System.nanoTime() - end > 0) {
-                throw new AssertionError("the demo namespace did not get a head with two paths");
-            }
-            Thread.sleep(10);
-        }
+        Await.until("the demo namespace has a head with two paths", () -> head() != null && head().paths().size() == 2);
     }
 
     NamespaceHead head() {
@@ -85,10 +80,23 @@ final class DemoNamespace implements AutoCloseable {
         return n;
     }
 
-    /** Commands outstanding on every path. */
+    /**
+     * Once no command is outstanding on any path, drains the event loops: every completion that was
+     * on its way to a caller has reached it.
+     */
+    void quiesce() {
+        Await.until("no command outstanding on the paths", () -> inFlight() == 0);
+        Await.drain(loops);
+    }
+
+    /** Commands outstanding on every path (none once the head is gone). */
     int inFlight() {
+        NamespaceHead head = head();
+        if (head == null) {
+            return 0;
+        }
         int n = 0;
-        for (Path p : head().paths()) {
+        for (Path p : head.paths()) {
             n += p.io().inFlight();
         }
         return n;

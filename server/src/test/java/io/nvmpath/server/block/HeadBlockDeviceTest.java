@@ -7,6 +7,7 @@ import io.nvmpath.fabric.host.NvmeException;
 import io.nvmpath.fabric.host.PathStats.Kind;
 import io.nvmpath.fabric.nvme.Status;
 import io.nvmpath.fabric.tcp.PduType;
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.multipath.NamespaceHead;
 import io.nvmpath.server.block.BlockIo.Outcome;
 import io.nvmpath.target.Fault;
@@ -48,7 +49,7 @@ class HeadBlockDeviceTest {
     @AfterEach
     void stop() throws Exception {
         try {
-            io.assertEachCompletedOnce();
+            io.assertEachCompletedOnce(demo::quiesce);
             assertThat(dev.rangeLock().registered()).as("holds left in the range lock").isZero();
             assertThat(dev.rangeLock().unregistered()).as("fast-path writes left in the range lock").isZero();
         } finally {
@@ -375,8 +376,7 @@ class HeadBlockDeviceTest {
                 e -> assertThat(e.status()).isEqualTo(Status.READ_ERROR | Status.DNR));
         // usually all 7 commands were sent before the failure came back; none may be sent after it
         assertThat(completedAtCompletion[0] - before).as("commands completed before the request did").isBetween(1L, 7L);
-        Thread.sleep(200);
-        assertThat(demo.inFlight()).isZero();
+        demo.quiesce();
         assertThat(demo.ops(Kind.READ) + demo.errors(Status.READ_ERROR))
                 .as("no command of the request completed after the request did").isEqualTo(completedAtCompletion[0]);
     }
@@ -394,11 +394,7 @@ class HeadBlockDeviceTest {
     void should_fail_requests_with_shutdown_once_the_head_is_gone() throws Exception {
         NamespaceHead head = demo.head();
         demo.target.removeNamespace(TargetConfig.DEMO_NQN, 1);
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!head.gone()) {
-            assertThat(System.nanoTime() - end).as("head gone in time").isNegative();
-            Thread.sleep(10);
-        }
+        Await.until("the head gone", head::gone);
         ByteBuf data = BlockIo.buffer(new byte[LBA]);
 
         assertThat(io.read(0, LBA).failure).isInstanceOfSatisfying(BlockException.class,

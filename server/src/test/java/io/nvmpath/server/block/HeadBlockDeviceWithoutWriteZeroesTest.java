@@ -46,7 +46,7 @@ class HeadBlockDeviceWithoutWriteZeroesTest {
     @AfterEach
     void stop() throws Exception {
         try {
-            io.assertEachCompletedOnce();
+            io.assertEachCompletedOnce(demo::quiesce);
         } finally {
             demo.close();
         }

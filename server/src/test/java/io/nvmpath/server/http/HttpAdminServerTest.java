@@ -2,6 +2,7 @@ package io.nvmpath.server.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.server.gateway.GatewayView;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -506,12 +507,8 @@ class HttpAdminServerTest {
         base = URI.create("http://127.0.0.1:" + server.start().getPort());
     }
 
-    private void awaitCall(String call) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!gateway.calls().contains(call)) {
-            assertThat(System.nanoTime()).as("waiting for " + call).isLessThan(deadline);
-            Thread.sleep(10);
-        }
+    private void awaitCall(String call) {
+        Await.until("the gateway was asked to " + call, () -> gateway.calls().contains(call));
     }
 
     private static String readAll(InputStream in) throws IOException {

@@ -3,6 +3,7 @@ package io.nvmpath.server.nbd;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.nvmpath.fabric.testing.Await;
 
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -14,7 +15,16 @@ import java.util.function.BooleanSupplier;
 
 /** An {@link NbdServer} on an ephemeral port with in-memory exports the test adds and removes. */
 final class NbdFixture {
-    final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    NbdFixture() {
+        this(2);
+    }
+
+    /** With {@code threads} event loops (one: every connection's timers fire in deadline order). */
+    NbdFixture(int threads) {
+        group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+    }
+
+    final EventLoopGroup group;
     final List<NbdExport> exports = new CopyOnWriteArrayList<>();
     private final List<MemoryBlockDevice> devices = new ArrayList<>();
     final NbdExports lookup = new NbdExports() {
@@ -59,14 +69,8 @@ final class NbdFixture {
     }
 
     /** Polls {@code condition} until it holds, for at most 10 s. */
-    static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.sleep(2);
-        }
+    static void await(String what, BooleanSupplier condition) {
+        Await.until(what, condition);
     }
 
     void close() throws Exception {
