@@ -2,6 +2,7 @@ package io.nvmpath.fabric.tcp;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.nvmpath.fabric.nvme.Cqe;
@@ -44,8 +45,11 @@ public final class PduDecoder extends ChannelInboundHandlerAdapter {
     private final ConnectionParams params;
 
     private State state = State.HEADER;
-    /** Header bytes gathered across reads; empty when the header is parsed in place. */
-    private ByteBuf head;
+    /**
+     * Header (or data digest) bytes gathered across reads; empty when the header is parsed in place.
+     * A plain array of the heap, not the allocator's: nothing to release, whatever ends the channel.
+     */
+    private final ByteBuf head = Unpooled.wrappedBuffer(new byte[MAX_HEAD]).clear();
     private boolean commonHeaderRead;
     private PduType type;
     private int flags;
@@ -74,18 +78,13 @@ public final class PduDecoder extends ChannelInboundHandlerAdapter {
     }
 
     @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        head = ctx.alloc().heapBuffer(MAX_HEAD, MAX_HEAD);
-    }
-
-    @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
-        releaseAll();
+        releasePending();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        releaseAll();
+        releasePending();
         super.channelInactive(ctx);
     }
 
@@ -377,18 +376,8 @@ public final class PduDecoder extends ChannelInboundHandlerAdapter {
             data = null;
         }
         pendingSqe = null;
-        if (head != null) {
-            head.clear();
-        }
+        head.clear();
         commonHeaderRead = false;
-    }
-
-    private void releaseAll() {
-        releasePending();
-        if (head != null) {
-            head.release();
-            head = null;
-        }
     }
 
     private PduException bad(int fei, String format, Object... args) {
