@@ -99,9 +99,13 @@ final class ScriptedTarget implements AutoCloseable {
         trafficBasedKeepAlive = on;
     }
 
-    /** Closes every open connection, as a controller reset or a cable pull would. */
+    /**
+     * Closes every connection open now, as a controller reset or a cable pull would — not those the
+     * host opens meanwhile: closing the first one starts its reconnect at once, while the loop below
+     * may still be running.
+     */
     void dropConnections() {
-        for (Channel ch : connections) {
+        for (Channel ch : java.util.List.copyOf(connections)) {
             ch.close().syncUninterruptibly();
         }
     }
