@@ -57,7 +57,7 @@ class PduCodecTest {
         return b;
     }
 
-    private static ByteBuf encode(Pdu pdu, ConnectionParams p) {
+    static ByteBuf encode(Pdu pdu, ConnectionParams p) {
         EmbeddedChannel ch = new EmbeddedChannel(new PduEncoder(p));
         ch.writeOutbound(pdu);
         ByteBuf all = Unpooled.buffer();

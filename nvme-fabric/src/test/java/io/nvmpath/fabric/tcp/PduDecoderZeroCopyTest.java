@@ -30,19 +30,6 @@ class PduDecoderZeroCopyTest {
         return b;
     }
 
-    private static ByteBuf encode(Pdu pdu, ConnectionParams p) {
-        EmbeddedChannel ch = new EmbeddedChannel(new PduEncoder(p));
-        ch.writeOutbound(pdu);
-        ByteBuf all = Unpooled.buffer();
-        ByteBuf part;
-        while ((part = ch.readOutbound()) != null) {
-            all.writeBytes(part);
-            part.release();
-        }
-        ch.finishAndReleaseAll();
-        return all;
-    }
-
     /** Cuts {@code wire} at {@code cuts} into separate direct buffers, as separate socket reads would be. */
     private static List<ByteBuf> reads(ByteBuf wire, int[] cuts) {
         List<ByteBuf> reads = new ArrayList<>();
@@ -79,7 +66,7 @@ class PduDecoderZeroCopyTest {
 
     private static void decodeSplit(Pdu original, PduType.Direction receiver, ConnectionParams p, int[] cuts) {
         ByteBuf expected = ((Pdu.DataPdu) original).data().retainedDuplicate();
-        ByteBuf wire = encode(original, p);
+        ByteBuf wire = PduCodecTest.encode(original, p);
         List<ByteBuf> reads = reads(wire, cuts);
         List<long[]> ranges = ranges(reads);
         wire.release();
@@ -130,7 +117,7 @@ class PduDecoderZeroCopyTest {
     }
 
     private static int encodedLength(Pdu pdu, ConnectionParams p) {
-        ByteBuf wire = encode(pdu, p);
+        ByteBuf wire = PduCodecTest.encode(pdu, p);
         int n = wire.readableBytes();
         wire.release();
         return n;
