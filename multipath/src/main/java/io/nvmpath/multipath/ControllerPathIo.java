@@ -18,8 +18,8 @@ public final class ControllerPathIo implements PathIo {
     }
 
     @Override
-    public String name() {
-        return controller.address() + " cntlid " + controller.cntlid();
+    public PathId id() {
+        return new PathId(controller.address().toString(), controller.cntlid());
     }
 
     @Override
@@ -46,16 +46,6 @@ public final class ControllerPathIo implements PathIo {
     public long retryDelayMillis(int crd) {
         IdentifyController id = controller.identity();
         return id == null ? 0 : id.retryDelayMillis(crd);
-    }
-
-    @Override
-    public String address() {
-        return controller.address().toString();
-    }
-
-    @Override
-    public int cntlid() {
-        return controller.cntlid();
     }
 
     @Override

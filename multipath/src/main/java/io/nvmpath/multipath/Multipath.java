@@ -1,61 +1,53 @@
 package io.nvmpath.multipath;
 
 import io.netty.channel.EventLoopGroup;
-import io.nvmpath.fabric.host.Controller;
-import io.nvmpath.fabric.host.ControllerListener;
-import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.ControllerState;
-import io.nvmpath.fabric.host.Discovery;
 import io.nvmpath.fabric.host.TransportAddress;
-import io.nvmpath.fabric.log.WarnLimiter;
-import io.nvmpath.fabric.nvme.AnaLog;
-import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.AsyncEvent;
 import io.nvmpath.fabric.nvme.DiscoveryLog;
-import io.nvmpath.fabric.nvme.IdentifyController;
 import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import io.nvmpath.fabric.nvme.NamespaceIds;
-import io.nvmpath.fabric.nvme.Opcodes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
- * The path layer: connects controllers, links them by subsystem NQN, joins each namespace to its
- * head (refusing a path whose identifiers differ), keeps every path's state from controller state
- * and the ANA log, and exposes the heads.
+ * The path layer: links controllers by subsystem NQN, keeps their namespaces' heads and every path's
+ * state, and exposes the heads. Its parts: {@link Portals} (connecting, discovery, retries),
+ * {@link NamespaceScan} (joining namespaces to heads), {@link AnaTracker} (ANA state); this class
+ * wires them, follows controller state and removes heads.
  *
  * <p>All topology and state work runs on one management executor; the I/O path only reads the
- * heads' copy-on-write path arrays and the paths' volatile fields.
+ * heads' copy-on-write path arrays, their cached choice and the paths' volatile fields.
  */
 public final class Multipath implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Multipath.class);
     private static final long TICK_MILLIS = 100;
 
     private final MultipathOptions options;
-    private final EventLoopGroup group;
     private final ScheduledExecutorService exec;
     private final LongSupplier clock;
     private final Map<String, MultipathSubsystem> subsystems = new ConcurrentHashMap<>();
     private final Map<PathIo, MultipathSubsystem> owner = new ConcurrentHashMap<>();
-    private final Set<PathIo> anaReading = new HashSet<>();
-    private final Set<PathIo> anaAgain = new HashSet<>();
-    private final List<Controller> discoveryControllers = new ArrayList<>();
-    private final Map<String, Portal> portals = new ConcurrentHashMap<>();
-    private final List<HeadListener> headListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<HeadListener> headListeners = new CopyOnWriteArrayList<>();
+    private final Portals portals;
+    private final NamespaceScan scan = new NamespaceScan(this);
+    private final AnaTracker ana;
+    private final AtomicLong ticks = new AtomicLong();
     private volatile boolean closed;
 
     public Multipath(MultipathOptions options, EventLoopGroup group) {
@@ -64,13 +56,14 @@ public final class Multipath implements AutoCloseable {
 
     Multipath(MultipathOptions options, EventLoopGroup group, LongSupplier clock) {
         this.options = options;
-        this.group = group;
         this.clock = clock;
         this.exec = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "nvmpath-multipath");
             t.setDaemon(true);
             return t;
         });
+        this.portals = new Portals(this, group);
+        this.ana = new AnaTracker(this, clock);
         exec.scheduleAtFixedRate(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
@@ -89,7 +82,7 @@ public final class Multipath implements AutoCloseable {
     /** Snapshots of every subsystem, head and path. */
     public List<MultipathView.Subsystem> view() {
         return subsystems.values().stream().map(MultipathSubsystem::view)
-                .sorted(java.util.Comparator.comparing(MultipathView.Subsystem::nqn)).toList();
+                .sorted(Comparator.comparing(MultipathView.Subsystem::nqn)).toList();
     }
 
     /** Sets the iopolicy of a subsystem at run time. */
@@ -99,10 +92,14 @@ public final class Multipath implements AutoCloseable {
         exec.execute(() -> s.heads().forEach(NamespaceHead::pathsChanged));
     }
 
-    /** Prefers paths whose name starts with {@code pathPrefix} (e.g. "10.0.0.1:4420"); null clears. */
-    public void preferredPath(String nqn, String pathPrefix) {
-        require(nqn).preferredPath(pathPrefix);
-        exec.execute(() -> require(nqn).heads().forEach(NamespaceHead::pathsChanged));
+    /**
+     * Prefers the paths through the portal at {@code address} ({@code traddr:trsvcid}, e.g.
+     * "10.0.0.1:4420"); null clears.
+     */
+    public void preferredPath(String nqn, String address) {
+        MultipathSubsystem s = require(nqn);
+        s.preferredPath(address);
+        exec.execute(() -> s.heads().forEach(NamespaceHead::pathsChanged));
     }
 
     /** Manual failback: every path of the subsystem that is waiting to be used again is eligible now. */
@@ -131,6 +128,8 @@ public final class Multipath implements AutoCloseable {
         return s == null ? null : s.head(nsid);
     }
 
+    // ---- head listeners ---------------------------------------------------------------------------
+
     /** Hears of heads as they appear and go, on the management executor (do not block it). */
     public interface HeadListener {
         /** A namespace head has its first path. */
@@ -150,7 +149,7 @@ public final class Multipath implements AutoCloseable {
         });
     }
 
-    private void headAdded(NamespaceHead h) {
+    void headAdded(NamespaceHead h) {
         for (HeadListener l : headListeners) {
             try {
                 l.headAdded(h);
@@ -171,7 +170,7 @@ public final class Multipath implements AutoCloseable {
         }
     }
 
-    // ---- portals --------------------------------------------------------------------------------
+    // ---- portals ----------------------------------------------------------------------------------
 
     /**
      * A portal as configured or discovered: what the operator sees of it.
@@ -184,61 +183,26 @@ public final class Multipath implements AutoCloseable {
     public record PortalView(String kind, TransportAddress address, String nqn, String state, String lastError) {
     }
 
-    private static final class Portal {
-        final String kind;
-        final TransportAddress address;
-        final String nqn;
-        volatile String state = "connecting";
-        volatile String lastError;
-        /** A portal that keeps failing is warned about once, then at most once a minute. */
-        final WarnLimiter warnings = new WarnLimiter(log, TimeUnit.MINUTES.toNanos(1));
-
-        Portal(String kind, TransportAddress address, String nqn) {
-            this.kind = kind;
-            this.address = address;
-            this.nqn = nqn;
-        }
-
-        PortalView view() {
-            return new PortalView(kind, address, nqn, state, lastError);
-        }
-    }
-
-    private static String key(TransportAddress address, String nqn) {
-        return address + "|" + nqn;
-    }
-
-    private boolean known(TransportAddress address, String nqn) {
-        return portals.containsKey(key(address, nqn));
-    }
-
-    /** Warns (rate-limited per portal) that connecting to a portal failed and will be retried. */
-    private void warnRetry(TransportAddress address, String nqn, String message) {
-        Portal p = portals.get(key(address, nqn));
-        if (p != null) {
-            p.warnings.warn(message, null);
-        }
-    }
-
-    private void portalState(TransportAddress address, String nqn, String state, Throwable error) {
-        Portal p = portals.get(key(address, nqn));
-        if (p != null) {
-            p.state = state;
-            if ("connected".equals(state)) {
-                p.warnings.reset();
-            }
-            if (error != null) {
-                p.lastError = rootMessage(error);
-            }
-        }
-    }
-
     /** Every portal: configured, discovered and discovery controllers, sorted by address. */
     public List<PortalView> portals() {
-        return portals.values().stream().map(Portal::view)
-                .sorted(java.util.Comparator.comparing((PortalView v) -> v.address().toString())
-                        .thenComparing(v -> String.valueOf(v.nqn())))
-                .toList();
+        return portals.views();
+    }
+
+    /**
+     * Connects a controller of {@code nqn} at {@code address} and adds its namespaces as paths. The
+     * future completes when its paths are attached, or fails with the first connect error; either way
+     * a portal that is lost later is connected again in the background.
+     */
+    public CompletableFuture<Void> addPortal(TransportAddress address, String nqn) {
+        return portals.addDirect(address, nqn);
+    }
+
+    /**
+     * Connects a persistent discovery controller (KATO on, discovery-change events enabled), adds a
+     * portal for every NVMe/TCP subsystem entry of its log, and again whenever the log changes.
+     */
+    public CompletableFuture<DiscoveryLog> addDiscovery(TransportAddress address) {
+        return portals.addDiscovery(address);
     }
 
     /**
@@ -246,23 +210,10 @@ public final class Multipath implements AutoCloseable {
      * controllers: their paths leave their heads, I/O moves to the other paths. False if unknown.
      */
     public boolean removePortal(TransportAddress address, String nqn) {
-        Portal p = portals.remove(key(address, nqn));
-        if (p == null) {
+        if (!portals.remove(address, nqn)) {
             return false;
         }
-        log.info("portal {} {} removed", address, nqn == null ? "(discovery)" : nqn);
-        if (nqn == null) {
-            synchronized (discoveryControllers) {
-                for (Controller c : List.copyOf(discoveryControllers)) {
-                    if (c.address().equals(address)) {
-                        discoveryControllers.remove(c);
-                        c.shutdown();
-                    }
-                }
-            }
-            return true;
-        }
-        MultipathSubsystem s = subsystems.get(nqn);
+        MultipathSubsystem s = nqn == null ? null : subsystems.get(nqn);
         if (s != null) {
             for (PathIo io : s.controllers()) {
                 if (io instanceof ControllerPathIo cio && cio.controller().address().equals(address)) {
@@ -273,342 +224,28 @@ public final class Multipath implements AutoCloseable {
         return true;
     }
 
-    /**
-     * Connects a controller of {@code nqn} at {@code address} and adds its namespaces as paths. The
-     * future completes when its paths are attached, or fails with the first connect error; either way
-     * a portal that is lost later is connected again in the background.
-     */
-    public CompletableFuture<Void> addPortal(TransportAddress address, String nqn) {
-        portals.putIfAbsent(key(address, nqn), new Portal("direct", address, nqn));
-        return connect(address, nqn);
+    // ---- controllers (management executor) --------------------------------------------------------
+
+    /** A controller of {@code nqn} is connected: link it to its subsystem and join its namespaces. */
+    CompletableFuture<Void> controllerConnected(ControllerPathIo cio, String nqn) {
+        MultipathSubsystem s = subsystems.computeIfAbsent(nqn, k -> new MultipathSubsystem(k, options.ioPolicy(), this));
+        s.controllers.add(cio);
+        owner.put(cio, s);
+        return scan.scan(cio);
     }
 
-    private CompletableFuture<Void> connect(TransportAddress address, String nqn) {
-        CompletableFuture<Void> attached = new CompletableFuture<>();
-        ControllerPathIo[] holder = new ControllerPathIo[1];
-        ControllerListener l = new ControllerListener() {
-            @Override
-            public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
-                onManagement(() -> controllerStateChanged(holder[0], to, address, nqn));
-            }
-
-            @Override
-            public void asyncEvent(Controller c, AsyncEvent e) {
-                onManagement(() -> event(holder[0], e));
-            }
-        };
-        Controller.connect(address, nqn, options.controller(), group, l).whenCompleteAsync((c, err) -> {
-            if (err != null) {
-                attached.completeExceptionally(err);
-                retryPortal(address, nqn, err);
-                return;
-            }
-            if (closed || !known(address, nqn)) {
-                c.shutdown(); // removed (or closing) while connecting
-                attached.completeExceptionally(new IllegalStateException("portal removed"));
-                return;
-            }
-            portalState(address, nqn, "connected", null);
-            ControllerPathIo cio = new ControllerPathIo(c);
-            holder[0] = cio;
-            MultipathSubsystem s = subsystems.computeIfAbsent(nqn, k -> new MultipathSubsystem(k, options.ioPolicy(), this));
-            s.controllers.add(cio);
-            owner.put(cio, s);
-            scan(cio).whenComplete((v, e) -> {
-                if (e != null) {
-                    attached.completeExceptionally(e);
-                } else {
-                    attached.complete(null);
-                }
-            });
-        }, exec);
-        return attached;
-    }
-
-    /** Runs {@code task} on the management executor; after close, events of closing controllers are dropped. */
-    private void onManagement(Runnable task) {
-        try {
-            exec.execute(task);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            if (!closed) {
-                throw e;
-            }
-        }
-    }
-
-    private void retryPortal(TransportAddress address, String nqn, Throwable why) {
-        if (closed || !known(address, nqn)) {
-            return;
-        }
-        portalState(address, nqn, "retrying", why);
-        Duration d = options.controller().reconnectDelay();
-        warnRetry(address, nqn, "portal " + address + " " + nqn + ": " + rootMessage(why) + "; retrying every "
-                + d.toSeconds() + " s");
-        exec.schedule(() -> {
-            if (!closed) {
-                connect(address, nqn);
-            }
-        }, Math.max(100, d.toMillis()), TimeUnit.MILLISECONDS);
-    }
-
-    /**
-     * Connects a persistent discovery controller (KATO on, discovery-change events enabled), adds a
-     * portal for every NVMe/TCP subsystem entry of its log, and again whenever the log changes.
-     */
-    public CompletableFuture<DiscoveryLog> addDiscovery(TransportAddress address) {
-        portals.putIfAbsent(key(address, null), new Portal("discovery", address, null));
-        return connectDiscovery(address);
-    }
-
-    private CompletableFuture<DiscoveryLog> connectDiscovery(TransportAddress address) {
-        ControllerOptions o = options.controller();
-        Controller[] holder = new Controller[1];
-        ControllerListener l = new ControllerListener() {
-            @Override
-            public void asyncEvent(Controller c, AsyncEvent e) {
-                if (e.isDiscoveryChange()) {
-                    onManagement(() -> readDiscovery(holder[0]));
-                }
-            }
-
-            @Override
-            public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
-                if (to == ControllerState.LIVE && holder[0] != null) {
-                    portalState(address, null, "connected", null);
-                    onManagement(() -> readDiscovery(c)); // entries may have changed while it was away
-                } else if (to == ControllerState.RESETTING || to == ControllerState.CONNECTING) {
-                    portalState(address, null, "retrying", null);
-                } else if (to == ControllerState.DEAD) {
-                    synchronized (discoveryControllers) {
-                        discoveryControllers.remove(c);
-                    }
-                    onManagement(() -> retryDiscovery(address, new IllegalStateException("controller deleted")));
-                }
-            }
-        };
-        return Controller.connect(address, Opcodes.DISCOVERY_NQN, o, group, l).whenComplete((c, err) -> {
-            if (err != null) {
-                retryDiscovery(address, err);
-            }
-        }).thenCompose(c -> {
-            if (closed || !known(address, null)) {
-                c.shutdown();
-                throw new IllegalStateException("discovery portal removed");
-            }
-            holder[0] = c;
-            portalState(address, null, "connected", null);
-            synchronized (discoveryControllers) {
-                discoveryControllers.add(c);
-            }
-            return readDiscovery(c);
-        });
-    }
-
-    private void retryDiscovery(TransportAddress address, Throwable why) {
-        if (closed || !known(address, null)) {
-            return;
-        }
-        portalState(address, null, "retrying", why);
-        Duration d = options.controller().reconnectDelay();
-        warnRetry(address, null, "discovery portal " + address + ": " + rootMessage(why) + "; retrying every "
-                + d.toSeconds() + " s");
-        exec.schedule(() -> {
-            if (!closed && known(address, null)) {
-                connectDiscovery(address);
-            }
-        }, Math.max(100, d.toMillis()), TimeUnit.MILLISECONDS);
-    }
-
-    private CompletableFuture<DiscoveryLog> readDiscovery(Controller c) {
-        return Discovery.readLog(c).whenCompleteAsync((logPage, err) -> {
-            if (err != null) {
-                log.warn("discovery {}: {}", c.address(), rootMessage(err));
-                return;
-            }
-            for (DiscoveryLog.Entry e : logPage.entries()) {
-                if (e.trtype() != DiscoveryLog.TRTYPE_TCP || e.subtype() != 2) {
-                    continue;
-                }
-                TransportAddress a = new TransportAddress(e.traddr(), Integer.parseInt(e.trsvcid().trim()));
-                if (portals.putIfAbsent(key(a, e.subnqn()), new Portal("discovered", a, e.subnqn())) == null) {
-                    log.info("discovery {}: new portal {} {}", c.address(), a, e.subnqn());
-                    connect(a, e.subnqn());
-                }
-            }
-        }, exec);
-    }
-
-    // ---- namespaces and paths -------------------------------------------------------------------
-
-    /** Reads the controller's namespaces and ANA log and joins each namespace to its head. */
-    private CompletableFuture<Void> scan(ControllerPathIo cio) {
-        Controller c = cio.controller();
-        return c.activeNamespaces().thenCompose(nsids -> {
-            List<CompletableFuture<Object[]>> all = new ArrayList<>();
-            for (int nsid : nsids) {
-                all.add(c.identifyNamespace(nsid).thenCombine(c.namespaceIds(nsid),
-                        (ns, ids) -> new Object[] {nsid, ns, ids}));
-            }
-            return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
-                    .thenApply(v -> all.stream().map(CompletableFuture::join).toList());
-        }).thenCombine(c.anaLog(false), (found, ana) -> new Object[] {found, ana}).thenAcceptAsync(r -> {
-            @SuppressWarnings("unchecked")
-            List<Object[]> found = (List<Object[]>) r[0];
-            attach(cio, found, (AnaLog) r[1]);
-        }, exec);
-    }
-
-    private void attach(ControllerPathIo cio, List<Object[]> found, AnaLog ana) {
-        MultipathSubsystem s = owner.get(cio);
-        if (s == null) {
-            return;
-        }
-        IdentifyController id = cio.controller().identity();
-        Set<Integer> present = new HashSet<>();
-        for (Object[] f : found) {
-            int nsid = (Integer) f[0];
-            IdentifyNamespace ns = (IdentifyNamespace) f[1];
-            NamespaceIds ids = (NamespaceIds) f[2];
-            present.add(nsid);
-            NamespaceHead head = s.heads.get(nsid);
-            Path existing = head == null ? null
-                    : head.paths().stream().filter(p -> p.io == cio).findFirst().orElse(null);
-            if (existing != null) {
-                applyAna(existing, ana); // reconnect or rescan: the ANA state may have moved meanwhile
-                head.pathsChanged();
-                continue;
-            }
-            boolean created = head == null;
-            if (created) {
-                head = new NamespaceHead(s, nsid, ids, ns, ns.nsze(), ns.lbaSize(), options, exec, clock);
-                s.heads.put(nsid, head);
-                log.info("{}: namespace head {} ({} MiB, {} B blocks, {})", s.nqn(), nsid, ns.sizeBytes() >> 20,
-                        ns.lbaSize(), ids);
-            } else {
-                String refusal = null;
-                if (!head.ids.equals(ids)) {
-                    refusal = "identifiers differ: head has " + head.ids + ", this path reports " + ids;
-                } else if (head.lbaSize != ns.lbaSize() || head.blocks != ns.nsze()) {
-                    refusal = "format differs: head " + head.blocks + " x " + head.lbaSize + " B, path "
-                            + ns.nsze() + " x " + ns.lbaSize() + " B";
-                } else if (!ns.shared() || (id != null && !id.multiController())) {
-                    refusal = "not shared (NMIC " + ns.nmic() + ", CMIC " + (id == null ? "?" : id.cmic())
-                            + ") but seen through several controllers";
-                }
-                if (refusal != null) {
-                    log.error("{} nsid {}: path {} refused: {}", s.nqn(), nsid, cio.name(), refusal);
-                    s.refuse(new MultipathSubsystem.RefusedPath(cio.name(), nsid, refusal));
-                    continue;
-                }
-            }
-            Path p = new Path(cio, nsid, (int) ns.anagrpid(), options.marginalFailures(), clock);
-            applyAna(p, ana, false); // the "added" line below states it
-            head.addPath(p);
-            log.info("{} nsid {}: path {} added ({})", s.nqn(), nsid, cio.name(), p.anaState().label());
-            if (created) {
-                headAdded(head);
-            }
-        }
-        // namespaces that left this controller
-        for (NamespaceHead h : s.heads()) {
-            if (!present.contains(h.nsid)) {
-                for (Path p : h.paths()) {
-                    if (p.io == cio) {
-                        h.removePath(p);
-                        log.info("{} nsid {}: path {} removed (namespace gone)", s.nqn(), h.nsid, cio.name());
-                    }
-                }
-                headMayGo(s, h);
-            }
-        }
-    }
-
-    private void applyAna(Path p, AnaLog ana) {
-        applyAna(p, ana, true);
-    }
-
-    private void applyAna(Path p, AnaLog ana, boolean announce) {
-        AnaLog.Group g = ana.group(p.anaGroup);
-        AnaState st = g == null || g.state() == null ? AnaState.INACCESSIBLE : g.state();
-        AnaState prev = p.anaState;
-        p.anaState = st;
-        p.anaPending = false;
-        if (st == AnaState.CHANGE) {
-            if (p.changeSinceNanos == 0) {
-                p.changeSinceNanos = clock.getAsLong() | 1;
-            }
-        } else {
-            p.changeSinceNanos = 0;
-        }
-        if (prev != st && announce) {
-            log.info("{} nsid {}: path {} ANA {} -> {}", owner.get(p.io) == null ? "?" : owner.get(p.io).nqn(),
-                    p.nsid, p.io.name(), prev.label(), st.label());
-        }
-    }
-
-    /** Re-reads a controller's ANA log (one read at a time per controller) and updates its paths. */
-    private void readAna(PathIo io) {
-        if (!(io instanceof ControllerPathIo cio) || cio.controller().state() != ControllerState.LIVE) {
-            return;
-        }
-        if (!anaReading.add(io)) {
-            anaAgain.add(io);
-            return;
-        }
-        cio.controller().anaLog(false).whenCompleteAsync((ana, err) -> {
-            anaReading.remove(io);
-            if (err == null) {
-                MultipathSubsystem s = owner.get(io);
-                if (s != null) {
-                    for (NamespaceHead h : s.heads()) {
-                        for (Path p : h.paths()) {
-                            if (p.io == io) {
-                                applyAna(p, ana);
-                            }
-                        }
-                        h.pathsChanged();
-                    }
-                }
-            } else {
-                log.debug("ANA log of {}: {}", io.name(), rootMessage(err));
-            }
-            if (anaAgain.remove(io)) {
-                readAna(io);
-            }
-        }, exec);
-    }
-
-    void anaErrorSeen(PathIo io) {
-        onManagement(() -> readAna(io));
-    }
-
-    private void event(ControllerPathIo cio, AsyncEvent e) {
-        if (cio == null) {
-            return;
-        }
-        if (e.isAnaChange()) {
-            readAna(cio);
-        } else if (e.isNamespaceChange()) {
-            cio.controller().changedNamespaces().whenCompleteAsync((l, err) -> scan(cio), exec);
-        }
-    }
-
-    private void controllerStateChanged(ControllerPathIo cio, ControllerState to, TransportAddress address,
-                                        String nqn) {
-        if (cio == null) {
-            return;
-        }
-        MultipathSubsystem s = owner.get(cio);
+    void controllerStateChanged(ControllerPathIo cio, ControllerState to, TransportAddress address, String nqn) {
+        MultipathSubsystem s = cio == null ? null : owner.get(cio);
         if (s == null) {
             return;
         }
         if (to == ControllerState.LIVE) {
-            scan(cio); // identity, namespaces and ANA may have changed while it was away
+            scan.scan(cio); // identity, namespaces and ANA may have changed while it was away
         }
         if (to == ControllerState.DEAD) {
             owner.remove(cio);
             s.controllers.remove(cio);
-            s.forgetRefusals(cio.name());
+            s.forgetRefusals(cio.id().address());
             for (NamespaceHead h : s.heads()) {
                 for (Path p : h.paths()) {
                     if (p.io == cio) {
@@ -617,8 +254,8 @@ public final class Multipath implements AutoCloseable {
                 }
                 headMayGo(s, h);
             }
-            if (!closed && known(address, nqn)) {
-                retryPortal(address, nqn, new IllegalStateException("controller deleted"));
+            if (!closed && portals.known(address, nqn)) {
+                portals.retry(address, nqn, new IllegalStateException("controller deleted"));
             }
         }
         for (NamespaceHead h : s.heads()) {
@@ -626,7 +263,29 @@ public final class Multipath implements AutoCloseable {
         }
     }
 
-    private void headMayGo(MultipathSubsystem s, NamespaceHead h) {
+    void asyncEvent(ControllerPathIo cio, AsyncEvent e) {
+        if (cio == null) {
+            return;
+        }
+        if (e.isAnaChange()) {
+            ana.read(cio);
+        } else if (e.isNamespaceChange()) {
+            cio.controller().changedNamespaces().whenCompleteAsync((l, err) -> scan.scan(cio), exec);
+        }
+    }
+
+    /** An ANA error status came back through {@code io}: its ANA log is read again. */
+    void anaErrorSeen(PathIo io) {
+        onManagement(() -> ana.read(io));
+    }
+
+    NamespaceHead newHead(MultipathSubsystem s, int nsid, NamespaceIds ids, IdentifyNamespace ns) {
+        NamespaceHead head = new NamespaceHead(s, nsid, ids, ns, ns.nsze(), ns.lbaSize(), options, exec, clock);
+        s.heads.put(nsid, head);
+        return head;
+    }
+
+    void headMayGo(MultipathSubsystem s, NamespaceHead h) {
         if (!h.paths().isEmpty()) {
             return;
         }
@@ -643,7 +302,7 @@ public final class Multipath implements AutoCloseable {
         }
     }
 
-    /** Every 100 ms: no-path timeouts, the ANA transition timeout, delayed removals. */
+    /** Every 100 ms: delayed removals, no-path timeouts, holds that ran out, the ANA transition timeout. */
     private void tick() {
         long now = clock.getAsLong();
         for (MultipathSubsystem s : subsystems.values()) {
@@ -653,22 +312,49 @@ public final class Multipath implements AutoCloseable {
                     log.info("{} nsid {}: delayed removal expired; head removed", s.nqn(), h.nsid);
                     headRemoved(h);
                 }
-                h.expire();
-                h.kick();
+                h.tick();
                 for (Path p : h.paths()) {
-                    p.refreshHold();
-                    long since = p.changeSinceNanos;
-                    if (since != 0 && p.io instanceof ControllerPathIo cio) {
-                        IdentifyController id = cio.controller().identity();
-                        long anatt = TimeUnit.SECONDS.toNanos(id == null || id.anatt() == 0 ? 10 : id.anatt());
-                        if (now - since > anatt) {
-                            p.changeSinceNanos = now | 1;
-                            log.warn("{} nsid {}: ANA group {} of {} in change for more than ANATT; resetting",
-                                    s.nqn(), h.nsid, p.anaGroup, cio.name());
-                            cio.controller().reset("ANA transition longer than ANATT");
-                        }
-                    }
+                    ana.checkTransition(h, p, now);
                 }
+            }
+        }
+        ticks.incrementAndGet();
+    }
+
+    /** Management ticks run so far: a test waits for some to pass instead of sleeping. */
+    long ticks() {
+        return ticks.get();
+    }
+
+    // ---- for the parts ----------------------------------------------------------------------------
+
+    ScheduledExecutorService executor() {
+        return exec;
+    }
+
+    LongSupplier clock() {
+        return clock;
+    }
+
+    boolean closed() {
+        return closed;
+    }
+
+    MultipathSubsystem owner(PathIo io) {
+        return owner.get(io);
+    }
+
+    AnaTracker ana() {
+        return ana;
+    }
+
+    /** Runs {@code task} on the management executor; after close, events of closing controllers are dropped. */
+    void onManagement(Runnable task) {
+        try {
+            exec.execute(task);
+        } catch (RejectedExecutionException e) {
+            if (!closed) {
+                throw e;
             }
         }
     }
@@ -684,11 +370,7 @@ public final class Multipath implements AutoCloseable {
                 }
             }
         }
-        synchronized (discoveryControllers) {
-            for (Controller c : discoveryControllers) {
-                all.add(c.shutdown());
-            }
-        }
+        all.addAll(portals.shutdownDiscovery());
         CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).orTimeout(10, TimeUnit.SECONDS)
                 .exceptionally(e -> null).join();
         // let the state changes and failovers already queued run, then fail whatever still waits

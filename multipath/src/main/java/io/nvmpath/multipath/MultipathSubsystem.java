@@ -10,15 +10,23 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * with the subsystem's iopolicy and preferred path.
  */
 public final class MultipathSubsystem {
-    /** A path that was not joined to its head, and why. */
+    /**
+     * A path that was not joined to its head, and why.
+     *
+     * @param path the refused path ({@link PathId#toString()})
+     */
     public record RefusedPath(String path, int nsid, String reason) {
+    }
+
+    /** A refusal and the path it is about. */
+    private record Refusal(PathId id, RefusedPath view) {
     }
 
     private final String nqn;
     private final Multipath manager;
     final Map<Integer, NamespaceHead> heads = new ConcurrentSkipListMap<>();
     final List<PathIo> controllers = new CopyOnWriteArrayList<>();
-    final List<RefusedPath> refused = new CopyOnWriteArrayList<>();
+    private final List<Refusal> refused = new CopyOnWriteArrayList<>();
     private volatile IoPolicy ioPolicy;
     private volatile String preferredPath;
 
@@ -41,28 +49,18 @@ public final class MultipathSubsystem {
         this.ioPolicy = p;
     }
 
-    /** The path named {@code pathName} (address, or address and CNTLID) is preferred when usable; null clears. */
-    public void preferredPath(String pathName) {
-        this.preferredPath = pathName;
+    /**
+     * Paths through the portal at {@code address} ({@code traddr:trsvcid}) take the I/O while one of
+     * them is usable and not held back, whatever the iopolicy; null clears. Takes effect when the
+     * manager re-evaluates the heads.
+     */
+    public void preferredPath(String address) {
+        this.preferredPath = address == null ? null : address.trim();
     }
 
+    /** The preferred portal address, or null. */
     public String preferredPath() {
         return preferredPath;
-    }
-
-    /** The preferred path among {@code paths}: its name equals the preference or starts with it and a space. */
-    Path preferredFor(Path[] paths) {
-        String pref = preferredPath;
-        if (pref == null) {
-            return null;
-        }
-        for (Path p : paths) {
-            String name = p.io.name();
-            if (name.equals(pref) || name.startsWith(pref + " ")) {
-                return p;
-            }
-        }
-        return null;
     }
 
     public List<NamespaceHead> heads() {
@@ -74,25 +72,18 @@ public final class MultipathSubsystem {
     }
 
     /** Records a refusal, replacing an earlier one for the same address and NSID (rescans, reconnects). */
-    void refuse(RefusedPath r) {
-        String address = address(r.path());
-        refused.removeIf(x -> x.nsid() == r.nsid() && address(x.path()).equals(address));
-        refused.add(r);
+    void refuse(PathId path, int nsid, String reason) {
+        refused.removeIf(x -> x.view().nsid() == nsid && x.id().at(path.address()));
+        refused.add(new Refusal(path, new RefusedPath(path.toString(), nsid, reason)));
     }
 
-    /** Forgets the refusals of a controller that is gone. */
-    void forgetRefusals(String pathName) {
-        String address = address(pathName);
-        refused.removeIf(x -> address(x.path()).equals(address));
-    }
-
-    private static String address(String pathName) {
-        int i = pathName.indexOf(" cntlid");
-        return i < 0 ? pathName : pathName.substring(0, i);
+    /** Forgets the refusals of paths through {@code address}: its controller is gone. */
+    void forgetRefusals(String address) {
+        refused.removeIf(x -> x.id().at(address));
     }
 
     public List<RefusedPath> refusedPaths() {
-        return List.copyOf(refused);
+        return refused.stream().map(Refusal::view).toList();
     }
 
     public List<PathIo> controllers() {

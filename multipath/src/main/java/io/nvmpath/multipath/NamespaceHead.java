@@ -2,7 +2,6 @@ package io.nvmpath.multipath;
 
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportException;
-import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.IdentifyController;
 import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import io.nvmpath.fabric.nvme.NamespaceIds;
@@ -10,23 +9,21 @@ import io.nvmpath.fabric.nvme.Status;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 
 /**
  * One shared namespace reached through several controllers: the unit I/O is submitted to.
  *
- * <p>{@link #submit} picks a path and hands the request to that controller as it is: no clone, no
- * copy, no allocation. A successful completion goes straight from the transport to the caller's
- * callback; only a failure passes through {@link #intercept}, where its {@link Disposition} is
+ * <p>{@link #submit} hands the request to a path of the head's current choice ({@link PathSelector},
+ * worked out when path state changes) as it is: no clone, no copy of its data. A successful
+ * completion goes straight from the transport to the caller's callback; only a failure comes back,
+ * through the request's {@link HeadRequest}, to {@link #failed}, where its {@link Disposition} is
  * decided: COMPLETE gives it to the caller, RETRY sends it again on the same path after the
  * controller's retry delay, FAILOVER requeues it here for another path.
  *
@@ -35,14 +32,8 @@ import java.util.function.LongSupplier;
  */
 public final class NamespaceHead {
     private static final Logger log = LoggerFactory.getLogger(NamespaceHead.class);
-    /** Bound on waiting requests whatever their size (flushes carry no bytes). */
-    static final int MAX_QUEUED = 65536;
     /** How long a path whose transport aborted commands is held back if its controller stays LIVE. */
     static final long SUSPECT_NANOS = TimeUnit.SECONDS.toNanos(2);
-
-    /** A request waiting for a usable path. */
-    private record Queued(NvmeRequest request, long sinceNanos) {
-    }
 
     final MultipathSubsystem subsystem;
     final int nsid;
@@ -53,15 +44,10 @@ public final class NamespaceHead {
     private final MultipathOptions options;
     private final ScheduledExecutorService exec;
     private final LongSupplier clock;
-    private final NvmeRequest.FailureInterceptor interceptor = this::intercept;
 
     private volatile Path[] paths = new Path[0];
-    /** The sticky choice of NUMA/FIRST; cleared on any path state change. */
-    private volatile Path current;
-    private final AtomicInteger cursor = new AtomicInteger();
-
-    private final ArrayDeque<Queued> requeue = new ArrayDeque<>();
-    private long requeueBytes;
+    private final PathSelector selector = new PathSelector();
+    private final RequeueQueue requeue;
     /** Set once the head has left its subsystem: it takes no more I/O. */
     volatile boolean gone;
     /** Non-zero while the head outlives its last path (delayed removal), until this time. */
@@ -88,6 +74,7 @@ public final class NamespaceHead {
         this.options = options;
         this.exec = exec;
         this.clock = clock;
+        this.requeue = new RequeueQueue(options.requeueLimitBytes());
     }
 
     public int nsid() {
@@ -168,213 +155,123 @@ public final class NamespaceHead {
 
     // ---- the I/O path -------------------------------------------------------------------------
 
-    /** Sends {@code r} through the best usable path; its callback reports the outcome. Never blocks. */
+    /**
+     * Sends {@code r} through a path of the current choice; its callback reports the outcome. Never
+     * blocks. The head's note of the request (one small object) is the request's failure interceptor.
+     */
     public void submit(NvmeRequest r) {
-        r.interceptor(interceptor);
-        r.retries(0);
-        dispatch(r);
+        HeadRequest hr = new HeadRequest(this, r);
+        r.interceptor(hr);
+        dispatch(hr);
     }
 
-    private void dispatch(NvmeRequest r) {
+    /** The path a request taken by a head was last sent to, or null (never sent, or not a head's). */
+    public static Path pathOf(NvmeRequest r) {
+        return r.interceptor() instanceof HeadRequest hr ? hr.path : null;
+    }
+
+    private void dispatch(HeadRequest r) {
         Path p = select();
         if (p != null) {
-            r.route(p);
-            p.io.submit(r);
+            send(r, p);
             return;
         }
         noPath(r);
     }
 
+    private static void send(HeadRequest r, Path p) {
+        r.path = p;
+        p.io.submit(r.request);
+    }
+
     /**
-     * The path for the next I/O, or null when none is usable: the preferred path if usable and not
-     * held back, else the iopolicy's pick among the usable paths of the best tier.
+     * The path for the next I/O, or null when none is usable: the cached choice, re-evaluated here
+     * only when a completion made every path of it unusable since the last state change.
      */
     Path select() {
-        Path[] ps = paths;
-        Path preferred = subsystem.preferredFor(ps);
-        if (preferred != null && preferred.usable() && !preferred.heldBack()) {
-            return preferred;
+        Path p = selector.pick();
+        if (p == null) {
+            refresh();
+            p = selector.pick();
         }
-        IoPolicy policy = subsystem.ioPolicy();
-        if (policy == IoPolicy.NUMA || policy == IoPolicy.FIRST) {
-            Path c = current;
-            if (c != null && c.usable()) {
-                // the common case, kept cheap: an optimized path that is not held back is tier 0,
-                // which nothing can beat, so no scan of the other paths
-                if (c.anaState == AnaState.OPTIMIZED && !c.heldBack()) {
-                    return c;
-                }
-                if (c.tier() == bestTier(ps)) {
-                    return c;
-                }
-            }
-        }
-        int tier = bestTier(ps);
-        if (tier < 0) {
-            return null;
-        }
-        Path chosen = switch (policy) {
-            case NUMA, FIRST -> first(ps, tier);
-            case ROUND_ROBIN -> roundRobin(ps, tier);
-            case QUEUE_DEPTH -> fewestInFlight(ps, tier);
-            case SERVICE_TIME -> leastServiceTime(ps, tier);
-        };
-        if (policy == IoPolicy.NUMA || policy == IoPolicy.FIRST) {
-            current = chosen;
-        }
-        return chosen;
+        return p;
     }
 
-    private static int bestTier(Path[] ps) {
-        int best = -1;
-        for (Path p : ps) {
-            if (p.usable()) {
-                int t = p.tier();
-                if (best < 0 || t < best) {
-                    best = t;
-                }
-            }
-        }
-        return best;
+    /** Re-evaluates which paths I/O goes to: after any path state change, a policy or preference change. */
+    void refresh() {
+        selector.update(paths, subsystem.ioPolicy(), subsystem.preferredPath());
     }
 
-    private static Path first(Path[] ps, int tier) {
-        for (Path p : ps) {
-            if (p.usable() && p.tier() == tier) {
-                return p;
-            }
-        }
-        return null;
-    }
-
-    private Path roundRobin(Path[] ps, int tier) {
-        int n = 0;
-        for (Path p : ps) {
-            if (p.usable() && p.tier() == tier) {
-                n++;
-            }
-        }
-        if (n == 0) {
-            return null;
-        }
-        int k = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
-        for (Path p : ps) {
-            if (p.usable() && p.tier() == tier && k-- == 0) {
-                return p;
-            }
-        }
-        return null;
-    }
-
-    private static Path fewestInFlight(Path[] ps, int tier) {
-        Path best = null;
-        int depth = Integer.MAX_VALUE;
-        for (Path p : ps) {
-            if (p.usable() && p.tier() == tier) {
-                int d = p.io.inFlight();
-                if (d < depth) {
-                    depth = d;
-                    best = p;
-                }
-            }
-        }
-        return best;
-    }
-
-    private static Path leastServiceTime(Path[] ps, int tier) {
-        Path best = null;
-        double cost = Double.MAX_VALUE;
-        for (Path p : ps) {
-            if (p.usable() && p.tier() == tier) {
-                double lat = p.io.recentLatencyNanos();
-                double c = (p.io.inFlight() + 1) * (lat <= 0 ? 1 : lat);
-                if (c < cost) {
-                    cost = c;
-                    best = p;
-                }
-            }
-        }
-        return best;
-    }
-
-    /** Failure hook; runs on the completing connection's event loop. */
-    private boolean intercept(NvmeRequest r) {
-        Path p = (Path) r.route();
-        int packed = r.retries();
-        int retried = packed & 0xFFFF;
-        int failedOver = packed >>> 16;
-        Disposition d = Disposition.decide(r.status(), retried, failedOver, options.maxRetries(), options.maxFailovers());
+    /** Failure hook; runs on the completing connection's event loop. True when the head keeps the request. */
+    boolean failed(HeadRequest r) {
+        NvmeRequest req = r.request;
+        Path p = r.path;
+        Disposition d = Disposition.decide(req.status(), r.retries, r.failovers, options.maxRetries(),
+                options.maxFailovers());
         switch (d) {
             case COMPLETE -> {
                 return false;
             }
             case RETRY -> {
-                r.retries((failedOver << 16) | (retried + 1));
+                r.retries++;
                 retries.increment();
-                long delay = p == null ? 0 : p.io.retryDelayMillis(Status.crd(r.status()));
-                try {
-                    exec.schedule(() -> {
-                        if (p != null && p.usable()) {
-                            r.route(p);
-                            p.io.submit(r);
-                        } else {
-                            dispatch(r);
-                        }
-                    }, delay, TimeUnit.MILLISECONDS);
-                } catch (RejectedExecutionException e) {
-                    r.fail(Status.HOST_PATH_ERROR, new TransportException("path layer closed"));
-                }
-                return true;
+                long delay = p == null ? 0 : p.io.retryDelayMillis(Status.crd(req.status()));
+                return onManagement(r, () -> {
+                    if (p != null && p.tier() != Path.NONE) {
+                        send(r, p);
+                    } else {
+                        dispatch(r);
+                    }
+                }, delay);
             }
             case FAILOVER -> {
-                r.retries(((failedOver + 1) << 16) | retried);
+                r.failovers++;
                 failovers.increment();
                 if (p != null) {
                     p.failoversFrom.increment();
-                    if (current == p) {
-                        current = null;
-                    }
-                    if (Status.isAnaError(r.status())) {
+                    if (Status.isAnaError(req.status())) {
                         p.anaPending = true;
                         subsystem.anaErrorSeen(p);
-                    } else if (Status.code(r.status()) == Status.HOST_ABORTED_CMD
-                            || Status.code(r.status()) == Status.HOST_PATH_ERROR) {
+                    } else if (Status.code(req.status()) == Status.HOST_ABORTED_CMD
+                            || Status.code(req.status()) == Status.HOST_PATH_ERROR) {
                         p.suspect(SUSPECT_NANOS);
                     }
+                    refresh(); // the path it failed on leaves the choice before the next I/O picks it
                 }
-                try {
-                    exec.execute(() -> dispatch(r));
-                } catch (RejectedExecutionException e) {
-                    r.fail(Status.HOST_PATH_ERROR, new TransportException("path layer closed"));
-                }
-                return true;
+                return onManagement(r, () -> dispatch(r), 0);
             }
             default -> throw new IllegalStateException(d.name());
         }
     }
 
+    /** Runs {@code task} on the management executor after {@code delayMillis}; fails {@code r} if it is closed. */
+    private boolean onManagement(HeadRequest r, Runnable task, long delayMillis) {
+        try {
+            if (delayMillis <= 0) {
+                exec.execute(task);
+            } else {
+                exec.schedule(task, delayMillis, TimeUnit.MILLISECONDS);
+            }
+        } catch (RejectedExecutionException e) {
+            r.request.fail(Status.HOST_PATH_ERROR, new TransportException("path layer closed"));
+        }
+        return true;
+    }
+
     // ---- no usable path -----------------------------------------------------------------------
 
-    private void noPath(NvmeRequest r) {
+    private void noPath(HeadRequest r) {
         if (!mayRecover()) {
             noPathFailures.increment();
-            r.fail(Status.HOST_PATH_ERROR, new TransportException("no path to namespace " + nsid + " of "
+            r.request.fail(Status.HOST_PATH_ERROR, new TransportException("no path to namespace " + nsid + " of "
                     + subsystem.nqn() + ": no controller left that could come back"));
             return;
         }
-        boolean full;
-        synchronized (requeue) {
-            full = requeueBytes + r.dataLength() > options.requeueLimitBytes() || requeue.size() >= MAX_QUEUED;
-            if (!full) {
-                requeue.addLast(new Queued(r, clock.getAsLong()));
-                requeueBytes += r.dataLength();
-            }
-        }
-        if (full) {
+        if (!requeue.offer(r, clock.getAsLong())) {
             noPathFailures.increment();
-            r.fail(Status.INTERNAL | Status.DNR, new TransportException("no usable path to namespace " + nsid
-                    + " of " + subsystem.nqn() + " and the requeue limit is reached (" + options.requeueLimitBytes()
-                    + " bytes or " + MAX_QUEUED + " requests)"));
+            r.request.fail(Status.INTERNAL | Status.DNR, new TransportException("no usable path to namespace " + nsid
+                    + " of " + subsystem.nqn() + " and the requeue limit is reached (" + requeue.limitBytes()
+                    + " bytes or " + RequeueQueue.MAX_QUEUED + " requests)"));
             return;
         }
         noPathWaits.increment();
@@ -398,16 +295,16 @@ public final class NamespaceHead {
 
     /** Sends waiting requests while a path is usable. On the management executor. */
     void kick() {
-        while (true) {
-            Queued q;
-            synchronized (requeue) {
-                if (requeue.isEmpty() || select() == null) {
-                    return;
-                }
-                q = requeue.pollFirst();
-                requeueBytes -= q.request().dataLength();
+        while (requeue.size() > 0) {
+            Path p = select();
+            if (p == null) {
+                return;
             }
-            dispatch(q.request());
+            HeadRequest r = requeue.poll();
+            if (r == null) {
+                return;
+            }
+            send(r, p);
         }
     }
 
@@ -416,38 +313,20 @@ public final class NamespaceHead {
         boolean recover = mayRecover();
         long now = clock.getAsLong();
         long limit = options.noPathTimeout() == null ? Long.MAX_VALUE : options.noPathTimeout().toNanos();
-        List<Queued> dead = new ArrayList<>();
-        synchronized (requeue) {
-            Iterator<Queued> it = requeue.iterator();
-            while (it.hasNext()) {
-                Queued q = it.next();
-                if (!recover || now - q.sinceNanos() >= limit) {
-                    it.remove();
-                    requeueBytes -= q.request().dataLength();
-                    dead.add(q);
-                }
-            }
-        }
-        for (Queued q : dead) {
+        for (HeadRequest r : requeue.expired(now, limit, !recover)) {
             noPathFailures.increment();
             String why = recover ? "no usable path to namespace " + nsid + " of " + subsystem.nqn() + " for "
-                    + TimeUnit.NANOSECONDS.toMillis(now - q.sinceNanos()) + " ms (no_path_timeout)"
+                    + TimeUnit.NANOSECONDS.toMillis(now - r.waitingSinceNanos) + " ms (no_path_timeout)"
                     : "no path to namespace " + nsid + " of " + subsystem.nqn() + ": no controller left that could come back";
-            q.request().fail(Status.HOST_PATH_ERROR, new TransportException(why));
+            r.request.fail(Status.HOST_PATH_ERROR, new TransportException(why));
         }
     }
 
     /** Fails everything waiting (the path layer is closing). */
     void expireAll(String why) {
-        List<Queued> all;
-        synchronized (requeue) {
-            all = new ArrayList<>(requeue);
-            requeue.clear();
-            requeueBytes = 0;
-        }
-        for (Queued q : all) {
+        for (HeadRequest r : requeue.expired(0, 0, true)) {
             noPathFailures.increment();
-            q.request().fail(Status.HOST_PATH_ERROR, new TransportException(why));
+            r.request.fail(Status.HOST_PATH_ERROR, new TransportException(why));
         }
     }
 
@@ -469,9 +348,8 @@ public final class NamespaceHead {
         pathsChanged();
     }
 
-    /** Any state change of any path: forget the sticky choice, note failbacks, send what waits. */
+    /** Any state change of any path: note failbacks and marginal paths, choose again, send what waits. */
     void pathsChanged() {
-        current = null;
         for (Path p : paths) {
             Path.Transition t = p.noteUsability(options.failback(), options.failbackDelay().toNanos(),
                     options.marginalWindow().toNanos(), options.marginalHold().toNanos());
@@ -481,24 +359,34 @@ public final class NamespaceHead {
                         options.marginalWindow().toSeconds(), options.marginalHold().toSeconds());
             }
         }
+        refresh();
+        kick();
+    }
+
+    /** The management tick: holds that ran out make the head choose again. */
+    void tick() {
+        boolean changed = false;
+        for (Path p : paths) {
+            changed |= p.refreshHold();
+        }
+        if (changed) {
+            refresh();
+        }
+        expire();
         kick();
     }
 
     int queuedCount() {
-        synchronized (requeue) {
-            return requeue.size();
-        }
+        return requeue.size();
     }
 
     long queuedBytes() {
-        synchronized (requeue) {
-            return requeueBytes;
-        }
+        return requeue.bytes();
     }
 
-    /** Whether the sticky choice is {@code p} (tests). */
-    Path current() {
-        return current;
+    /** The paths the next I/O may go to (tests). */
+    List<Path> choice() {
+        return selector.choice();
     }
 
     /** A snapshot for the API. */
@@ -522,7 +410,8 @@ public final class NamespaceHead {
                 sum = st.latencySumMicros();
                 rtt = st.keepAliveRttMicros();
             }
-            ps.add(new MultipathView.PathEntry(p.io.name(), p.io.address(), p.io.cntlid(), p.io.state().name().toLowerCase(), p.anaState.label(),
+            PathId id = p.id();
+            ps.add(new MultipathView.PathEntry(id.toString(), id.address(), id.cntlid(), p.io.state().name().toLowerCase(), p.anaState.label(),
                     p.anaGroup, p.usable(), p.heldBack(), p.marginal(), p.io.inFlight(), p.failures, p.marginalHolds,
                     p.failoversFrom.sum(), ops, bytes, errors, buckets, sum, rtt));
         }
@@ -534,9 +423,5 @@ public final class NamespaceHead {
     @Override
     public String toString() {
         return subsystem.nqn() + " nsid " + nsid;
-    }
-
-    static boolean isOptimized(Path p) {
-        return p.anaState == AnaState.OPTIMIZED;
     }
 }

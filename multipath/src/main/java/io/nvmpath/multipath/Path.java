@@ -3,12 +3,18 @@ package io.nvmpath.multipath;
 import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.nvme.AnaState;
 
+import java.util.Arrays;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 
 /**
- * One namespace as seen through one controller. Its fields are written by the management executor
- * (ANA, failback, marginal state) or by completing event loops (failures) and read by the I/O path:
- * all volatile, each a plain value.
+ * One namespace as seen through one controller.
+ *
+ * <p>Whether I/O may use it is one predicate, {@link #tier()}: not at all (-1), or at a tier where
+ * lower is better. The state it reads is written by the management executor (ANA, failback,
+ * marginal holds) or by a completing event loop (an ANA error, a transport abort) and read by the
+ * I/O path: the fields the I/O path reads are volatile; the failure history behind the marginal
+ * state is guarded by this object's lock and read only by the management executor and the views.
  */
 public final class Path {
     final PathIo io;
@@ -37,7 +43,7 @@ public final class Path {
     /** Times the path stopped being usable. */
     long failures;
     /** Requests failed over away from this path. */
-    final java.util.concurrent.atomic.LongAdder failoversFrom = new java.util.concurrent.atomic.LongAdder();
+    final LongAdder failoversFrom = new LongAdder();
     long marginalHolds;
 
     Path(PathIo io, int nsid, int anaGroup, int marginalFailures, LongSupplier clock) {
@@ -60,15 +66,44 @@ public final class Path {
         return anaState;
     }
 
+    public PathId id() {
+        return io.id();
+    }
+
+    /** No tier: the path takes no I/O. */
+    static final int NONE = -1;
+    /** Tiers: optimized, then non-optimized; each {@code HELD} worse while the path is held back. */
+    static final int OPTIMIZED = 0;
+    static final int NON_OPTIMIZED = 1;
+    static final int HELD = 2;
+
     /**
-     * The one predicate: the controller is LIVE, the ANA state allows I/O and no ANA update is
-     * pending.
+     * The eligibility predicate, the only one: {@link #NONE} unless the controller is LIVE, the ANA
+     * state allows I/O and no ANA update is pending; else optimized (0) or non-optimized (1), plus
+     * {@link #HELD} while marginal, waiting for failback or suspected after a transport abort. A
+     * head sends I/O only to paths of its best tier.
      */
-    public boolean usable() {
+    int tier() {
+        if (!live()) {
+            return NONE;
+        }
+        return (anaState == AnaState.OPTIMIZED ? OPTIMIZED : NON_OPTIMIZED) + (heldBack() ? HELD : 0);
+    }
+
+    /**
+     * The part of {@link #tier()} that a completion can change between two re-evaluations of the
+     * head: a head re-checks it on the path it picked from its cached choice.
+     */
+    boolean live() {
         return !removed && io.state() == ControllerState.LIVE && anaState.usable() && !anaPending;
     }
 
-    /** Marginal or not yet eligible after a failback: used only when nothing better is usable. */
+    /** For the views: whether the path may take I/O at all ({@link #tier()} is not {@link #NONE}). */
+    public boolean usable() {
+        return tier() != NONE;
+    }
+
+    /** For the views and {@link #tier()}: marginal, waiting for failback, or suspected. */
     public boolean heldBack() {
         if (!holdSet) {
             return false; // the I/O path's common case: no clock read
@@ -83,14 +118,19 @@ public final class Path {
      */
     private volatile boolean holdSet;
 
-    /** Clears the hold flag when no hold is in force any more (management executor). */
-    synchronized void refreshHold() {
+    /**
+     * Clears the hold flag when no hold is in force any more (management executor); true when it did,
+     * so that the head re-evaluates its choice.
+     */
+    synchronized boolean refreshHold() {
         if (holdSet) {
             long now = clock.getAsLong();
             if (now - marginalUntilNanos >= 0 && now - eligibleAtNanos >= 0 && now - suspectUntilNanos >= 0) {
                 holdSet = false;
+                return true;
             }
         }
+        return false;
     }
 
     /** The transport failed commands here: hold the path back until its controller's state moves. */
@@ -101,11 +141,6 @@ public final class Path {
 
     public boolean marginal() {
         return clock.getAsLong() - marginalUntilNanos < 0;
-    }
-
-    /** Tier for selection: 0 optimized, 1 non-optimized, +2 when held back. */
-    int tier() {
-        return (anaState == AnaState.OPTIMIZED ? 0 : 1) + (heldBack() ? 2 : 0);
     }
 
     /**
@@ -123,7 +158,7 @@ public final class Path {
             marginalUntilNanos = now + holdNanos;
             holdSet = true;
             marginalHolds++;
-            java.util.Arrays.fill(failureTimes, 0);
+            Arrays.fill(failureTimes, 0);
             return true;
         }
         return false;
@@ -137,7 +172,7 @@ public final class Path {
      * marginal damping); one that becomes usable again gets its failback time.
      */
     synchronized Transition noteUsability(FailbackMode mode, long delayNanos, long windowNanos, long holdNanos) {
-        boolean now = usable();
+        boolean now = live();
         boolean live = io.state() == ControllerState.LIVE;
         if (!live) {
             suspectUntilNanos = clock.getAsLong(); // the controller left LIVE: the suspicion has served

@@ -9,8 +9,13 @@ import io.nvmpath.fabric.nvme.IdentifyController;
  * real {@link io.nvmpath.fabric.host.Controller}; unit tests script their own.
  */
 public interface PathIo {
-    /** A short name for logs and the API, e.g. "127.0.0.1:4420 cntlid 3". */
-    String name();
+    /** The controller's address and CNTLID. */
+    PathId id();
+
+    /** For logs: {@link PathId#toString()}, e.g. "127.0.0.1:4420 cntlid 3". */
+    default String name() {
+        return id().toString();
+    }
 
     ControllerState state();
 
@@ -25,16 +30,6 @@ public interface PathIo {
 
     /** Command Retry Delay for a CRD index, in milliseconds. */
     long retryDelayMillis(int crd);
-
-    /** The transport address, {@code traddr:trsvcid}; the name when there is none. */
-    default String address() {
-        return name();
-    }
-
-    /** The controller ID, -1 when unknown. */
-    default int cntlid() {
-        return -1;
-    }
 
     /** The most one command may carry (MDTS), in bytes. */
     default long maxTransferBytes() {

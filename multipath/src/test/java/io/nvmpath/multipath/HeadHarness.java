@@ -39,9 +39,14 @@ final class HeadHarness {
         this(MultipathOptions.defaults());
     }
 
-    /** Adds a path through a new scripted LIVE controller named {@code name}. */
+    /** Adds a path through a new scripted LIVE controller named {@code name} (no CNTLID). */
     Path path(String name, AnaState ana) {
-        Path p = new Path(new ScriptedPath(name), 1, 1, options.marginalFailures(), sched.clock());
+        return path(new PathId(name, -1), ana);
+    }
+
+    /** Adds a path through a new scripted LIVE controller {@code id}. */
+    Path path(PathId id, AnaState ana) {
+        Path p = new Path(new ScriptedPath(id), 1, 1, options.marginalFailures(), sched.clock());
         p.anaState = ana;
         head.addPath(p);
         paths.add(p);
@@ -55,6 +60,12 @@ final class HeadHarness {
     /** Any state change: what the manager does after a controller or ANA change. */
     void changed() {
         head.pathsChanged();
+        sched.runDue();
+    }
+
+    /** The manager's periodic work on the head (every 100 ms): holds that ran out, no-path timeouts. */
+    void tick() {
+        head.tick();
         sched.runDue();
     }
 
@@ -111,7 +122,7 @@ final class HeadHarness {
                 callbacks++;
                 status = done.status();
                 error = done.ok() ? null : done.describeStatus();
-                completedOn = (Path) done.route();
+                completedOn = NamespaceHead.pathOf(done);
             });
         }
 

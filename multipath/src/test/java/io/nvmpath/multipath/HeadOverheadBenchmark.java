@@ -42,15 +42,15 @@ public class HeadOverheadBenchmark {
 
     /** A transport that completes every command successfully at once. */
     static final class NullPath implements PathIo {
-        private final String name;
+        private final PathId id;
 
-        NullPath(String name) {
-            this.name = name;
+        NullPath(PathId id) {
+            this.id = id;
         }
 
         @Override
-        public String name() {
-            return name;
+        public PathId id() {
+            return id;
         }
 
         @Override
@@ -97,10 +97,10 @@ public class HeadOverheadBenchmark {
         MultipathSubsystem s = new MultipathSubsystem("nqn.2026-11.bench:head", o.ioPolicy(), null);
         head = new NamespaceHead(s, 1, new NamespaceIds(null, new byte[16], null, 0), 1L << 21, 512, o, sched,
                 sched.clock());
-        direct = new NullPath("127.0.0.1:4420 cntlid 1");
+        direct = new NullPath(new PathId("127.0.0.1:4420", 1));
         head.addPath(path(direct, AnaState.OPTIMIZED, o, sched));
         if (!shape.endsWith("1-path")) {
-            head.addPath(path(new NullPath("127.0.0.1:4421 cntlid 2"),
+            head.addPath(path(new NullPath(new PathId("127.0.0.1:4421", 2)),
                     rr ? AnaState.OPTIMIZED : AnaState.NON_OPTIMIZED, o, sched));
         }
         request = Commands.flush(1).callback(r -> completions++);

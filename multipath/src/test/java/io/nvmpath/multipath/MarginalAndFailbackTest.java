@@ -99,7 +99,8 @@ class MarginalAndFailbackTest {
         h.readsCompletedAtOnce(2);
         assertThat(h.sentPerPath()).containsExactly(Map.entry("flappy", 0), Map.entry("steady", 4));
 
-        h.advance(Duration.ofMillis(1)); // no state change needed: the tier is read at selection
+        h.advance(Duration.ofMillis(1));
+        h.tick(); // no state change needed: the manager's next tick sees the hold run out
         h.readsCompletedAtOnce(2);
         assertThat(flappy.marginal()).isFalse();
         assertThat(flappy.tier()).isZero();
@@ -180,6 +181,7 @@ class MarginalAndFailbackTest {
         assertThat(h.sentPerPath()).containsExactly(Map.entry("opt", 0), Map.entry("nonopt", 6));
 
         h.advance(Duration.ofMillis(1));
+        h.tick();
         h.readsCompletedAtOnce(2);
         assertThat(opt.heldBack()).isFalse();
         assertThat(h.sentPerPath()).containsExactly(Map.entry("opt", 2), Map.entry("nonopt", 6));
@@ -218,7 +220,7 @@ class MarginalAndFailbackTest {
 
         HeadHarness.UserIo u = h.read();
 
-        assertThat(u.request.route()).isSameAs(opt);
+        assertThat(NamespaceHead.pathOf(u.request)).isSameAs(opt);
         assertThat(h.head.queuedCount()).isZero();
     }
 

@@ -88,7 +88,7 @@ class MultipathAgainstTargetTest {
                 }
                 if (done.ok()) {
                     ok.incrementAndGet();
-                    String name = ((Path) done.route()).io.name();
+                    String name = NamespaceHead.pathOf(done).io.name();
                     String address = name.substring(0, name.indexOf(" cntlid")); // the CNTLID changes on reconnect
                     perPath.computeIfAbsent(address, k -> new AtomicLong()).incrementAndGet();
                 } else {

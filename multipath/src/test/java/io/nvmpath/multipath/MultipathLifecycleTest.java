@@ -129,7 +129,7 @@ class MultipathLifecycleTest {
 
         NvmeRequest done = run(h, Commands.read(1, 0, 8, 512));
         assertThat(done.ok()).isTrue();
-        assertThat(done.route()).isSameAs(h.paths().get(0));
+        assertThat(NamespaceHead.pathOf(done)).isSameAs(h.paths().get(0));
     }
 
     @Test
@@ -165,7 +165,7 @@ class MultipathLifecycleTest {
 
         assertThat(done.ok()).as(done.describeStatus()).isTrue();
         // usually on the non-optimized path; the optimized one when the re-read outran the requeue
-        assertThat(done.route()).isIn(nonOpt, opt);
+        assertThat(NamespaceHead.pathOf(done)).isIn(nonOpt, opt);
         assertThat(h.failovers.sum()).isEqualTo(1);
         assertThat(opt.failoversFrom.sum()).isEqualTo(1);
         await(() -> !opt.anaPending && opt.usable(), "the ANA log re-read after the ANA error");
@@ -173,7 +173,7 @@ class MultipathLifecycleTest {
 
         NvmeRequest next = run(h, Commands.read(1, 0, 8, 512));
         assertThat(next.ok()).isTrue();
-        assertThat(next.route()).isSameAs(opt);
+        assertThat(NamespaceHead.pathOf(next)).isSameAs(opt);
     }
 
     // ---- delayed removal --------------------------------------------------------------------------

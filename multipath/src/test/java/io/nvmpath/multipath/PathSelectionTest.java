@@ -36,7 +36,7 @@ class PathSelectionTest {
         h.readsCompletedAtOnce(20);
 
         assertThat(h.sentPerPath()).containsExactly(Map.entry("nonopt", 0), Map.entry("a", 20), Map.entry("b", 0));
-        assertThat(h.head.current()).isSameAs(a);
+        assertThat(h.head.choice()).containsExactly(a);
         assertThat(b.usable()).isTrue();
     }
 
@@ -49,7 +49,7 @@ class PathSelectionTest {
         io(a).state = ControllerState.RESETTING;
         h.changed();
         h.readsCompletedAtOnce(3);
-        assertThat(h.head.current()).isSameAs(b);
+        assertThat(h.head.choice()).containsExactly(b);
 
         io(a).state = ControllerState.LIVE; // back, but nobody told the head yet
         h.readsCompletedAtOnce(3);
@@ -144,7 +144,7 @@ class PathSelectionTest {
 
         List<Object> routes = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
-            routes.add(h.read().request.route());
+            routes.add(NamespaceHead.pathOf(h.read().request));
         }
 
         assertThat(h.sentPerPath()).containsExactly(Map.entry("a", 5), Map.entry("b", 5));
@@ -210,7 +210,7 @@ class PathSelectionTest {
         io(c).otherInFlight = 3;
 
         HeadHarness.UserIo first = h.read();
-        assertThat(first.request.route()).isSameAs(b);
+        assertThat(NamespaceHead.pathOf(first.request)).isSameAs(b);
 
         for (int i = 0; i < 8; i++) {
             h.read(); // nothing completes: each one adds to the depth of the path it went to
@@ -230,10 +230,10 @@ class PathSelectionTest {
         io(fastBusy).otherInFlight = 3;
         io(slowIdle).latencyNanos = 1_000_000; // (0 + 1) * 1 ms = 1000 us
 
-        assertThat(h.read().request.route()).isSameAs(fastBusy);
+        assertThat(NamespaceHead.pathOf(h.read().request)).isSameAs(fastBusy);
 
         io(fastBusy).otherInFlight = 12;       // (12 + 1 + 1) * 100 us = 1400 us > 1000 us
-        assertThat(h.read().request.route()).isSameAs(slowIdle);
+        assertThat(NamespaceHead.pathOf(h.read().request)).isSameAs(slowIdle);
         assertThat(h.sentPerPath()).containsExactly(Map.entry("fast-busy", 1), Map.entry("slow-idle", 1));
     }
 
@@ -244,7 +244,7 @@ class PathSelectionTest {
         Path fresh = h.path("fresh", AnaState.OPTIMIZED);
         io(measured).latencyNanos = 50_000;
 
-        assertThat(h.read().request.route()).isSameAs(fresh);
+        assertThat(NamespaceHead.pathOf(h.read().request)).isSameAs(fresh);
     }
 
     @Test
@@ -266,9 +266,10 @@ class PathSelectionTest {
     @Test
     void should_send_to_the_preferred_path_while_it_is_usable() {
         HeadHarness h = with(IoPolicy.NUMA);
-        Path opt = h.path("10.0.0.1:4420 cntlid 1", AnaState.OPTIMIZED);
-        Path pref = h.path("10.0.0.2:4420 cntlid 1", AnaState.NON_OPTIMIZED);
+        Path opt = h.path(new PathId("10.0.0.1:4420", 1), AnaState.OPTIMIZED);
+        Path pref = h.path(new PathId("10.0.0.2:4420", 1), AnaState.NON_OPTIMIZED);
         h.subsystem.preferredPath("10.0.0.2:4420");
+        h.changed(); // what the manager does after the change
         h.changed();
 
         h.readsCompletedAtOnce(4);
@@ -285,6 +286,8 @@ class PathSelectionTest {
         assertThat(h.sentPerPath()).containsExactly(Map.entry(opt.io.name(), 4), Map.entry(pref.io.name(), 8));
 
         h.subsystem.preferredPath(null);
+
+        h.changed(); // what the manager does after the change
         h.changed();
         h.readsCompletedAtOnce(4);
         assertThat(h.sentPerPath()).containsExactly(Map.entry(opt.io.name(), 8), Map.entry(pref.io.name(), 8));
@@ -293,9 +296,10 @@ class PathSelectionTest {
     @Test
     void should_match_the_preferred_path_by_whole_address_not_by_string_prefix() {
         HeadHarness h = with(IoPolicy.NUMA);
-        Path other = h.path("10.0.0.1:44201 cntlid 1", AnaState.OPTIMIZED);
-        Path pref = h.path("10.0.0.1:4420 cntlid 2", AnaState.NON_OPTIMIZED);
+        Path other = h.path(new PathId("10.0.0.1:44201", 1), AnaState.OPTIMIZED);
+        Path pref = h.path(new PathId("10.0.0.1:4420", 2), AnaState.NON_OPTIMIZED);
         h.subsystem.preferredPath("10.0.0.1:4420");
+        h.changed(); // what the manager does after the change
         h.changed();
 
         h.readsCompletedAtOnce(4);
@@ -312,15 +316,21 @@ class PathSelectionTest {
         assertThat(h.sentPerPath()).containsExactly(Map.entry("a", 4), Map.entry("b", 0));
 
         h.subsystem.ioPolicy(IoPolicy.ROUND_ROBIN);
+
+        h.changed(); // what the manager does after the switch
         h.readsCompletedAtOnce(4);
         assertThat(h.sentPerPath()).containsExactly(Map.entry("a", 6), Map.entry("b", 2));
 
         h.subsystem.ioPolicy(IoPolicy.QUEUE_DEPTH);
+
+        h.changed(); // what the manager does after the switch
         io(a).otherInFlight = 7; // a is busy with another head's I/O
         h.readsCompletedAtOnce(4);
         assertThat(h.sentPerPath()).containsExactly(Map.entry("a", 6), Map.entry("b", 6));
 
         h.subsystem.ioPolicy(IoPolicy.FIRST);
+
+        h.changed(); // what the manager does after the switch
         h.readsCompletedAtOnce(4);
         assertThat(h.sentPerPath()).containsExactly(Map.entry("a", 10), Map.entry("b", 6));
         assertThat(h.subsystem.view().ioPolicy()).isEqualTo("first");

@@ -14,7 +14,7 @@ import java.util.List;
  * it records what it was sent and completes nothing until told to.
  */
 final class ScriptedPath implements PathIo {
-    private final String name;
+    private final PathId id;
     volatile ControllerState state = ControllerState.LIVE;
     /** Commands in flight besides the ones this path holds (another head's, say). */
     volatile int otherInFlight;
@@ -26,13 +26,13 @@ final class ScriptedPath implements PathIo {
     final List<NvmeRequest> submitted = new ArrayList<>();
     private final ArrayDeque<NvmeRequest> outstanding = new ArrayDeque<>();
 
-    ScriptedPath(String name) {
-        this.name = name;
+    ScriptedPath(PathId id) {
+        this.id = id;
     }
 
     @Override
-    public String name() {
-        return name;
+    public PathId id() {
+        return id;
     }
 
     @Override
@@ -76,7 +76,7 @@ final class ScriptedPath implements PathIo {
     NvmeRequest completeNext(int status) {
         NvmeRequest r = outstanding.pollFirst();
         if (r == null) {
-            throw new AssertionError(name + " has nothing outstanding");
+            throw new AssertionError(id + " has nothing outstanding");
         }
         Completions.complete(r, status);
         return r;
@@ -91,6 +91,6 @@ final class ScriptedPath implements PathIo {
 
     @Override
     public String toString() {
-        return name;
+        return id.toString();
     }
 }

@@ -50,10 +50,7 @@ public final class NvmeRequest {
     private ByteBuf writeData;
     private Callback callback;
     private long timeoutNanos = -1;
-    private Object attachment;
     private FailureInterceptor interceptor;
-    private Object route;
-    private int retries;
     private long submitNanos;
 
     // result, set by the transport before the callback runs
@@ -142,14 +139,9 @@ public final class NvmeRequest {
         return this;
     }
 
-    /** The path layer's note of where it sent this request. */
-    public Object route() {
-        return route;
-    }
-
-    public NvmeRequest route(Object route) {
-        this.route = route;
-        return this;
+    /** The path layer's failure hook, which is also its note of the request; null when none. */
+    public FailureInterceptor interceptor() {
+        return interceptor;
     }
 
     /**
@@ -161,15 +153,6 @@ public final class NvmeRequest {
         complete(status, 0, 0, cause);
     }
 
-    /** Times this request was retried or failed over so far (kept by the path layer). */
-    public int retries() {
-        return retries;
-    }
-
-    public void retries(int n) {
-        this.retries = n;
-    }
-
     /** When the transport last sent it (on the clock of {@link ControllerOptions#scheduler()}), for latency accounting. */
     public long submitNanos() {
         return submitNanos;
@@ -177,16 +160,6 @@ public final class NvmeRequest {
 
     void submitNanos(long t) {
         this.submitNanos = t;
-    }
-
-    /** Free slot for the submitter (e.g. the path layer's per-I/O state). */
-    public NvmeRequest attachment(Object attachment) {
-        this.attachment = attachment;
-        return this;
-    }
-
-    public Object attachment() {
-        return attachment;
     }
 
     /** The completion status ({@link Status} layout); meaningful once the callback ran. */

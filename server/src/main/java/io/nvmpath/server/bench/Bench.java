@@ -288,10 +288,10 @@ public final class Bench implements AutoCloseable {
                     int bad = BlockPattern.check(read, config.seed(), s.slba, blocksPerIo, lbaSize);
                     if (bad > 0) {
                         st.verifyErrors.add(bad);
-                        noteVerifyError(read, s.slba, r.route());
+                        noteVerifyError(read, s.slba, routeOf(r));
                     }
                 }
-                st.completed(r.route() != null ? r.route() : controller, now - s.issuedNanos, config.blockSize(), now);
+                st.completed(routeOf(r), now - s.issuedNanos, config.blockSize(), now);
             } else {
                 st.failed(r);
             }
@@ -553,18 +553,21 @@ public final class Bench implements AutoCloseable {
         return head == null ? null : head.view();
     }
 
-    /** A path by its address: "127.0.0.1:4420 cntlid 3" is "127.0.0.1:4420", whatever the CNTLID. */
+    /** Where a completed I/O went: the head's path, or the one controller without a head. */
+    private Object routeOf(NvmeRequest r) {
+        Path p = head == null ? null : NamespaceHead.pathOf(r);
+        return p != null ? p : controller;
+    }
+
+    /** A path by its portal address, whatever the CNTLID (a reconnect may get another). */
     static String pathName(Object route) {
-        String n;
         if (route instanceof Path p) {
-            n = p.io().name();
-        } else if (route instanceof Controller c) {
-            n = c.address().toString();
-        } else {
-            n = String.valueOf(route);
+            return p.id().address();
         }
-        int i = n.indexOf(" cntlid");
-        return i < 0 ? n : n.substring(0, i);
+        if (route instanceof Controller c) {
+            return c.address().toString();
+        }
+        return String.valueOf(route);
     }
 
     // ---- closing --------------------------------------------------------------------------------
