@@ -53,9 +53,11 @@ public final class MultipathSubsystem {
      * Paths through the portal at {@code address} ({@code traddr:trsvcid}) take the I/O while one of
      * them is usable and not held back, whatever the iopolicy; null clears. Takes effect when the
      * manager re-evaluates the heads.
+     *
+     * @throws IllegalArgumentException when {@code address} is not {@code traddr:trsvcid}
      */
     public void preferredPath(String address) {
-        this.preferredPath = address == null ? null : address.trim();
+        this.preferredPath = address == null ? null : PathId.portalAddress(address);
     }
 
     /** The preferred portal address, or null. */

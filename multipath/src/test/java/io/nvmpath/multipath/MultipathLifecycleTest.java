@@ -10,6 +10,7 @@ import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.target.Fault;
 import io.nvmpath.target.NvmeTarget;
 import io.nvmpath.target.config.TargetConfig;
@@ -79,14 +80,8 @@ class MultipathLifecycleTest {
         return h.paths().stream().filter(p -> p.io.name().startsWith(address)).findFirst().orElseThrow();
     }
 
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(10);
-        }
+    private static void await(BooleanSupplier condition, String what) {
+        Await.until(what, condition);
     }
 
     /** Submits {@code r} to {@code h} and waits for its callback; read data is released. */
@@ -198,7 +193,8 @@ class MultipathLifecycleTest {
         await(() -> h.paths().isEmpty(), "the path of the dead controller removed");
         CompletableFuture<NvmeRequest> f = new CompletableFuture<>();
         h.submit(Commands.flush(1).callback(f::complete));
-        Thread.sleep(300); // three ticks of the manager; the head's clock stands still
+        long ticks = mp.ticks();
+        await(() -> mp.ticks() >= ticks + 3, "three ticks of the manager"); // the head's clock stands still
 
         assertThat(f).isNotDone();
         assertThat(h.queuedCount()).isEqualTo(1);
@@ -229,7 +225,8 @@ class MultipathLifecycleTest {
         await(() -> h.paths().isEmpty(), "the path of the dead controller removed");
         CompletableFuture<NvmeRequest> f = new CompletableFuture<>();
         h.submit(Commands.flush(1).callback(f::complete));
-        Thread.sleep(200);
+        long ticks = mp.ticks();
+        await(() -> mp.ticks() >= ticks + 2, "two ticks of the manager");
         assertThat(f).isNotDone();
 
         t.setFault(1, Fault.NONE); // the portal is retried every reconnect delay

@@ -9,6 +9,7 @@ import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.target.Fault;
 import io.nvmpath.target.NvmeTarget;
 import io.nvmpath.target.config.TargetConfig;
@@ -57,14 +58,8 @@ class MultipathTopologyTest {
         target.close();
     }
 
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(20);
-        }
+    private static void await(BooleanSupplier condition, String what) {
+        Await.until(what, condition);
     }
 
     @Test
@@ -126,7 +121,8 @@ class MultipathTopologyTest {
         CompletableFuture<NvmeRequest> f = new CompletableFuture<>();
         r.callback(f::complete);
         head.submit(r);
-        Thread.sleep(200);
+        long t = mp.ticks();
+        await(() -> mp.ticks() >= t + 2, "two management ticks with the head in delayed removal");
         assertThat(f).isNotDone();
         assertThat(mp.head(A, 1)).isSameAs(head);
         NvmeRequest done = f.get(5, TimeUnit.SECONDS);

@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 
 import static io.nvmpath.multipath.HeadHarness.io;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Which path each iopolicy picks, over scripted controllers. */
 class PathSelectionTest {
@@ -348,5 +349,28 @@ class PathSelectionTest {
         HeadHarness.UserIo u = h.read();
         assertThat(u.done()).isFalse();
         assertThat(h.head.queuedCount()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(IoPolicy.class)
+    void should_choose_once_per_state_change_and_still_move_off_a_chosen_path_that_left_live(IoPolicy policy) {
+        HeadHarness h = with(policy);
+        Path a = h.path("a", AnaState.OPTIMIZED);
+        Path b = h.path("b", AnaState.NON_OPTIMIZED);
+        assertThat(h.head.choice()).as("worked out when the paths were added").containsExactly(a);
+
+        io(a).state = ControllerState.RESETTING; // the completion path saw it first: the manager has not run
+        h.readsCompletedAtOnce(2);
+
+        assertThat(h.sentPerPath()).containsExactly(Map.entry("a", 0), Map.entry("b", 2));
+        assertThat(h.head.choice()).as("chosen again on the I/O path when nothing chosen was live").containsExactly(b);
+    }
+
+    @Test
+    void should_refuse_a_preferred_path_that_is_not_a_portal_address() {
+        HeadHarness h = with(IoPolicy.NUMA);
+        assertThatThrownBy(() -> h.subsystem.preferredPath("10.0.0.1:4420 cntlid 2"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a portal address");
+        assertThat(h.subsystem.preferredPath()).isNull();
     }
 }

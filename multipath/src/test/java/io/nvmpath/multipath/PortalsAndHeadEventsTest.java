@@ -7,6 +7,7 @@ import io.nvmpath.fabric.host.Commands;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportAddress;
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.target.Fault;
 import io.nvmpath.target.NvmeTarget;
 import io.nvmpath.target.config.TargetConfig;
@@ -63,14 +64,8 @@ class PortalsAndHeadEventsTest {
         return new TransportAddress("127.0.0.1", target.port(ref));
     }
 
-    private static void await(String what, BooleanSupplier cond) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() - end > 0) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(20);
-        }
+    private static void await(String what, BooleanSupplier cond) {
+        Await.until(what, cond);
     }
 
     private int read(NamespaceHead h) throws Exception {

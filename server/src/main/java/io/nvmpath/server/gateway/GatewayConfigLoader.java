@@ -7,6 +7,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.nvmpath.multipath.FailbackMode;
 import io.nvmpath.multipath.IoPolicy;
+import io.nvmpath.multipath.PathId;
 import io.nvmpath.server.nbd.ClientNetwork;
 import io.nvmpath.server.tls.TlsMaterial;
 import io.nvmpath.server.tls.TlsMaterialException;
@@ -123,7 +124,7 @@ public final class GatewayConfigLoader {
         mapping(top, "subsystems", (n, at) -> {
             requireNqn(at.substring(at.indexOf('.') + 1), at);
             YamlFields f = YamlFields.of(n, at, SUBSYSTEM);
-            return new GatewayConfig.Subsystem(iopolicy(f, null), f.string("preferredPath", null));
+            return new GatewayConfig.Subsystem(iopolicy(f, null), preferredPath(f));
         }, subsystems);
         GatewayConfig.Nbd nbd = nbd(sub(top, "nbd", NBD));
         Map<String, GatewayConfig.Export> exports = new LinkedHashMap<>();
@@ -173,6 +174,15 @@ public final class GatewayConfigLoader {
         }
         String state = f.string("stateFile", null);
         return new GatewayConfig.Host(nqn, id, state == null ? null : file(state));
+    }
+
+    private static String preferredPath(YamlFields f) {
+        String p = f.string("preferredPath", null);
+        try {
+            return p == null ? null : PathId.portalAddress(p);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(f.at("preferredPath"), e.getMessage());
+        }
     }
 
     private static GatewayConfig.Portal portal(JsonNode node, String at) {

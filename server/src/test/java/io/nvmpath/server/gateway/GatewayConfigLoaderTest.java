@@ -70,6 +70,8 @@ class GatewayConfigLoaderTest {
         assertError("nbdd: {}", "nbdd: unknown key");
         assertError("subsystems: {notannqn: {}}", "subsystems.notannqn: \"notannqn\" is not an NQN");
         assertError("portals: [", "line ");
+        assertError("subsystems: {\"nqn.2026-11.a:b\": {preferredPath: \"10.0.0.1:4420 cntlid 2\"}}",
+                "subsystems.nqn.2026-11.a:b.preferredPath: '10.0.0.1:4420 cntlid 2' is not a portal address");
     }
 
     private static void assertError(String yaml, String message) {
