@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -37,6 +38,7 @@ class HostQueueTest {
     /** The controller side's view of the wire: it receives H2C PDUs and sends C2H ones. */
     private final ConnectionParams targetParams = new ConnectionParams();
     private EmbeddedChannel ch;
+    private CompletableFuture<HostQueue> ready;
     private HostQueue queue;
 
     @BeforeEach
@@ -44,13 +46,14 @@ class HostQueueTest {
         ch = new EmbeddedChannel(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel c) {
-                queue = HostQueue.attach(c, 1, 8, options, (q, reason) -> failures.add(reason));
+                ready = ConnectionInit.attach(c, 1, 8, options, (q, reason) -> failures.add(reason));
             }
         });
         Pdu.ICReq icreq = (Pdu.ICReq) readFromHost();
         assertThat(icreq.pfv()).isZero();
         sendToHost(new Pdu.ICResp(0, 0, false, false, 8192));
-        assertThat(queue.ready()).isCompleted();
+        assertThat(ready).isCompleted();
+        queue = ready.join();
         queue.ioInCapsule(4096);
     }
 
@@ -325,7 +328,7 @@ class HostQueueTest {
         EmbeddedChannel other = new EmbeddedChannel(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel c) {
-                HostQueue.attach(c, 0, 8, options, (q, reason) -> failures.add(reason));
+                ConnectionInit.attach(c, 0, 8, options, (q, reason) -> failures.add(reason));
             }
         });
         ByteBuf icreq = other.readOutbound();

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,6 +35,7 @@ class HostQueueZeroCopyTest {
     private final ConnectionParams targetParams = new ConnectionParams();
     private final List<ByteBuf> socketReads = new ArrayList<>();
     private EmbeddedChannel ch;
+    private CompletableFuture<HostQueue> ready;
     private HostQueue queue;
 
     @BeforeEach
@@ -41,12 +43,13 @@ class HostQueueZeroCopyTest {
         ch = new EmbeddedChannel(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel c) {
-                queue = HostQueue.attach(c, 1, 8, new ControllerOptions(), (q, reason) -> { });
+                ready = ConnectionInit.attach(c, 1, 8, new ControllerOptions(), (q, reason) -> { });
             }
         });
         drainHostOutput();
         feed(encode(new Pdu.ICResp(0, 0, false, false, 8192)), new int[0]);
-        assertThat(queue.ready()).isCompleted();
+        assertThat(ready).isCompleted();
+        queue = ready.join();
     }
 
     @AfterEach
