@@ -50,7 +50,11 @@ public sealed interface Fault {
         }
     }
 
-    /** Every I/O completion through the port is delayed by {@code millis}. */
+    /**
+     * Every I/O completion through the port is delayed by {@code millis}, on the target's clock; the
+     * command is executed at once. Replacing or clearing the fault sends what it holds at once
+     * ({@link Down} drops it with the connections), as for {@link Throttle}.
+     */
     record Delay(long millis) implements Fault {
         public Delay {
             if (millis < 0 || millis > 600_000) {
