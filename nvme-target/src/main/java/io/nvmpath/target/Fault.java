@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
  *                               e.g. throttle 2000iops, throttle 50MiB/s, throttle 512 KiB/s
  * </pre>
  * Units of bandwidth are binary, as the target's sizes are: {@code 50MB/s} is refused, say
- * {@code 50MiB/s}.
+ * {@code 50MiB/s}. Every word must be understood: {@code delay 100 now} is refused, naming
+ * {@code now}, not read as {@code delay 100}.
  */
 public sealed interface Fault {
     /** No fault: the port behaves. */
@@ -50,8 +51,15 @@ public sealed interface Fault {
         }
     }
 
-    /** Every I/O completion through the port is delayed by {@code millis}. */
+    /**
+     * Every I/O completion through the port is delayed by {@code millis}, on the target's clock; the
+     * command is executed at once. Replacing or clearing the fault sends what it holds at once
+     * ({@link Down} drops it with the connections), as for {@link Throttle}.
+     */
     record Delay(long millis) implements Fault {
+        private static final String GRAMMAR = "delay MS, a whole number of milliseconds 0..600000, e.g. delay 200";
+        private static final Pattern DIGITS = Pattern.compile("\\d+");
+
         public Delay {
             if (millis < 0 || millis > 600_000) {
                 throw new IllegalArgumentException("delay must be 0..600000 ms, not " + millis);
@@ -62,10 +70,28 @@ public sealed interface Fault {
         public String label() {
             return "delay " + millis;
         }
+
+        /** Reads {@code delay MS}, {@code w} the words of {@code text}. */
+        static Delay parse(String text, String[] w) {
+            requireWords(text, w, 2, GRAMMAR);
+            if (!DIGITS.matcher(w[1]).matches()) {
+                throw badFault(text, "'" + w[1] + "' is not a whole number of milliseconds (expected " + GRAMMAR + ")");
+            }
+            long millis = digits(w[1]);
+            if (millis > 600_000) {
+                throw badFault(text, "the delay must be 0..600000 ms");
+            }
+            return new Delay(millis);
+        }
     }
 
     /** The next {@code count} I/O commands through the port complete with {@code status}. */
     record Fail(int count, int status) implements Fault {
+        private static final String GRAMMAR = "fail N STATUS, N commands (at least 1) and STATUS an NVMe status"
+                + " in hex or decimal, e.g. fail 5 0x302";
+        private static final Pattern DECIMAL = Pattern.compile("\\d+");
+        private static final Pattern HEX = Pattern.compile("0[xX]([0-9a-fA-F]+)");
+
         public Fail {
             if (count < 1) {
                 throw new IllegalArgumentException("fail count must be at least 1, not " + count);
@@ -78,6 +104,28 @@ public sealed interface Fault {
         @Override
         public String label() {
             return String.format("fail %d 0x%03x (%s)", count, status, Status.describe(status));
+        }
+
+        /**
+         * Reads {@code fail N STATUS}, {@code w} the words of {@code text}: STATUS is hex with
+         * {@code 0x}, else decimal (a leading 0 is not octal).
+         */
+        static Fail parse(String text, String[] w) {
+            requireWords(text, w, 3, GRAMMAR);
+            if (!DECIMAL.matcher(w[1]).matches()) {
+                throw badFault(text, "'" + w[1] + "' is not a whole number of commands (expected " + GRAMMAR + ")");
+            }
+            Matcher hex = HEX.matcher(w[2]);
+            long status;
+            if (hex.matches()) {
+                status = hex.group(1).length() > 8 ? Long.MAX_VALUE : Long.parseLong(hex.group(1), 16);
+            } else if (DECIMAL.matcher(w[2]).matches()) {
+                status = digits(w[2]);
+            } else {
+                throw badFault(text, "'" + w[2] + "' is not a status in hex (0x302) or decimal (expected "
+                        + GRAMMAR + ")");
+            }
+            return new Fail((int) Math.min(Integer.MAX_VALUE, digits(w[1])), (int) Math.min(Integer.MAX_VALUE, status));
         }
     }
 
@@ -202,29 +250,68 @@ public sealed interface Fault {
     /** How the fault is written in logs and the admin API. */
     String label();
 
+    /** The faults there are, as an error names them. */
+    String KINDS = "none, down, blackhole, delay MS, fail N STATUS, throttle RATE";
+
     /**
      * Parses {@code none|clear}, {@code down}, {@code blackhole}, {@code delay MS},
      * {@code fail N STATUS} (STATUS in hex like {@code 0x302} or decimal), {@code throttle RATE}
-     * ({@code 2000iops}, {@code 50MiB/s}); the grammar is in this interface's documentation.
+     * ({@code 2000iops}, {@code 50MiB/s}); the grammar is in this interface's documentation. Every
+     * word must be understood: a word too many is refused and named, never ignored.
      *
      * @throws IllegalArgumentException naming what is wrong, to be shown as it is
      */
     static Fault parse(String text) {
-        String trimmed = text.trim();
-        String[] w = trimmed.toLowerCase(Locale.ROOT).split("\\s+");
-        try {
-            return switch (w[0]) {
-                case "none", "clear" -> NONE;
-                case "down" -> new Down();
-                case "blackhole" -> new Blackhole();
-                case "delay" -> new Delay(Long.parseLong(w[1]));
-                case "fail" -> new Fail(Integer.parseInt(w[1]), Integer.decode(w[2]));
-                case "throttle" -> Throttle.parse(trimmed.substring(w[0].length()));
-                default -> throw new IllegalArgumentException("unknown fault '" + w[0]
-                        + "' (none, down, blackhole, delay MS, fail N STATUS, throttle RATE)");
-            };
-        } catch (ArrayIndexOutOfBoundsException | NumberFormatException e) {
-            throw new IllegalArgumentException("bad fault '" + text + "': expected delay MS or fail N STATUS");
+        String trimmed = text.strip();
+        if (trimmed.isEmpty()) {
+            throw new IllegalArgumentException("no fault given (" + KINDS + ")");
         }
+        String[] w = trimmed.split("\\s+");
+        String kind = w[0].toLowerCase(Locale.ROOT);
+        return switch (kind) {
+            case "none", "clear" -> {
+                requireWords(trimmed, w, 1, kind);
+                yield NONE;
+            }
+            case "down" -> {
+                requireWords(trimmed, w, 1, kind);
+                yield new Down();
+            }
+            case "blackhole" -> {
+                requireWords(trimmed, w, 1, kind);
+                yield new Blackhole();
+            }
+            case "delay" -> Delay.parse(trimmed, w);
+            case "fail" -> Fail.parse(trimmed, w);
+            case "throttle" -> Throttle.parse(trimmed.substring(w[0].length())); // RATE may hold a space
+            default -> throw new IllegalArgumentException("unknown fault '" + w[0] + "' (" + KINDS + ")");
+        };
+    }
+
+    /**
+     * Exactly {@code n} words in {@code w}, else an error that names the first word too many, or
+     * says what is missing; {@code grammar} is how the fault is written.
+     */
+    private static void requireWords(String text, String[] w, int n, String grammar) {
+        if (w.length > n) {
+            String before = String.join(" ", java.util.Arrays.copyOf(w, n));
+            throw badFault(text, "unexpected '" + w[n] + "' after '" + before + "' (expected " + grammar + ")");
+        }
+        if (w.length < n) {
+            throw badFault(text, "expected " + grammar);
+        }
+    }
+
+    /** A number of only digits; more than a long holds reads as the largest long, out of every range. */
+    private static long digits(String word) {
+        try {
+            return Long.parseLong(word);
+        } catch (NumberFormatException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    private static IllegalArgumentException badFault(String text, String why) {
+        return new IllegalArgumentException("bad fault '" + text + "': " + why);
     }
 }

@@ -135,9 +135,9 @@ final class TargetPort {
         return fault instanceof Fault.Blackhole;
     }
 
-    /** Delay to add to an I/O completion, in milliseconds (0 = none). */
-    long completionDelayMillis() {
-        return fault instanceof Fault.Delay d ? d.millis() : 0;
+    /** The {@link Fault.Delay} in force, whose time each I/O completion waits, or null. */
+    Fault.Delay delay() {
+        return fault instanceof Fault.Delay d ? d : null;
     }
 
     /** The token bucket of the {@link Fault.Throttle} in force, or null. */
@@ -170,8 +170,8 @@ final class TargetPort {
 
     /**
      * Applies a fault; {@link Fault.Down} closes the listener and every connection, clearing rebinds.
-     * Replacing a {@link Fault.Throttle} (by anything but {@link Fault.Down}, another cap included)
-     * sends the completions its bucket holds at once.
+     * Replacing a {@link Fault.Delay} or a {@link Fault.Throttle} (by anything but {@link Fault.Down},
+     * another delay or cap included, or clearing it) sends the completions it holds at once.
      */
     synchronized void setFault(Fault next, EventLoopGroup group) throws InterruptedException, java.io.IOException {
         Fault prev = fault;
@@ -181,15 +181,17 @@ final class TargetPort {
         if (next instanceof Fault.Fail f) {
             failRemaining.set(f.count());
         }
-        IoThrottle releasing = throttle;
-        throttle = next instanceof Fault.Throttle t ? new IoThrottle(t, System::nanoTime) : null;
+        // what holds completions back under the fault in force: the throttle's bucket, the delay itself
+        Object releasing = throttle != null ? throttle : prev instanceof Fault.Delay ? prev : null;
+        throttle = next instanceof Fault.Throttle t ? new IoThrottle(t, target.scheduler()::nanoTime) : null;
         fault = next;
         log.info("port {} ({}:{}): fault {} -> {}", id, address, boundPort, prev.label(), next.label());
         if (releasing != null && !(next instanceof Fault.Down)) {
-            // completions the old bucket holds go now, not at the old cap's pace; a port going down
-            // drops them with its connections instead, as it drops everything in flight
+            // completions the old fault holds go now, not at the old cap's pace or after the old
+            // delay; a port going down drops them with its connections instead, as it drops
+            // everything in flight
             for (TargetQueue q : queues) {
-                q.releaseHeld();
+                q.releaseHeld(releasing);
             }
         }
         if (next instanceof Fault.Down) {

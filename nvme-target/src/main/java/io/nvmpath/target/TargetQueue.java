@@ -58,8 +58,9 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * A completion held by the port's throttle until {@code dueNanos}: sending it is {@code send};
-     * {@code data}, the read data it would send, is released if the queue closes first.
+     * A completion held by the port's delay or throttle until {@code dueNanos}, on the target's clock:
+     * sending it is {@code send}; {@code data}, the read data it would send, is released if the queue
+     * closes first.
      */
     private record Held(long dueNanos, Runnable send, ByteBuf data) {
     }
@@ -84,7 +85,10 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     private final TargetPort port;
     private final ConnectionParams params;
     private final Map<Integer, Transfer> transfers = new HashMap<>();
-    /** Completions the port's throttle holds, in due order (due times never go down). */
+    /**
+     * Completions the port's fault holds, in due order: due times never go down while one fault
+     * holds them (a throttle's bucket says so; a delay adds the same time to each arrival).
+     */
     private final ArrayDeque<Held> held = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private EventLoop loop;
@@ -98,10 +102,13 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     private int nextTtag;
     private boolean flushScheduled;
     private String remote;
-    /** The bucket the held completions' due times come from. */
-    private IoThrottle heldBy;
-    /** The one timer of the held completions: due when the first of them is. */
-    private io.netty.util.concurrent.ScheduledFuture<?> heldTimer;
+    /**
+     * What holds the held completions: the {@link IoThrottle} of the throttle in force, or the
+     * {@link Fault.Delay} itself. A completion held by another (the fault changed) sends them first.
+     */
+    private Object heldBy;
+    /** The one timer of the held completions, on the target's clock: due when the first of them is. */
+    private java.util.concurrent.ScheduledFuture<?> heldTimer;
 
     TargetQueue(NvmeTarget target, TargetPort port, ConnectionParams params) {
         this.target = target;
@@ -621,25 +628,41 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             afterDelay(r, data);
             return;
         }
-        long due = t.reserve(bytes);
-        if (held.isEmpty() && due - t.now() <= 0) {
+        hold(t, t.reserve(bytes), r, data);
+    }
+
+    /** Sends a completion ({@code r}, which owns {@code data}) once the port's delay fault, if any, has passed. */
+    private void afterDelay(Runnable r, ByteBuf data) {
+        Fault.Delay d = port.delay();
+        if (d == null || d.millis() <= 0) {
             r.run();
             return;
         }
-        if (heldBy != t) {
-            sendHeld(true, 0); // a new bucket (the fault changed): what the old one held goes first
-            heldBy = t;
+        hold(d, target.scheduler().nanoTime() + TimeUnit.MILLISECONDS.toNanos(d.millis()), r, data);
+    }
+
+    /** Sends {@code r} at {@code due} on the target's clock, after what {@code by} holds before it. */
+    private void hold(Object by, long due, Runnable r, ByteBuf data) {
+        if (heldBy != by) {
+            sendHeld(true, 0); // a new fault (or bucket): what the old one held goes first
+            heldBy = by;
+        }
+        if (held.isEmpty() && due - target.scheduler().nanoTime() <= 0) {
+            r.run();
+            return;
         }
         held.addLast(new Held(due, r, data));
-        t.holding();
+        if (by instanceof IoThrottle t) {
+            t.holding();
+        }
         if (heldTimer == null) {
             armHeldTimer();
         }
     }
 
     private void armHeldTimer() {
-        long delay = held.peekFirst().dueNanos() - heldBy.now();
-        heldTimer = loop.schedule(this::heldTimerFired, Math.max(0, delay), TimeUnit.NANOSECONDS);
+        long delay = held.peekFirst().dueNanos() - target.scheduler().nanoTime();
+        heldTimer = target.scheduler().schedule(loop, this::heldTimerFired, Math.max(0, delay), TimeUnit.NANOSECONDS);
     }
 
     private void heldTimerFired() {
@@ -647,7 +670,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         if (phase == Phase.CLOSED || held.isEmpty()) {
             return;
         }
-        sendHeld(false, heldBy.now());
+        sendHeld(false, target.scheduler().nanoTime());
         if (!held.isEmpty()) {
             armHeldTimer();
         }
@@ -657,19 +680,31 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     private void sendHeld(boolean all, long now) {
         while (!held.isEmpty() && (all || held.peekFirst().dueNanos() - now <= 0)) {
             Held h = held.pollFirst();
-            heldBy.released();
+            released();
             h.send().run();
         }
     }
 
-    /** Sends every completion the throttle holds, at once: its fault was replaced or cleared. Any thread. */
-    void releaseHeld() {
+    private void released() {
+        if (heldBy instanceof IoThrottle t) {
+            t.released();
+        }
+    }
+
+    /**
+     * Sends at once every completion that {@code by} (a throttle's bucket or a delay fault) holds:
+     * that fault was replaced or cleared. Completions held by the fault now in force stay. Any thread.
+     */
+    void releaseHeld(Object by) {
         if (loop == null) {
             return;
         }
         if (!loop.inEventLoop()) {
-            loop.execute(this::releaseHeld);
+            loop.execute(() -> releaseHeld(by));
             return;
+        }
+        if (heldBy != by) {
+            return; // nothing of it held, or a completion of the next fault sent it already
         }
         if (heldTimer != null) {
             heldTimer.cancel(false);
@@ -688,24 +723,9 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         }
         Held h;
         while ((h = held.pollFirst()) != null) {
-            heldBy.released();
+            released();
             ReferenceCountUtil.safeRelease(h.data());
         }
-    }
-
-    private void afterDelay(Runnable r, ByteBuf data) {
-        long ms = port.completionDelayMillis();
-        if (ms <= 0) {
-            r.run();
-            return;
-        }
-        target.scheduler().schedule(loop, () -> {
-            if (phase == Phase.CLOSED) {
-                ReferenceCountUtil.safeRelease(data);
-                return;
-            }
-            r.run();
-        }, ms, TimeUnit.MILLISECONDS);
     }
 
     /** Runs {@code then} on this queue's event loop once {@code f} completes (inline if it already has). */

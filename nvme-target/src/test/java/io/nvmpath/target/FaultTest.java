@@ -75,6 +75,41 @@ class FaultTest {
         assertThat(Fault.Throttle.mibPerSecond(50)).isEqualTo(Fault.parse("throttle 50MiB/s"));
     }
 
+    @ParameterizedTest(name = "[{index}] {0}")
+    @CsvSource(delimiter = '|', quoteCharacter = '"', textBlock = """
+            delay 100 garbage     | bad fault 'delay 100 garbage': unexpected 'garbage' after 'delay 100' (expected delay MS, a whole number of milliseconds 0..600000, e.g. delay 200)
+            delay                 | bad fault 'delay': expected delay MS, a whole number of milliseconds 0..600000, e.g. delay 200
+            delay 100ms           | bad fault 'delay 100ms': '100ms' is not a whole number of milliseconds (expected delay MS
+            delay -5              | bad fault 'delay -5': '-5' is not a whole number of milliseconds
+            delay 600001          | bad fault 'delay 600001': the delay must be 0..600000 ms
+            delay 99999999999999999999 | bad fault 'delay 99999999999999999999': the delay must be 0..600000 ms
+            DOWN Now              | bad fault 'DOWN Now': unexpected 'Now' after 'DOWN' (expected down)
+            blackhole 5           | bad fault 'blackhole 5': unexpected '5' after 'blackhole' (expected blackhole)
+            clear all             | bad fault 'clear all': unexpected 'all' after 'clear' (expected clear)
+            none at all           | bad fault 'none at all': unexpected 'at' after 'none' (expected none)
+            fail 5 0x302 extra    | bad fault 'fail 5 0x302 extra': unexpected 'extra' after 'fail 5 0x302' (expected fail N STATUS
+            fail 5                | bad fault 'fail 5': expected fail N STATUS, N commands (at least 1) and STATUS an NVMe status in hex or decimal, e.g. fail 5 0x302
+            fail five 0x302       | bad fault 'fail five 0x302': 'five' is not a whole number of commands (expected fail N STATUS
+            fail 5 ana            | bad fault 'fail 5 ana': 'ana' is not a status in hex (0x302) or decimal (expected fail N STATUS
+            fail 5 #302           | bad fault 'fail 5 #302': '#302' is not a status in hex (0x302) or decimal
+            fail 5 -0x302         | bad fault 'fail 5 -0x302': '-0x302' is not a status in hex (0x302) or decimal
+            fail 0 0x302          | fail count must be at least 1, not 0
+            fail 5 0x1FFFFFFFFF   | status 0x7fffffff is not an error status
+            "   "                 | no fault given (none, down, blackhole, delay MS, fail N STATUS, throttle RATE)
+            """)
+    void should_refuse_any_word_it_does_not_understand_naming_it(String text, String message) {
+        assertThatThrownBy(() -> Fault.parse(text))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(message);
+    }
+
+    @Test
+    void should_read_a_decimal_status_with_a_leading_zero_as_decimal_not_octal() {
+        assertThat(Fault.parse("fail 2 0302")).isEqualTo(new Fault.Fail(2, 302));
+        assertThat(Fault.parse("fail 2 0X302")).isEqualTo(new Fault.Fail(2, 0x302));
+        assertThat(Fault.parse("fail 2 770")).isEqualTo(new Fault.Fail(2, 770));
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             none          | none
@@ -83,6 +118,8 @@ class FaultTest {
             blackhole     | blackhole
             delay 200     | delay 200
             fail 5 0x302  | fail 5 0x302 (ANA Inaccessible (SCT 3h SC 02h))
+            FAIL 5 0X302  | fail 5 0x302 (ANA Inaccessible (SCT 3h SC 02h))
+            ' delay  0 '  | delay 0
             """)
     void should_still_read_the_other_faults(String text, String label) {
         assertThat(Fault.parse(text).label()).isEqualTo(label);

@@ -9,8 +9,8 @@ import io.nvmpath.fabric.nvme.Sqe;
 import io.nvmpath.fabric.tcp.ConnectionParams;
 import io.nvmpath.fabric.tcp.Pdu;
 import io.nvmpath.fabric.tcp.PduDecoder;
-import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduType;
+import io.nvmpath.fabric.testing.PduWire;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,16 +48,7 @@ final class RawHost implements AutoCloseable {
 
     /** Encodes and sends a well-formed PDU. */
     void send(Pdu pdu) throws IOException {
-        EmbeddedChannel enc = new EmbeddedChannel(new PduEncoder(params));
-        enc.writeOutbound(pdu);
-        ByteBuf all = Unpooled.buffer();
-        ByteBuf b;
-        while ((b = enc.readOutbound()) != null) {
-            all.writeBytes(b);
-            b.release();
-        }
-        enc.finishAndReleaseAll();
-        send(all);
+        send(PduWire.encode(pdu, params));
     }
 
     /** The next PDU the target sent (a PduException if it was malformed), or null at EOF/timeout. */

@@ -8,8 +8,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -49,51 +47,19 @@ class MemoryBenchmark {
     private static final Pattern DIRECT = Pattern.compile(
             "^nvmpath_netty_direct_memory_used_bytes\\{[^}]*source=\"(\\w+)\"[^}]*\\} ([0-9.eE+-]+)$", Pattern.MULTILINE);
 
-    private static final List<Process> processes = new ArrayList<>();
-    private static Path dir;
+    private static BenchProcesses procs;
 
     @BeforeAll
     static void tools() throws IOException {
         Peers.assumeTools("fio", "fio");
-        dir = Files.createTempDirectory("nvmpath-memory");
+        procs = new BenchProcesses("nvmpath-memory");
     }
 
     @AfterAll
     static void stop() throws Exception {
-        for (Process p : processes) {
-            p.destroy();
-            if (!p.waitFor(20, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
+        if (procs != null) {
+            procs.close();
         }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static Process spawn(String name, List<String> cmd) throws IOException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(dir.resolve(name + ".log").toFile()).start();
-        processes.add(p);
-        return p;
-    }
-
-    private static void awaitPort(int port, Process p, String name) throws Exception {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() - end < 0) {
-            if (!p.isAlive()) {
-                throw new AssertionError(name + " exited: " + Files.readString(dir.resolve(name + ".log")));
-            }
-            try (Socket s = new Socket("127.0.0.1", port)) {
-                return;
-            } catch (IOException e) {
-                Thread.sleep(100);
-            }
-        }
-        throw new AssertionError(name + " not listening on " + port);
     }
 
     /** A gateway with an HTTP endpoint, once its export answers /ready. */
@@ -101,15 +67,15 @@ class MemoryBenchmark {
     }
 
     private static Gateway gateway(String name, String launcher, int t1, int t2) throws Exception {
-        int nbd = freePort();
-        int http = freePort();
-        Path cfg = dir.resolve(name + ".yaml");
-        Files.writeString(cfg, "host: {stateFile: " + dir.resolve(name + ".host") + "}\nportals:\n"
+        int nbd = BenchProcesses.freePort();
+        int http = BenchProcesses.freePort();
+        Path cfg = procs.dir().resolve(name + ".yaml");
+        Files.writeString(cfg, "host: {stateFile: " + procs.dir().resolve(name + ".host") + "}\nportals:\n"
                 + "  - {traddr: 127.0.0.1, trsvcid: " + t1 + ", subnqn: \"" + NQN + "\"}\n"
                 + "  - {traddr: 127.0.0.1, trsvcid: " + t2 + ", subnqn: \"" + NQN + "\"}\n"
                 + "nbd: {listen: {port: " + nbd + "}}\nhttp: {listen: {address: 127.0.0.1, port: " + http + "}}\n");
-        Process p = spawn(name, List.of(launcher, "serve", "--config", cfg.toString()));
-        awaitPort(http, p, name);
+        Process p = procs.spawn(name, List.of(launcher, "serve", "--config", cfg.toString()));
+        procs.awaitPort(http, p, name);
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (get(http, "/ready").statusCode() != 200) {
             assertThat(System.nanoTime() - end).as(name + " ready within 60 s").isNegative();
@@ -133,30 +99,14 @@ class MemoryBenchmark {
         return bySource;
     }
 
-    private static long statusKib(Process p, String field) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(p.pid()), "status"))) {
-            if (line.startsWith(field + ":")) {
-                return Long.parseLong(line.replaceAll("\\D", ""));
-            }
-        }
-        throw new IllegalStateException(field + " not in /proc/" + p.pid() + "/status");
-    }
-
     @Test
     void peak_rss_and_direct_memory_under_1024_outstanding_64k_requests() throws Exception {
-        int t1 = freePort();
-        int t2 = freePort();
-        Path tcfg = dir.resolve("target.yaml");
-        Files.writeString(tcfg, "subsystems:\n  - nqn: \"" + NQN + "\"\n    namespaces: [{nsid: 1, size: 1GiB}]\n"
-                + "ports:\n  - {port: " + t1 + "}\n  - {port: " + t2 + "}\n");
-        Process target = spawn("target", List.of(Peers.launcher(), "target", "--config", tcfg.toString()));
-        awaitPort(t1, target, "target");
-        awaitPort(t2, target, "target");
+        BenchProcesses.Target target = procs.target(NQN);
 
         List<Gateway> gateways = new ArrayList<>();
-        gateways.add(gateway("gateway", Peers.launcher(), t1, t2));
+        gateways.add(gateway("gateway", Peers.launcher(), target.port1(), target.port2()));
         if (BEFORE != null) {
-            gateways.add(gateway("gateway-before", BEFORE, t1, t2));
+            gateways.add(gateway("gateway-before", BEFORE, target.port1(), target.port2()));
         }
         StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
                 "%nfio nbd engine, 4 jobs x iodepth 256, randrw 64 KiB, %d s per run; default JVM settings"
@@ -166,7 +116,7 @@ class MemoryBenchmark {
         for (Gateway g : gateways) {
             double firstDirect = Double.NaN;
             for (int run = 1; run <= 2; run++) {
-                Files.writeString(Path.of("/proc", Long.toString(g.process().pid()), "clear_refs"), "5");
+                BenchProcesses.resetPeakRss(g.process());
                 java.util.concurrent.CompletableFuture<Tool.Result> fio = java.util.concurrent.CompletableFuture
                         .supplyAsync(() -> {
                             try {
@@ -195,7 +145,7 @@ class MemoryBenchmark {
                 JsonNode job = JSON.readTree(r.out().substring(r.out().indexOf('{'))).get("jobs").get(0);
                 assertThat(job.get("error").asInt()).as("fio errors through " + g.name()).isZero();
                 double iops = job.get("read").get("iops").asDouble() + job.get("write").get("iops").asDouble();
-                long peakKib = statusKib(g.process(), "VmHWM");
+                long peakKib = BenchProcesses.peakRssKib(g.process());
                 Map<String, Double> direct = directMemory(g);
                 double total = direct.values().stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
                 if (run == 1) {

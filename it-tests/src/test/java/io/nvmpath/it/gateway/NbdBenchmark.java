@@ -8,8 +8,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -54,8 +51,7 @@ class NbdBenchmark {
     /** -Dnvmpath.bench.jfr=true: each gateway records a JFR profile; its hot methods are printed at the end. */
     private static final boolean JFR = Boolean.getBoolean("nvmpath.bench.jfr");
 
-    private static final List<Process> processes = new ArrayList<>();
-    private static Path dir;
+    private static BenchProcesses procs;
 
     /** One NBD server under test; {@code process} (or null) is the one whose CPU time is its cost. */
     private record Server(String name, String uri, Process process) {
@@ -68,67 +64,19 @@ class NbdBenchmark {
         }
     }
 
-    /** Clock ticks per second of /proc/PID/stat's utime and stime. */
-    private static final double TICKS = 100.0;
-
-    /** utime + stime of {@code p} in seconds (its own process: bin/nvmpath execs java, nbdkit runs with -f). */
-    private static double cpuSeconds(Process p) throws IOException {
-        String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS; // fields 14 and 15 of stat(5)
-    }
-
     @BeforeAll
     static void tools() throws IOException {
         Peers.assumeTools("fio", "fio", "nbdkit", "nbdkit", "qemu-nbd", "qemu-utils");
-        dir = Files.createTempDirectory("nvmpath-bench");
+        procs = new BenchProcesses("nvmpath-bench");
     }
 
     @AfterAll
     static void stop() throws Exception {
-        for (Process p : processes) {
-            p.destroy();
-            if (!p.waitFor(20, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
+        if (procs != null) {
+            procs.close();
         }
         Files.deleteIfExists(Path.of("/dev/shm/nvmpath-bench.img"));
     }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static Process spawn(String name, List<String> cmd) throws IOException {
-        return spawn(name, cmd, Map.of());
-    }
-
-    private static Process spawn(String name, List<String> cmd, Map<String, String> env) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(dir.resolve(name + ".log").toFile());
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        processes.add(p);
-        return p;
-    }
-
-    private static void awaitPort(int port, Process p, String name) throws Exception {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() - end < 0) {
-            if (!p.isAlive()) {
-                throw new AssertionError(name + " exited: " + Files.readString(dir.resolve(name + ".log")));
-            }
-            try (Socket s = new Socket("127.0.0.1", port)) {
-                return;
-            } catch (IOException e) {
-                Thread.sleep(100);
-            }
-        }
-        throw new AssertionError(name + " not listening on " + port);
-    }
-
 
     /** The gateway over a separate target process; {@code paths} 1 = pinned to port 1. */
     private static Server gateway(String name, int targetPort1, int targetPort2, int paths) throws Exception {
@@ -138,36 +86,31 @@ class NbdBenchmark {
     /** As above, run by {@code launcher}, on {@code transport} (null: the process's own choice). */
     private static Server gateway(String name, int targetPort1, int targetPort2, int paths, String launcher,
                                   String transport) throws Exception {
-        int nbd = freePort();
-        Path cfg = dir.resolve(name + ".yaml");
+        int nbd = BenchProcesses.freePort();
+        Path cfg = procs.dir().resolve(name + ".yaml");
         String portals = "  - {traddr: 127.0.0.1, trsvcid: " + targetPort1 + ", subnqn: \"" + NQN + "\"}\n"
                 + (paths == 2 ? "  - {traddr: 127.0.0.1, trsvcid: " + targetPort2 + ", subnqn: \"" + NQN + "\"}\n" : "");
-        Files.writeString(cfg, "host: {stateFile: " + dir.resolve(name + ".host") + "}\nportals:\n" + portals
-                + "nbd: {listen: {port: " + nbd + "}}\nhttp: off\n");
+        Files.writeString(cfg, "host: {stateFile: " + procs.dir().resolve(name + ".host") + "}\nportals:\n"
+                + portals + "nbd: {listen: {port: " + nbd + "}}\nhttp: off\n");
         Map<String, String> env = new LinkedHashMap<>();
         if (transport != null) {
             env.put("NVMPATH_TRANSPORT", transport);
         }
         if (JFR) {
-            env.put("NVMPATH_JAVA_OPTS", "-XX:StartFlightRecording=filename=" + dir.resolve(name + ".jfr")
+            env.put("NVMPATH_JAVA_OPTS", "-XX:StartFlightRecording=filename=" + procs.dir().resolve(name + ".jfr")
                     + ",settings=profile,dumponexit=true");
         }
-        Process p = spawn(name, List.of(launcher, "serve", "--config", cfg.toString()), env);
-        awaitPort(nbd, p, name);
+        Process p = procs.spawn(name, List.of(launcher, "serve", "--config", cfg.toString()), env);
+        procs.awaitPort(nbd, p, name);
         return new Server(name, "nbd://127.0.0.1:" + nbd + "/" + NQN + "/1", p);
     }
 
     @Test
     void fio_through_the_gateway_against_nbdkit_and_qemu_nbd() throws Exception {
         // the target: its own process, two optimized ports
-        int t1 = freePort();
-        int t2 = freePort();
-        Path tcfg = dir.resolve("target.yaml");
-        Files.writeString(tcfg, "subsystems:\n  - nqn: \"" + NQN + "\"\n    namespaces: [{nsid: 1, size: 1GiB}]\n"
-                + "ports:\n  - {port: " + t1 + "}\n  - {port: " + t2 + "}\n");
-        Process target = spawn("target", List.of(Peers.launcher(), "target", "--config", tcfg.toString()));
-        awaitPort(t1, target, "target");
-        awaitPort(t2, target, "target");
+        BenchProcesses.Target target = procs.target(NQN);
+        int t1 = target.port1();
+        int t2 = target.port2();
 
         List<Server> servers = new ArrayList<>();
         if (ONLY_GATEWAY) {
@@ -190,10 +133,9 @@ class NbdBenchmark {
         servers.removeIf(s -> s.uri() == null);
         run(servers);
         if (JFR) {
-            stop();
-            processes.clear();
+            procs.close(); // the gateways write their recordings as they exit
             for (Server s : servers) {
-                Path jfr = dir.resolve(s.name().startsWith("serve (head over") ? "gateway-head.jfr"
+                Path jfr = procs.dir().resolve(s.name().startsWith("serve (head over") ? "gateway-head.jfr"
                         : s.name().startsWith("serve (pinned") ? "gateway-pinned.jfr"
                         : s.name().endsWith("before") ? "gateway-before.jfr"
                         : "gateway-" + s.name().substring(s.name().lastIndexOf(' ') + 1) + ".jfr");
@@ -207,27 +149,28 @@ class NbdBenchmark {
     }
 
     private static void startBaselines(List<Server> servers) throws Exception {
-        int kit = freePort();
-        Process memory = spawn("nbdkit", List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", String.valueOf(kit),
+        int kit = BenchProcesses.freePort();
+        Process memory = procs.spawn("nbdkit", List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", String.valueOf(kit),
                 "memory", "1G"));
-        awaitPort(kit, memory, "nbdkit");
+        procs.awaitPort(kit, memory, "nbdkit");
         servers.add(new Server("nbdkit memory", "nbd://127.0.0.1:" + kit, memory));
         // the same job as the gateway over a separate target, done in C: nbdkit's nbd plugin proxying nbdkit memory
-        int proxy = freePort();
-        Process nbdProxy = spawn("nbdkit-nbd", List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", String.valueOf(proxy),
-                "nbd", "uri=nbd://127.0.0.1:" + kit));
-        awaitPort(proxy, nbdProxy, "nbdkit-nbd");
+        int proxy = BenchProcesses.freePort();
+        Process nbdProxy = procs.spawn("nbdkit-nbd", List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p",
+                String.valueOf(proxy), "nbd", "uri=nbd://127.0.0.1:" + kit));
+        procs.awaitPort(proxy, nbdProxy, "nbdkit-nbd");
         servers.add(new Server("nbdkit nbd proxy", "nbd://127.0.0.1:" + proxy, nbdProxy));
         Path shm = Path.of("/dev/shm/nvmpath-bench.img");
         Tool.run(Duration.ofSeconds(30), "truncate", "-s", "1G", shm.toString()).requireOk("truncate");
-        int qn = freePort();
-        awaitPort(qn, spawn("qemu-nbd", List.of("qemu-nbd", "-f", "raw", "-b", "127.0.0.1", "-p", String.valueOf(qn),
-                "-t", "-e", "8", "--cache=none", "--aio=threads", shm.toString())), "qemu-nbd");
+        int qn = BenchProcesses.freePort();
+        procs.awaitPort(qn, procs.spawn("qemu-nbd", List.of("qemu-nbd", "-f", "raw", "-b", "127.0.0.1", "-p",
+                String.valueOf(qn), "-t", "-e", "8", "--cache=none", "--aio=threads", shm.toString())), "qemu-nbd");
         servers.add(new Server("qemu-nbd /dev/shm", "nbd://127.0.0.1:" + qn));
-        int demoNbd = freePort();
-        Process demo = spawn("serve-demo", List.of(Peers.launcher(), "serve", "--demo", "--nbd-listen",
-                "127.0.0.1:" + demoNbd, "--http-listen", "off", "--state-file", dir.resolve("demo.host").toString()));
-        awaitPort(demoNbd, demo, "serve-demo");
+        int demoNbd = BenchProcesses.freePort();
+        Process demo = procs.spawn("serve-demo", List.of(Peers.launcher(), "serve", "--demo", "--nbd-listen",
+                "127.0.0.1:" + demoNbd, "--http-listen", "off", "--state-file",
+                procs.dir().resolve("demo.host").toString()));
+        procs.awaitPort(demoNbd, demo, "serve-demo");
         Thread.sleep(2000); // the demo's paths connect after the listener is up
         servers.add(new Server("serve --demo (head, 2 paths)", "nbd://127.0.0.1:" + demoNbd
                 + "/nqn.2026-11.io.nvmpath:demo/1", demo));
@@ -259,9 +202,9 @@ class NbdBenchmark {
                                 }
                             });
                     Thread.sleep(2000); // fio's ramp_time: its numbers start here
-                    double cpu0 = s.process() == null ? Double.NaN : cpuSeconds(s.process());
+                    double cpu0 = s.process() == null ? Double.NaN : BenchProcesses.cpuSeconds(s.process());
                     Tool.Result r = run.join();
-                    double cpu = s.process() == null ? Double.NaN : cpuSeconds(s.process()) - cpu0;
+                    double cpu = s.process() == null ? Double.NaN : BenchProcesses.cpuSeconds(s.process()) - cpu0;
                     r.requireOk(w[0] + " " + s.name());
                     JsonNode job = JSON.readTree(r.out().substring(r.out().indexOf('{'))).get("jobs").get(0);
                     assertThat(job.get("error").asInt()).isZero();

@@ -126,7 +126,7 @@ final class Association {
         int gen = ++generation;
         EventExecutor exec = mgmt.eventLoop();
         HostQueue.Owner owner = (q, reason) -> mgmt.execute(() -> onFailure.failed(gen, reason));
-        return HostQueue.open(mgmt.eventLoop(), address, 0, options.adminQueueSize(), options, owner)
+        return ConnectionInit.open(mgmt.eventLoop(), address, 0, options.adminQueueSize(), options, owner)
                 .thenComposeAsync(q -> {
                     if (gen != generation) {
                         // the controller was reset or deleted while this connection was being made
@@ -276,7 +276,7 @@ final class Association {
                     for (int qid = 1; qid <= count; qid++) {
                         int thisQid = qid;
                         EventLoop loop = group.next();
-                        all.add(HostQueue.open(loop, address, qid, size, options, owner).thenCompose(q -> {
+                        all.add(ConnectionInit.open(loop, address, qid, size, options, owner).thenCompose(q -> {
                             opened.add(q);
                             return fabricsConnect(q, thisQid, size - 1, cntlid).thenApply(x -> {
                                 q.ioInCapsule(inCapsule);

@@ -1,14 +1,11 @@
 package io.nvmpath.fabric.host;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.util.ReferenceCountUtil;
 import io.nvmpath.fabric.nvme.Cqe;
@@ -17,24 +14,21 @@ import io.nvmpath.fabric.nvme.Sqe;
 import io.nvmpath.fabric.nvme.Status;
 import io.nvmpath.fabric.tcp.ConnectionParams;
 import io.nvmpath.fabric.tcp.Pdu;
-import io.nvmpath.fabric.tcp.PduDecoder;
-import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
 import io.nvmpath.fabric.time.Scheduler;
 import io.nvmpath.transport.SocketErrors;
-import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One NVMe queue pair over its own TCP connection: the host side of the NVMe/TCP transport.
+ * One NVMe queue pair over its own TCP connection: the host side of the NVMe/TCP data path, once
+ * {@link ConnectionInit} has set the connection up (it opens queues and hands them over).
  *
  * <p>Everything here runs on the connection's event loop: the in-flight table ({@link CommandSlots},
  * whose command identifiers catch a late or bogus completion for a reused slot), R2T answers, data
@@ -46,8 +40,9 @@ import java.util.concurrent.TimeUnit;
  * for a path: what waits for a slot is aborted with the connection like what is in flight (the
  * controller's {@code HeldIo} is where a command may wait across a reconnect).
  *
- * <p>Command and connect timeouts run on the clock of {@link ControllerOptions#scheduler()}: a
- * sweep every 250 ms fails the queue when a command is past its deadline.
+ * <p>Command timeouts run on the clock of {@link ControllerOptions#scheduler()}: a sweep every
+ * 250 ms, from the moment the connection is active, fails the queue when a command is past its
+ * deadline.
  */
 final class HostQueue extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HostQueue.class);
@@ -67,16 +62,17 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private final ControllerOptions options;
     private final Scheduler scheduler;
     private final Owner owner;
-    private final ConnectionParams params = new ConnectionParams();
-    private final CompletableFuture<HostQueue> ready = new CompletableFuture<>();
+    /** Shared with the connection's decoder and encoder; its digests are set by ICResp. */
+    private final ConnectionParams params;
 
     private final CommandSlots slots;
     /** Commands waiting for a free slot (flow control, bounded to 4 × depth); sent as slots free. */
     private final ArrayDeque<NvmeRequest> waitingForSlot = new ArrayDeque<>();
 
-    private EventLoop loop;
+    private final EventLoop loop;
     private ChannelHandlerContext ctx;
-    private boolean icDone;
+    /** ICResp accepted: commands may be sent. */
+    private boolean initialized;
     private boolean closed;
     private boolean failureReported;
     private String closeReason;
@@ -87,80 +83,22 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private PathStats stats;
     private volatile long lastCompletionNanos;
 
-    private HostQueue(int qid, int size, TransportAddress address, ControllerOptions options, Owner owner) {
+    HostQueue(EventLoop loop, int qid, int size, TransportAddress address, ControllerOptions options,
+              ConnectionParams params, Owner owner) {
+        this.loop = loop;
         this.qid = qid;
         this.address = address;
         this.options = options;
         this.scheduler = options.scheduler();
+        this.params = params;
         this.owner = owner;
         this.slots = new CommandSlots(Math.min(size - 1, CommandSlots.MAX_DEPTH));
-        params.maxRxData(options.maxPduData());
     }
 
-    /**
-     * Opens the TCP connection and exchanges ICReq/ICResp. The future completes once the queue can
-     * take commands (the Fabrics Connect is the caller's first one).
-     */
-    static CompletableFuture<HostQueue> open(EventLoop loop, TransportAddress address, int qid, int size,
-                                             ControllerOptions options, Owner owner) {
-        HostQueue q = new HostQueue(qid, size, address, options, owner);
-        Bootstrap b = new Bootstrap()
-                .group(loop)
-                .channel(Transport.of(loop).socketChannel())
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.SO_KEEPALIVE, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.connectTimeout().toMillis())
-                .handler(new io.netty.channel.ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        q.install(ch);
-                    }
-                });
-        b.connect(address.traddr(), address.trsvcid()).addListener((ChannelFutureListener) f -> {
-            if (!f.isSuccess()) {
-                q.ready.completeExceptionally(new TransportException(
-                        "cannot connect to " + address + ": " + rootMessage(f.cause()), f.cause()));
-            } else if (f.channel().localAddress() != null
-                    && f.channel().localAddress().equals(f.channel().remoteAddress())) {
-                // TCP self-connect: nothing listens on a loopback port in the ephemeral range and the
-                // kernel picked that same port as our source; holding it would keep the target from
-                // listening there again
-                f.channel().close();
-                q.ready.completeExceptionally(new TransportException("cannot connect to " + address
-                        + ": connected to itself (nothing listens there)"));
-            }
-        });
-        q.loop = loop;
-        q.scheduler.schedule(loop, () -> {
-            if (!q.ready.isDone()) {
-                q.close("no ICResp within " + options.connectTimeout().toMillis() + " ms");
-                q.ready.completeExceptionally(new TransportException(
-                        address + ": connection setup timed out (no ICResp)"));
-            }
-        }, options.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        return q.ready;
-    }
-
-    /**
-     * Builds a queue on an already created channel (tests use an EmbeddedChannel): call from the
-     * channel's initializer, before it becomes active.
-     */
-    static HostQueue attach(Channel ch, int qid, int size, ControllerOptions options, Owner owner) {
-        HostQueue q = new HostQueue(qid, size, new TransportAddress("embedded", 1), options, owner);
-        q.install(ch);
-        return q;
-    }
-
-    private void install(Channel ch) {
-        loop = ch.eventLoop();
-        ch.pipeline().addLast("pdu-decoder", new PduDecoder(PduType.Direction.C2H, params));
-        ch.pipeline().addLast("pdu-encoder", new PduEncoder(params));
-        ch.pipeline().addLast("queue", this);
-    }
-
-    /** Completes when ICResp has been accepted. */
-    CompletableFuture<HostQueue> ready() {
-        return ready;
+    /** The connection is initialized (ICResp accepted, {@code params} set): commands may be sent. */
+    void initialized(long maxH2CData) {
+        this.maxH2CData = maxH2CData;
+        initialized = true;
     }
 
     int qid() {
@@ -218,7 +156,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void submit0(NvmeRequest r) {
-        if (closed || !icDone) {
+        if (closed || !initialized) {
             r.complete(Status.HOST_PATH_ERROR, 0, 0,
                     new TransportException("queue " + qid + " to " + address + " is not connected"));
             return;
@@ -296,7 +234,6 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        write(new Pdu.ICReq(0, 0, options.headerDigest(), options.dataDigest(), 0));
         sweeper = scheduler.schedule(loop, this::sweep, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
         ctx.fireChannelActive();
     }
@@ -309,53 +246,21 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         }
         switch (msg) {
             case PduException e -> fatal(e);
-            case Pdu.ICResp r -> onICResp(r);
             case Pdu.TermReq t -> {
                 String what = "controller terminated the connection: " + TermReqStatus.describe(t.fes())
                         + " FEI " + t.fei();
                 t.release();
                 close(what);
             }
-            case Pdu p when !icDone -> {
-                ReferenceCountUtil.release(p);
-                fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0, p.type() + " before ICResp"));
-            }
             case Pdu.CapsuleResp r -> onResponse(r.cqe());
             case Pdu.C2HData d -> onData(d);
             case Pdu.R2T r -> onR2T(r);
+            case Pdu.ICResp r -> fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0, "second ICResp"));
             default -> {
                 ReferenceCountUtil.release(msg);
                 fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 0, "unexpected " + msg));
             }
         }
-    }
-
-    private void onICResp(Pdu.ICResp r) {
-        if (icDone) {
-            fatal(new PduException(TermReqStatus.PDU_SEQUENCE_ERROR, 0, "second ICResp"));
-            return;
-        }
-        if (r.pfv() != 0) {
-            fatal(new PduException(TermReqStatus.UNSUPPORTED_PARAMETER, 8, "ICResp PFV " + r.pfv()));
-            return;
-        }
-        if ((r.headerDigest() && !options.headerDigest()) || (r.dataDigest() && !options.dataDigest())) {
-            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 11,
-                    "ICResp enables a digest the host did not ask for"));
-            return;
-        }
-        if (r.maxh2cdata() < 4096 || (r.maxh2cdata() & 3) != 0) {
-            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 12, "ICResp MAXH2CDATA " + r.maxh2cdata()));
-            return;
-        }
-        if (r.cpda() > 31) {
-            fatal(new PduException(TermReqStatus.INVALID_HEADER_FIELD, 10, "ICResp CPDA " + r.cpda()));
-            return;
-        }
-        params.digests(r.headerDigest(), r.dataDigest()).peerDataAlignment(r.cpda());
-        maxH2CData = r.maxh2cdata();
-        icDone = true;
-        ready.complete(this);
     }
 
     private void onResponse(Cqe cqe) {
@@ -540,9 +445,6 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         }
         while (!waitingForSlot.isEmpty()) {
             waitingForSlot.pollFirst().complete(Status.HOST_ABORTED_CMD, 0, 0, cause);
-        }
-        if (!ready.isDone()) {
-            ready.completeExceptionally(new TransportException(address + ": " + cause.getMessage()));
         }
     }
 

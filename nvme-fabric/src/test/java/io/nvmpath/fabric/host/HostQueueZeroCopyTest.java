@@ -4,16 +4,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.internal.PlatformDependent;
 import io.nvmpath.fabric.nvme.Cqe;
-import io.nvmpath.fabric.tcp.ConnectionParams;
 import io.nvmpath.fabric.tcp.Pdu;
-import io.nvmpath.fabric.tcp.PduDecoder;
-import io.nvmpath.fabric.tcp.PduEncoder;
-import io.nvmpath.fabric.tcp.PduType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,55 +23,18 @@ import static org.assertj.core.api.Assertions.assertThat;
  * as a separate direct buffer, and checks every byte the caller gets by memory address.
  */
 class HostQueueZeroCopyTest {
-    private final List<NvmeRequest> completed = new ArrayList<>();
-    private final ConnectionParams targetParams = new ConnectionParams();
     private final List<ByteBuf> socketReads = new ArrayList<>();
-    private EmbeddedChannel ch;
-    private HostQueue queue;
+    private QueueFixture fx;
 
     @BeforeEach
     void connect() {
-        ch = new EmbeddedChannel(new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel c) {
-                queue = HostQueue.attach(c, 1, 8, new ControllerOptions(), (q, reason) -> { });
-            }
-        });
-        drainHostOutput();
-        feed(encode(new Pdu.ICResp(0, 0, false, false, 8192)), new int[0]);
-        assertThat(queue.ready()).isCompleted();
+        fx = new QueueFixture(1, 8, new ControllerOptions());
+        fx.initialize();
     }
 
     @AfterEach
     void tearDown() {
-        ch.finishAndReleaseAll();
-        for (NvmeRequest r : completed) {
-            ByteBuf b = r.takeReadData();
-            if (b != null) {
-                b.release();
-            }
-        }
-    }
-
-    private void drainHostOutput() {
-        ch.runPendingTasks();
-        ByteBuf b;
-        while ((b = ch.readOutbound()) != null) {
-            b.release();
-        }
-    }
-
-    private ByteBuf encode(Pdu pdu) {
-        EmbeddedChannel enc = new EmbeddedChannel(new PduEncoder(targetParams));
-        enc.writeOutbound(pdu);
-        ByteBuf all = Unpooled.buffer();
-        ByteBuf part;
-        while ((part = enc.readOutbound()) != null) {
-            all.writeBytes(part);
-            part.release();
-        }
-        enc.finishAndReleaseAll();
-        return all;
+        fx.close();
     }
 
     /** Delivers {@code wire} to the host as separate direct-buffer reads, cut at {@code cuts}. */
@@ -89,11 +45,11 @@ class HostQueueZeroCopyTest {
             int to = i < cuts.length ? cuts[i] : n;
             ByteBuf read = Unpooled.directBuffer(to - from).writeBytes(wire, from, to - from);
             socketReads.add(read.retain()); // the test's own reference, to learn its address afterwards
-            ch.writeInbound(read);
+            fx.ch.writeInbound(read);
             from = to;
         }
         wire.release();
-        ch.runPendingTasks();
+        fx.ch.runPendingTasks();
     }
 
     private static ByteBuf pattern(int from, int len) {
@@ -107,19 +63,16 @@ class HostQueueZeroCopyTest {
     @Test
     void should_hand_a_read_over_in_the_socket_buffers_when_its_pdus_span_reads() {
         int length = 64 << 10;
-        NvmeRequest r = Commands.read(1, 0, length / 512, 512);
-        r.callback(completed::add);
-        queue.submit(r);
-        ch.runPendingTasks();
-        int cid = ((Pdu.CapsuleCmd) decodeHostOutput()).sqe().cid();
+        NvmeRequest r = fx.submit(Commands.read(1, 0, length / 512, 512));
+        int cid = ((Pdu.CapsuleCmd) fx.readFromHost()).sqe().cid();
 
         // two C2HData PDUs of 32 KiB, each cut into reads inside its header and its data
         int half = length / 2;
-        feed(encode(new Pdu.C2HData(cid, 0, pattern(0, half), false, false)), new int[] {3, 20, 9000, 30000});
-        feed(encode(new Pdu.C2HData(cid, half, pattern(half, half), true, false)), new int[] {24, 100, 16000});
-        feed(encode(new Pdu.CapsuleResp(new Cqe(0, 0, 0, 1, cid, 0))), new int[] {7});
+        feed(fx.encode(new Pdu.C2HData(cid, 0, pattern(0, half), false, false)), new int[] {3, 20, 9000, 30000});
+        feed(fx.encode(new Pdu.C2HData(cid, half, pattern(half, half), true, false)), new int[] {24, 100, 16000});
+        feed(fx.encode(new Pdu.CapsuleResp(new Cqe(0, 0, 0, 1, cid, 0))), new int[] {7});
 
-        assertThat(completed).containsExactly(r);
+        assertThat(fx.completed).containsExactly(r);
         assertThat(r.ok()).isTrue();
         ByteBuf data = r.takeReadData();
         try {
@@ -145,18 +98,5 @@ class HostQueueZeroCopyTest {
             assertThat(s.release()).as("only the test still held the read").isTrue();
         }
         socketReads.clear();
-    }
-
-    private Pdu decodeHostOutput() {
-        ch.runPendingTasks();
-        EmbeddedChannel dec = new EmbeddedChannel(new PduDecoder(PduType.Direction.H2C, targetParams));
-        ByteBuf b;
-        Object pdu = null;
-        while (pdu == null && (b = ch.readOutbound()) != null) {
-            dec.writeInbound(b);
-            pdu = dec.readInbound();
-        }
-        dec.finishAndReleaseAll();
-        return (Pdu) pdu;
     }
 }

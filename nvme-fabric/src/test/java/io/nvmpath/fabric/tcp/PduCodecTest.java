@@ -6,6 +6,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.nvmpath.fabric.nvme.Cqe;
 import io.nvmpath.fabric.nvme.Sqe;
+import io.nvmpath.fabric.testing.PduWire;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -57,19 +58,6 @@ class PduCodecTest {
         return b;
     }
 
-    static ByteBuf encode(Pdu pdu, ConnectionParams p) {
-        EmbeddedChannel ch = new EmbeddedChannel(new PduEncoder(p));
-        ch.writeOutbound(pdu);
-        ByteBuf all = Unpooled.buffer();
-        ByteBuf part;
-        while ((part = ch.readOutbound()) != null) {
-            all.writeBytes(part);
-            part.release();
-        }
-        ch.finishAndReleaseAll();
-        return all;
-    }
-
     private static PduType.Direction receiverOf(Pdu pdu) {
         return pdu.type().direction();
     }
@@ -80,7 +68,7 @@ class PduCodecTest {
         ConnectionParams p = new ConnectionParams().digests((digestMode & 1) != 0, (digestMode & 2) != 0);
         for (Pdu original : samples()) {
             ReferenceCountUtil.retain(original); // the encoder releases what it writes
-            ByteBuf wire = encode(original, p);
+            ByteBuf wire = PduWire.encode(original, p);
             int n = wire.readableBytes();
             for (int split = 0; split <= n; split++) {
                 EmbeddedChannel dec = new EmbeddedChannel(new PduDecoder(receiverOf(original), p));
@@ -112,7 +100,7 @@ class PduCodecTest {
         ConnectionParams p = new ConnectionParams();
         ByteBuf all = Unpooled.buffer();
         for (int cid = 0; cid < 5; cid++) {
-            ByteBuf one = encode(new Pdu.CapsuleResp(new Cqe(cid, 0, 0, 1, cid, 0)), p);
+            ByteBuf one = PduWire.encode(new Pdu.CapsuleResp(new Cqe(cid, 0, 0, 1, cid, 0)), p);
             all.writeBytes(one);
             one.release();
         }
@@ -128,7 +116,7 @@ class PduCodecTest {
     @Test
     void data_sections_are_slices_of_the_received_bytes_not_copies() {
         ConnectionParams p = new ConnectionParams();
-        ByteBuf wire = encode(new Pdu.C2HData(1, 0, pattern(4096, 1), true, false), p);
+        ByteBuf wire = PduWire.encode(new Pdu.C2HData(1, 0, pattern(4096, 1), true, false), p);
         EmbeddedChannel dec = new EmbeddedChannel(new PduDecoder(PduType.Direction.C2H, p));
         ByteBuf in = Unpooled.directBuffer(wire.readableBytes()).writeBytes(wire);
         wire.release();
@@ -165,7 +153,7 @@ class PduCodecTest {
     @Test
     void data_is_placed_at_the_peers_requested_alignment() {
         ConnectionParams p = new ConnectionParams().peerDataAlignment(31); // 128-byte alignment
-        ByteBuf wire = encode(new Pdu.H2CData(1, 1, 0, pattern(100, 1), true), p);
+        ByteBuf wire = PduWire.encode(new Pdu.H2CData(1, 1, 0, pattern(100, 1), true), p);
         assertThat((int) wire.getUnsignedByte(3)).as("PDO").isEqualTo(128);
         assertThat(wire.getIntLE(4)).as("PLEN").isEqualTo(228);
         EmbeddedChannel dec = new EmbeddedChannel(new PduDecoder(PduType.Direction.H2C, new ConnectionParams()));

@@ -6,6 +6,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.internal.PlatformDependent;
 import io.nvmpath.fabric.nvme.Sqe;
+import io.nvmpath.fabric.testing.PduWire;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -66,7 +67,7 @@ class PduDecoderZeroCopyTest {
 
     private static void decodeSplit(Pdu original, PduType.Direction receiver, ConnectionParams p, int[] cuts) {
         ByteBuf expected = ((Pdu.DataPdu) original).data().retainedDuplicate();
-        ByteBuf wire = PduCodecTest.encode(original, p);
+        ByteBuf wire = PduWire.encode(original, p);
         List<ByteBuf> reads = reads(wire, cuts);
         List<long[]> ranges = ranges(reads);
         wire.release();
@@ -117,7 +118,7 @@ class PduDecoderZeroCopyTest {
     }
 
     private static int encodedLength(Pdu pdu, ConnectionParams p) {
-        ByteBuf wire = PduCodecTest.encode(pdu, p);
+        ByteBuf wire = PduWire.encode(pdu, p);
         int n = wire.readableBytes();
         wire.release();
         return n;

@@ -189,7 +189,10 @@ class AdminServerTest {
             an empty body             | /api/v1/ports/1/fault         | ''                                        | the body must be a JSON object
             an unknown fault          | /api/v1/ports/1/fault         | '{"fault": "melt"}'                       | unknown fault 'melt' (none, down, blackhole, delay MS, fail N STATUS, throttle RATE)
             a throttle in decimal MB  | /api/v1/ports/1/fault         | '{"fault": "throttle 50MB/s"}'            | bad fault 'throttle 50MB/s': MB/s is a decimal unit; say 50MiB/s
-            a delay without its time  | /api/v1/ports/1/fault         | '{"fault": "delay"}'                      | bad fault 'delay': expected delay MS or fail N STATUS
+            a delay without its time  | /api/v1/ports/1/fault         | '{"fault": "delay"}'                      | bad fault 'delay': expected delay MS, a whole number of milliseconds 0..600000
+            a word after the delay    | /api/v1/ports/1/fault         | '{"fault": "delay 100 garbage"}'          | bad fault 'delay 100 garbage': unexpected 'garbage' after 'delay 100' (expected delay MS
+            a delay with a unit       | /api/v1/ports/1/fault         | '{"fault": "delay 100ms"}'                | bad fault 'delay 100ms': '100ms' is not a whole number of milliseconds
+            a word after down         | /api/v1/ports/1/fault         | '{"fault": "down please"}'                | bad fault 'down please': unexpected 'please' after 'down' (expected down)
             a status that is success  | /api/v1/ports/1/fault         | '{"fault": "fail 1 0"}'                   | status 0x0 is not an error status
             """)
     void should_answer_400_with_the_reason_for(String what, String path, String body, String error) throws Exception {

@@ -188,7 +188,8 @@ class TargetCommandsTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             melt         | unknown fault 'melt'
-            delay        | bad fault 'delay': expected delay MS or fail N STATUS
+            delay        | bad fault 'delay': expected delay MS, a whole number of milliseconds 0..600000
+            delay 100 garbage | bad fault 'delay 100 garbage': unexpected 'garbage' after 'delay 100'
             fail 1 0     | status 0x0 is not an error status
             throttle 2000 | bad fault 'throttle 2000': expected throttle RATE, a whole number with iops
             """)
