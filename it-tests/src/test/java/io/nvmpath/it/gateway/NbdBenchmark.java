@@ -48,10 +48,26 @@ class NbdBenchmark {
             .split(",")).stream().filter(t -> !t.isBlank()).toList();
     /** Another build's launcher (bin/nvmpath of an older checkout) for a before/after row: -Dnvmpath.bench.before=PATH. */
     private static final String BEFORE = System.getProperty("nvmpath.bench.before");
+    /**
+     * Gateway rows with other JVM options, {@code -Dnvmpath.bench.variants="small-heap=-Xmx128m;g1=-XX:+UseG1GC"}: a
+     * name, then the options the launcher gets as NVMPATH_JAVA_OPTS (an experiment's knob, compared in the same run).
+     */
+    private static final Map<String, String> VARIANTS = variants(System.getProperty("nvmpath.bench.variants", ""));
     /** -Dnvmpath.bench.jfr=true: each gateway records a JFR profile; its hot methods are printed at the end. */
     private static final boolean JFR = Boolean.getBoolean("nvmpath.bench.jfr");
 
     private static BenchProcesses procs;
+
+    private static Map<String, String> variants(String spec) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String v : spec.split(";")) {
+            int eq = v.indexOf('=');
+            if (!v.isBlank() && eq > 0) {
+                m.put(v.substring(0, eq).strip(), v.substring(eq + 1).strip());
+            }
+        }
+        return m;
+    }
 
     /** One NBD server under test; {@code process} (or null) is the one whose CPU time is its cost. */
     private record Server(String name, String uri, Process process) {
@@ -86,6 +102,12 @@ class NbdBenchmark {
     /** As above, run by {@code launcher}, on {@code transport} (null: the process's own choice). */
     private static Server gateway(String name, int targetPort1, int targetPort2, int paths, String launcher,
                                   String transport) throws Exception {
+        return gateway(name, targetPort1, targetPort2, paths, launcher, transport, null);
+    }
+
+    /** As above, with {@code javaOpts} (or null) as the launcher's NVMPATH_JAVA_OPTS. */
+    private static Server gateway(String name, int targetPort1, int targetPort2, int paths, String launcher,
+                                  String transport, String javaOpts) throws Exception {
         int nbd = BenchProcesses.freePort();
         Path cfg = procs.dir().resolve(name + ".yaml");
         String portals = "  - {traddr: 127.0.0.1, trsvcid: " + targetPort1 + ", subnqn: \"" + NQN + "\"}\n"
@@ -96,9 +118,13 @@ class NbdBenchmark {
         if (transport != null) {
             env.put("NVMPATH_TRANSPORT", transport);
         }
+        String opts = javaOpts == null ? "" : javaOpts;
         if (JFR) {
-            env.put("NVMPATH_JAVA_OPTS", "-XX:StartFlightRecording=filename=" + procs.dir().resolve(name + ".jfr")
-                    + ",settings=profile,dumponexit=true");
+            opts += " -XX:StartFlightRecording=filename=" + procs.dir().resolve(name + ".jfr")
+                    + ",settings=profile,dumponexit=true";
+        }
+        if (!opts.isBlank()) {
+            env.put("NVMPATH_JAVA_OPTS", opts.strip());
         }
         Process p = procs.spawn(name, List.of(launcher, "serve", "--config", cfg.toString()), env);
         procs.awaitPort(nbd, p, name);
@@ -125,6 +151,10 @@ class NbdBenchmark {
         servers.add(gateway("gateway-pinned", t1, t2, 1).named("serve (pinned to 1 path)"));
         for (String t : TRANSPORTS) {
             servers.add(gateway("gateway-" + t, t1, t2, 2, Peers.launcher(), t).named("serve (head), " + t));
+        }
+        for (Map.Entry<String, String> v : VARIANTS.entrySet()) {
+            servers.add(gateway("gateway-" + v.getKey(), t1, t2, 2, Peers.launcher(), null, v.getValue())
+                    .named("serve (head), " + v.getKey()));
         }
         if (BEFORE != null) {
             servers.add(gateway("gateway-before", t1, t2, 2, BEFORE, null).named("serve (head), before"));
