@@ -18,6 +18,8 @@ final class HeadRequest implements NvmeRequest.FailureInterceptor {
     int failovers;
     /** When it began waiting for a usable path (the head's clock); meaningful while queued. */
     long waitingSinceNanos;
+    /** The fence it waits behind, a write lost with its path; null for every other request. */
+    volatile WriteFence fence;
 
     HeadRequest(NamespaceHead head, NvmeRequest request) {
         this.head = head;
@@ -27,6 +29,12 @@ final class HeadRequest implements NvmeRequest.FailureInterceptor {
     @Override
     public boolean intercept(NvmeRequest r) {
         return head.failed(this);
+    }
+
+    /** Whether a fence still holds it back. */
+    boolean fenced() {
+        WriteFence f = fence;
+        return f != null && !f.released();
     }
 
     long dataLength() {

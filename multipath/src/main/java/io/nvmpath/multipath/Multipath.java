@@ -228,7 +228,7 @@ public final class Multipath implements AutoCloseable {
 
     /** A controller of {@code nqn} is connected: link it to its subsystem and join its namespaces. */
     CompletableFuture<Void> controllerConnected(ControllerPathIo cio, String nqn) {
-        MultipathSubsystem s = subsystems.computeIfAbsent(nqn, k -> new MultipathSubsystem(k, options.ioPolicy(), this));
+        MultipathSubsystem s = subsystems.computeIfAbsent(nqn, k -> new MultipathSubsystem(k, options, this, exec, clock));
         s.controllers.add(cio);
         owner.put(cio, s);
         return scan.scan(cio);

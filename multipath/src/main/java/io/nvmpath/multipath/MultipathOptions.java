@@ -18,51 +18,68 @@ import java.time.Duration;
  * @param failback when a path that came back is used again
  * @param failbackDelay the delay for {@link FailbackMode#DELAYED}
  * @param delayedRemoval how long a head outlives its last path, queueing I/O (0 = removed at once)
+ * @param writeFailover initial write failover of every subsystem: whether writes whose outcome a lost
+ *                      path left unknown wait until that controller can no longer execute them
+ * @param unreportedQuiesceTime the Command Quiesce Time assumed for a controller that reports none
+ *                              (CQT 0): how long it may still execute commands after it noticed the loss
  * @param controller options for every controller the layer connects
  */
 public record MultipathOptions(IoPolicy ioPolicy, Duration noPathTimeout, int maxRetries, int maxFailovers,
                                long requeueLimitBytes, int marginalFailures, Duration marginalWindow,
                                Duration marginalHold, FailbackMode failback, Duration failbackDelay,
-                               Duration delayedRemoval, ControllerOptions controller) {
+                               Duration delayedRemoval, WriteFailover writeFailover, Duration unreportedQuiesceTime,
+                               ControllerOptions controller) {
 
     public static MultipathOptions defaults() {
         return new MultipathOptions(IoPolicy.NUMA, Duration.ofSeconds(30), 5, 16, 64L << 20, 3,
                 Duration.ofSeconds(10), Duration.ofSeconds(30), FailbackMode.IMMEDIATE, Duration.ofSeconds(10),
-                Duration.ZERO, new ControllerOptions());
+                Duration.ZERO, WriteFailover.SAFE, Duration.ofSeconds(1), new ControllerOptions());
     }
 
     public MultipathOptions withIoPolicy(IoPolicy p) {
         return new MultipathOptions(p, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes, marginalFailures,
-                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, controller);
+                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
     }
 
     public MultipathOptions withNoPathTimeout(Duration d) {
         return new MultipathOptions(ioPolicy, d, maxRetries, maxFailovers, requeueLimitBytes, marginalFailures,
-                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, controller);
+                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
     }
 
     public MultipathOptions withMarginal(int failures, Duration window, Duration hold) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes, failures,
-                window, hold, failback, failbackDelay, delayedRemoval, controller);
+                window, hold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
     }
 
     public MultipathOptions withFailback(FailbackMode mode, Duration delay) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
-                marginalFailures, marginalWindow, marginalHold, mode, delay, delayedRemoval, controller);
+                marginalFailures, marginalWindow, marginalHold, mode, delay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
     }
 
     public MultipathOptions withDelayedRemoval(Duration d) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
-                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, d, controller);
+                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, d, writeFailover, unreportedQuiesceTime, controller);
     }
 
     public MultipathOptions withRequeueLimitBytes(long bytes) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, bytes, marginalFailures,
-                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, controller);
+                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
     }
 
     public MultipathOptions withController(ControllerOptions c) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
-                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, c);
+                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, c);
+    }
+
+    public MultipathOptions withWriteFailover(WriteFailover w) {
+        return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
+                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, w,
+                unreportedQuiesceTime, controller);
+    }
+
+    public MultipathOptions withUnreportedQuiesceTime(Duration d) {
+        return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
+                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover,
+                d, controller);
     }
 }

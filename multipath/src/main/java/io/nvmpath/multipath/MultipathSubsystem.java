@@ -4,6 +4,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.LongSupplier;
 
 /**
  * The controllers of one NVM subsystem (linked by subsystem NQN) and the namespace heads they share,
@@ -28,12 +30,17 @@ public final class MultipathSubsystem {
     final List<PathIo> controllers = new CopyOnWriteArrayList<>();
     private final List<Refusal> refused = new CopyOnWriteArrayList<>();
     private volatile IoPolicy ioPolicy;
+    private volatile WriteFailover writeFailover;
+    private final WriteFences fences;
     private volatile String preferredPath;
 
-    MultipathSubsystem(String nqn, IoPolicy ioPolicy, Multipath manager) {
+    MultipathSubsystem(String nqn, MultipathOptions options, Multipath manager, ScheduledExecutorService exec,
+                       LongSupplier clock) {
         this.nqn = nqn;
-        this.ioPolicy = ioPolicy;
+        this.ioPolicy = options.ioPolicy();
+        this.writeFailover = options.writeFailover();
         this.manager = manager;
+        this.fences = new WriteFences(this, options, exec, clock);
     }
 
     public String nqn() {
@@ -42,6 +49,19 @@ public final class MultipathSubsystem {
 
     public IoPolicy ioPolicy() {
         return ioPolicy;
+    }
+
+    public WriteFailover writeFailover() {
+        return writeFailover;
+    }
+
+    /** Switches the write failover; applies to writes lost from now on. */
+    public void writeFailover(WriteFailover w) {
+        this.writeFailover = w;
+    }
+
+    WriteFences fences() {
+        return fences;
     }
 
     /** Switches the iopolicy; takes effect with the next I/O (the manager re-evaluates the heads). */

@@ -1,5 +1,6 @@
 package io.nvmpath.multipath;
 
+import io.nvmpath.fabric.host.ControllerInstance;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportException;
 import io.nvmpath.fabric.nvme.IdentifyController;
@@ -57,6 +58,8 @@ public final class NamespaceHead {
     final LongAdder retries = new LongAdder();
     final LongAdder noPathWaits = new LongAdder();
     final LongAdder noPathFailures = new LongAdder();
+    /** Writes held behind a fence after their path was lost, ever. */
+    final LongAdder fencedWrites = new LongAdder();
 
     NamespaceHead(MultipathSubsystem subsystem, int nsid, NamespaceIds ids, long blocks, int lbaSize,
                   MultipathOptions options, ScheduledExecutorService exec, LongSupplier clock) {
@@ -227,6 +230,15 @@ public final class NamespaceHead {
             case FAILOVER -> {
                 r.failovers++;
                 failovers.increment();
+                ControllerInstance lost = req.lostOn();
+                if (lost != null && subsystem.writeFailover() == WriteFailover.SAFE && WriteFences.hasSideEffects(req)) {
+                    if (p != null) {
+                        p.failoversFrom.increment();
+                        refresh();
+                    }
+                    // the controller may still execute it: it waits until that controller cannot
+                    return onManagement(r, () -> subsystem.fences().fence(r, lost), 0);
+                }
                 if (p != null) {
                     p.failoversFrom.increment();
                     if (Status.isAnaError(req.status())) {
@@ -259,6 +271,18 @@ public final class NamespaceHead {
     }
 
     // ---- no usable path -----------------------------------------------------------------------
+
+    /** Queues a fenced write: it counts against the requeue's bounds and the no-path timeout. On the management executor. */
+    void hold(HeadRequest r) {
+        if (!requeue.offer(r, clock.getAsLong())) {
+            noPathFailures.increment();
+            r.request.fail(Status.INTERNAL | Status.DNR, new TransportException("write fenced after its path to namespace "
+                    + nsid + " of " + subsystem.nqn() + " was lost, and the requeue limit is reached ("
+                    + requeue.limitBytes() + " bytes or " + RequeueQueue.MAX_QUEUED + " requests)"));
+            return;
+        }
+        fencedWrites.increment();
+    }
 
     private void noPath(HeadRequest r) {
         if (!mayRecover()) {
@@ -378,6 +402,11 @@ public final class NamespaceHead {
 
     int queuedCount() {
         return requeue.size();
+    }
+
+    /** Requests held back by a write fence now. */
+    int fencedCount() {
+        return requeue.fencedCount();
     }
 
     long queuedBytes() {

@@ -36,13 +36,27 @@ final class RequeueQueue {
         return true;
     }
 
-    /** The oldest waiting request, taken off; null when none waits. */
+    /** The oldest waiting request no fence holds back, taken off; null when there is none. */
     synchronized HeadRequest poll() {
-        HeadRequest r = waiting.pollFirst();
-        if (r != null) {
-            bytes -= r.dataLength();
+        Iterator<HeadRequest> it = waiting.iterator();
+        while (it.hasNext()) {
+            HeadRequest r = it.next();
+            if (!r.fenced()) {
+                it.remove();
+                bytes -= r.dataLength();
+                return r;
+            }
         }
-        return r;
+        return null;
+    }
+
+    /** Requests held back by a fence now. */
+    synchronized int fencedCount() {
+        int n = 0;
+        for (HeadRequest r : waiting) {
+            n += r.fenced() ? 1 : 0;
+        }
+        return n;
     }
 
     /** Takes off the requests that waited {@code limitNanos} or longer at {@code now} (all when {@code all}). */

@@ -1,6 +1,7 @@
 package io.nvmpath.multipath;
 
 import io.nvmpath.fabric.host.Completions;
+import io.nvmpath.fabric.host.ControllerInstance;
 import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.nvme.Status;
@@ -79,6 +80,16 @@ final class ScriptedPath implements PathIo {
             throw new AssertionError(id + " has nothing outstanding");
         }
         Completions.complete(r, status);
+        return r;
+    }
+
+    /** Aborts the oldest outstanding command as its queue does when the association {@code on} is lost. */
+    NvmeRequest loseNext(ControllerInstance on) {
+        NvmeRequest r = outstanding.pollFirst();
+        if (r == null) {
+            throw new AssertionError(id + " has nothing outstanding");
+        }
+        Completions.lost(r, on);
         return r;
     }
 

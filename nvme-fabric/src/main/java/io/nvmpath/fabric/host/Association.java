@@ -59,6 +59,7 @@ final class Association {
     private volatile int cntlid = -1;
     private volatile long maxTransferBytes = Long.MAX_VALUE;
     private int generation;
+    private volatile ControllerInstance instance;
 
     Association(TransportAddress address, String subsystemNqn, ControllerOptions options, EventLoopGroup group,
                 ManagementLoop mgmt, PathStats stats, QueueFailure onFailure) {
@@ -86,6 +87,11 @@ final class Association {
 
     IdentifyController identity() {
         return identity;
+    }
+
+    /** The controller instance of the association set up last (or being set up), null before the first. */
+    ControllerInstance instance() {
+        return instance;
     }
 
     long cap() {
@@ -124,6 +130,9 @@ final class Association {
      */
     CompletableFuture<Integer> establish() {
         int gen = ++generation;
+        ControllerInstance inst = new ControllerInstance(address, subsystemNqn,
+                discovery ? 0 : options.keepAliveTimeout().toMillis(), options.scheduler());
+        instance = inst;
         EventExecutor exec = mgmt.eventLoop();
         HostQueue.Owner owner = (q, reason) -> mgmt.execute(() -> onFailure.failed(gen, reason));
         return ConnectionInit.open(mgmt.eventLoop(), address, 0, options.adminQueueSize(), options, owner)
@@ -134,11 +143,13 @@ final class Association {
                         throw new TransportException("association abandoned");
                     }
                     adminQueue = q;
+                    q.instance(inst);
                     return fabricsConnect(q, 0, options.adminQueueSize() - 1, 0xFFFF);
                 }, exec)
                 .thenComposeAsync(cid -> {
                     requireCurrent(gen);
                     cntlid = cid;
+                    inst.cntlid(cid);
                     return internalAdmin(Commands.propertyGet(Opcodes.PROP_CAP, true), "Property Get CAP");
                 }, exec)
                 .thenComposeAsync(capReq -> {
@@ -164,6 +175,7 @@ final class Association {
                                 + ", not " + subsystemNqn);
                     }
                     identity = id;
+                    inst.identity(id);
                     maxTransferBytes = mdtsBytes(id.mdts(), cap);
                     return discovery ? CompletableFuture.<Void>completedFuture(null) : connectIoQueues(gen, owner, id);
                 }, exec)
@@ -260,6 +272,7 @@ final class Association {
      * loops in turn), each of at most MQES entries.
      */
     private CompletableFuture<Void> connectIoQueues(int gen, HostQueue.Owner owner, IdentifyController id) {
+        ControllerInstance inst = instance;
         int wanted = options.ioQueues() > 0 ? options.ioQueues() : Math.max(1, countLoops());
         int mqes = (int) (cap & 0xFFFF) + 1;
         int size = Math.min(options.ioQueueSize(), mqes);
@@ -278,6 +291,7 @@ final class Association {
                         EventLoop loop = group.next();
                         all.add(ConnectionInit.open(loop, address, qid, size, options, owner).thenCompose(q -> {
                             opened.add(q);
+                            q.instance(inst);
                             return fabricsConnect(q, thisQid, size - 1, cntlid).thenApply(x -> {
                                 q.ioInCapsule(inCapsule);
                                 q.stats(stats);

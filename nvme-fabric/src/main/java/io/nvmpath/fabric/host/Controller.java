@@ -101,6 +101,11 @@ public final class Controller implements AutoCloseable {
         return association.identity();
     }
 
+    /** The controller instance of the current association (a reconnect makes a new one); null before the first. */
+    public ControllerInstance instance() {
+        return association.instance();
+    }
+
     /** The controller ID the target assigned to this association. */
     public int cntlid() {
         return association.cntlid();

@@ -82,6 +82,10 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private int ioInCapsule;
     private PathStats stats;
     private volatile long lastCompletionNanos;
+    /** When a PDU was last written to the connection ({@link #scheduler} time), 0 before any. */
+    private volatile long lastSentNanos;
+    /** The association this queue belongs to, once it is part of one; aborted commands are marked lost on it. */
+    private ControllerInstance instance;
 
     HostQueue(EventLoop loop, int qid, int size, TransportAddress address, ControllerOptions options,
               ConnectionParams params, Owner owner) {
@@ -116,6 +120,20 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
 
     long lastCompletionNanos() {
         return lastCompletionNanos;
+    }
+
+    long lastSentNanos() {
+        return lastSentNanos;
+    }
+
+    /** Joins the queue to its association (on any thread, before the queue carries its commands). */
+    void instance(ControllerInstance i) {
+        if (loop.inEventLoop()) {
+            instance = i;
+            i.add(this);
+        } else {
+            loop.execute(() -> instance(i));
+        }
     }
 
     EventLoop eventLoop() {
@@ -211,6 +229,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     }
 
     private void write(Object msg) {
+        lastSentNanos = scheduler.nanoTime();
         ctx.write(msg, ctx.voidPromise());
         if (!flushScheduled) {
             flushScheduled = true;
@@ -438,8 +457,14 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             sweeper.cancel(false);
         }
         TransportException cause = new TransportException(closeReason != null ? closeReason : "connection closed");
+        ControllerInstance lost = instance;
+        if (lost != null) {
+            lost.lost();
+        }
         for (int i = 0; i < slots.depth(); i++) {
-            if (slots.get(i) != null) {
+            NvmeRequest r = slots.get(i);
+            if (r != null) {
+                r.lostOn(lost); // it reached the wire and no completion came back: the target may still run it
                 complete(i, Status.HOST_ABORTED_CMD, 0, 0, cause);
             }
         }

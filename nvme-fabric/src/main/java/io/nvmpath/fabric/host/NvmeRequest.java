@@ -51,6 +51,7 @@ public final class NvmeRequest {
     private Callback callback;
     private long timeoutNanos = -1;
     private FailureInterceptor interceptor;
+    private ControllerInstance lostOn;
     private long submitNanos;
 
     // result, set by the transport before the callback runs
@@ -139,6 +140,19 @@ public final class NvmeRequest {
         return this;
     }
 
+    /**
+     * The association this command was outstanding on when that association was lost: it reached the
+     * wire and no completion came back, so the controller may still execute it. Null when the command
+     * never left this host or got an answer. Cleared on resubmission.
+     */
+    public ControllerInstance lostOn() {
+        return lostOn;
+    }
+
+    void lostOn(ControllerInstance instance) {
+        this.lostOn = instance;
+    }
+
     /** The path layer's failure hook, which is also its note of the request; null when none. */
     public FailureInterceptor interceptor() {
         return interceptor;
@@ -216,6 +230,7 @@ public final class NvmeRequest {
         cause = null;
         received = 0;
         solicited = 0;
+        lostOn = null;
         if (readData != null) {
             ReferenceCountUtil.safeRelease(readData);
             readData = null;
