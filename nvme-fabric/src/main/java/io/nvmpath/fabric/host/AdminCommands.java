@@ -5,6 +5,8 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
 import io.nvmpath.fabric.nvme.AnaLog;
 import io.nvmpath.fabric.nvme.ChangedNamespaces;
+import io.nvmpath.fabric.nvme.CrossControllerReset;
+import io.nvmpath.fabric.nvme.CrossControllerResetLog;
 import io.nvmpath.fabric.nvme.IdentifyController;
 import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import io.nvmpath.fabric.nvme.NamespaceIds;
@@ -22,8 +24,9 @@ import static io.nvmpath.fabric.host.CommandFutures.unwrap;
 
 /**
  * The typed admin commands a path layer asks of a LIVE controller: Identify (controller, namespace,
- * active namespace list, namespace identification descriptors) and Get Log Page (ANA, Changed
- * Namespace List, or any page read in pieces the controller's MDTS allows). Each is a future of the
+ * active namespace list, namespace identification descriptors), Get Log Page (ANA, Changed
+ * Namespace List, Cross-Controller Reset, or any page read in pieces the controller's MDTS allows)
+ * and Cross-Controller Reset. Each is a future of the
  * parsed structure; the data buffer is released once parsed.
  *
  * <p>Any thread: commands go through the controller's admin submission, which refuses them unless LIVE.
@@ -131,6 +134,16 @@ final class AdminCommands {
             return offset + n >= size ? CompletableFuture.completedFuture((ByteBuf) acc)
                     : readLogFrom(lid, lsp, nsid, offset + n, size, chunk, what, acc);
         });
+    }
+
+    CompletableFuture<CrossControllerReset.Result> crossControllerReset(CrossControllerReset ccr) {
+        return admin(Commands.crossControllerReset(ccr), "Cross-Controller Reset of controller " + ccr.icid())
+                .thenApply(r -> CrossControllerReset.Result.fromDw0(r.result0()));
+    }
+
+    CompletableFuture<CrossControllerResetLog> crossControllerResetLog(boolean removeCompleted) {
+        return read(Commands.crossControllerResetLog(removeCompleted), "Get Log Page Cross-Controller Reset",
+                CrossControllerResetLog::parse);
     }
 
     CompletableFuture<ChangedNamespaces> changedNamespaces() {

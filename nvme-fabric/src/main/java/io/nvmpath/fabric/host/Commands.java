@@ -1,6 +1,8 @@
 package io.nvmpath.fabric.host;
 
 import io.netty.buffer.ByteBuf;
+import io.nvmpath.fabric.nvme.CrossControllerReset;
+import io.nvmpath.fabric.nvme.CrossControllerResetLog;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.nvme.Sqe;
 
@@ -110,6 +112,21 @@ public final class Commands {
 
     public static NvmeRequest keepAlive() {
         return NvmeRequest.noData(Sqe.of(Opcodes.ADMIN_KEEP_ALIVE));
+    }
+
+    /**
+     * Cross-Controller Reset (admin 38h) of the controller {@code ccr} names, to be sent to another
+     * controller of the same subsystem; the result is in dword 0 ({@link CrossControllerReset.Result}).
+     */
+    public static NvmeRequest crossControllerReset(CrossControllerReset ccr) {
+        return NvmeRequest.noData(ccr.toSqe());
+    }
+
+    /** Get Log Page Cross-Controller Reset (1Eh), the whole page; {@code removeCompleted} sets RMC. */
+    public static NvmeRequest crossControllerResetLog(boolean removeCompleted) {
+        return getLogPage(Opcodes.LOG_CROSS_CONTROLLER_RESET,
+                removeCompleted ? CrossControllerResetLog.LSP_REMOVE_COMPLETED : 0, false, 0,
+                0, CrossControllerResetLog.SIZE);
     }
 
     // ---- NVM I/O ------------------------------------------------------------------------------

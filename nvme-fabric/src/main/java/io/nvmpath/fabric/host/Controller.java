@@ -4,6 +4,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoopGroup;
 import io.nvmpath.fabric.nvme.AnaLog;
 import io.nvmpath.fabric.nvme.ChangedNamespaces;
+import io.nvmpath.fabric.nvme.CrossControllerReset;
+import io.nvmpath.fabric.nvme.CrossControllerResetLog;
 import io.nvmpath.fabric.nvme.IdentifyController;
 import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import io.nvmpath.fabric.nvme.NamespaceIds;
@@ -275,6 +277,23 @@ public final class Controller implements AutoCloseable {
      */
     public CompletableFuture<ByteBuf> readLog(int lid, int lsp, int nsid, int size, String what) {
         return commands.readLog(lid, lsp, nsid, size, what);
+    }
+
+    /**
+     * Asks this controller to reset another controller of its subsystem (TP8028), the one {@code ccr}
+     * names by CNTLID, CIU and CIRN (take them from that controller's {@link #identity()} while it was
+     * LIVE). The result says whether the reset is done ({@link CrossControllerReset.Result#immediate()});
+     * when it is not, a Cross-Controller Reset Completed notice (if enabled) and the log tell when it is.
+     * The future fails with {@link NvmeException} on an error status, e.g.
+     * {@link Status#CCR_LIMIT_EXCEEDED}.
+     */
+    public CompletableFuture<CrossControllerReset.Result> crossControllerReset(CrossControllerReset ccr) {
+        return commands.crossControllerReset(ccr);
+    }
+
+    /** Reads the Cross-Controller Reset log; {@code removeCompleted} (RMC) drops the finished entries. */
+    public CompletableFuture<CrossControllerResetLog> crossControllerResetLog(boolean removeCompleted) {
+        return commands.crossControllerResetLog(removeCompleted);
     }
 
     /** Reads (and so clears) the Changed Namespace List log. */

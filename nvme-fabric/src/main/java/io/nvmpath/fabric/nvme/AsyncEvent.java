@@ -5,7 +5,7 @@ package io.nvmpath.fabric.nvme;
  *
  * @param type event type (bits 2:0): 0 error, 1 SMART/health, 2 notice, 6 I/O command set, 7 vendor
  * @param info event information (bits 15:8); for notices: 00h namespace attribute changed,
- *             03h ANA change, F0h discovery log page change
+ *             03h ANA change, F0h discovery log page change, F4h Cross-Controller Reset completed
  * @param logPage the log page to read to clear the event (bits 23:16)
  */
 public record AsyncEvent(int type, int info, int logPage) {
@@ -15,10 +15,14 @@ public record AsyncEvent(int type, int info, int logPage) {
     public static final int NOTICE_NS_CHANGED = 0x00;
     public static final int NOTICE_ANA_CHANGE = 0x03;
     public static final int NOTICE_DISCOVERY_CHANGE = 0xF0;
+    /** A Cross-Controller Reset this controller reported in progress has completed (read log 1Eh). */
+    public static final int NOTICE_CCR_COMPLETED = 0xF4;
 
     /** Async Event Configuration bits (Set Features 0Bh) matching OAES bits of Identify Controller. */
     public static final int CFG_NS_ATTR = 1 << 8;
     public static final int CFG_ANA_CHANGE = 1 << 11;
+    /** Cross-Controller Reset Completed Notice (CCRCN). */
+    public static final int CFG_CCR_COMPLETED = 1 << 20;
     public static final int CFG_DISCOVERY_CHANGE = 1 << 31;
 
     public static AsyncEvent fromResult(int dw0) {
@@ -41,6 +45,10 @@ public record AsyncEvent(int type, int info, int logPage) {
         return type == TYPE_NOTICE && info == NOTICE_DISCOVERY_CHANGE;
     }
 
+    public boolean isCrossControllerResetCompleted() {
+        return type == TYPE_NOTICE && info == NOTICE_CCR_COMPLETED;
+    }
+
     @Override
     public String toString() {
         String what = switch (type) {
@@ -48,6 +56,7 @@ public record AsyncEvent(int type, int info, int logPage) {
                 case NOTICE_NS_CHANGED -> "namespace attribute changed";
                 case NOTICE_ANA_CHANGE -> "ANA change";
                 case NOTICE_DISCOVERY_CHANGE -> "discovery log change";
+                case NOTICE_CCR_COMPLETED -> "cross-controller reset completed";
                 default -> String.format("notice 0x%02x", info);
             };
             case TYPE_ERROR -> String.format("error 0x%02x", info);

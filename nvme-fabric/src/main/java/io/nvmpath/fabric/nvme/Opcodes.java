@@ -12,6 +12,8 @@ public final class Opcodes {
     public static final int ADMIN_GET_FEATURES = 0x0A;
     public static final int ADMIN_ASYNC_EVENT = 0x0C;
     public static final int ADMIN_KEEP_ALIVE = 0x18;
+    /** Cross-Controller Reset (TP8028): sent to one controller, resets another of the same subsystem. */
+    public static final int ADMIN_CROSS_CONTROLLER_RESET = 0x38;
 
     // NVM command set
     public static final int NVM_FLUSH = 0x00;
@@ -39,6 +41,8 @@ public final class Opcodes {
     public static final int LOG_ERROR = 0x01;
     public static final int LOG_CHANGED_NS = 0x04;
     public static final int LOG_ANA = 0x0C;
+    /** Cross-Controller Reset log (TP8028): the resets this controller was asked for; LSP bit 0 RMC. */
+    public static final int LOG_CROSS_CONTROLLER_RESET = 0x1E;
     public static final int LOG_DISCOVERY = 0x70;
 
     // Feature identifiers
@@ -64,6 +68,7 @@ public final class Opcodes {
             case ADMIN_GET_FEATURES -> "Get Features";
             case ADMIN_ASYNC_EVENT -> "Asynchronous Event Request";
             case ADMIN_KEEP_ALIVE -> "Keep Alive";
+            case ADMIN_CROSS_CONTROLLER_RESET -> "Cross-Controller Reset";
             case FABRICS -> "Fabrics";
             default -> String.format("admin opcode 0x%02x", opcode);
         };

@@ -32,6 +32,15 @@ public final class Status {
     public static final int CONNECT_INVALID_PARAM = 0x182;
     public static final int CONNECT_INVALID_HOST = 0x184;
     public static final int INVALID_LOG_PAGE = 0x109;
+    /**
+     * Cross-Controller Reset in Progress (SCT 1h SC 3Fh): this controller already has a reset of the
+     * impacted controller in progress.
+     */
+    public static final int CCR_IN_PROGRESS = 0x13F;
+    /** Cross-Controller Reset Log Page Full (SCT 1h SC 40h): no room for another entry. */
+    public static final int CCR_LOG_FULL = 0x140;
+    /** Cross-Controller Reset Limit Exceeded (SCT 1h SC 41h): CCRL resets already in progress. */
+    public static final int CCR_LIMIT_EXCEEDED = 0x141;
     /** Attempted Write to Read Only Range (command specific, SC 82h, of the NVM I/O commands; Connect reuses 0x182). */
     public static final int WRITE_TO_READ_ONLY_RANGE = 0x182;
 
@@ -86,6 +95,9 @@ public final class Status {
         NAMES.put(0x102, "Invalid Queue Size");
         NAMES.put(0x105, "Asynchronous Event Request Limit Exceeded");
         NAMES.put(INVALID_LOG_PAGE, "Invalid Log Page");
+        NAMES.put(CCR_IN_PROGRESS, "Cross-Controller Reset in Progress");
+        NAMES.put(CCR_LOG_FULL, "Cross-Controller Reset Log Page Full");
+        NAMES.put(CCR_LIMIT_EXCEEDED, "Cross-Controller Reset Limit Exceeded");
         NAMES.put(0x10D, "Feature Identifier Not Saveable");
         NAMES.put(0x10E, "Feature Not Changeable");
         NAMES.put(0x180, "Conflicting Attributes");

@@ -2,6 +2,7 @@ package io.nvmpath.fabric.host;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.nvmpath.fabric.nvme.CrossControllerReset;
 import io.nvmpath.fabric.nvme.Sqe;
 import org.junit.jupiter.api.Test;
 
@@ -87,5 +88,40 @@ class CommandsTest {
         assertThat(dsm.cdw(11) & 0x4).as("AD").isNotZero();
         assertThat(ranges.getLongLE(16 + 8)).isEqualTo(200);
         ranges.release();
+    }
+
+    @Test
+    void cross_controller_reset_puts_icid_and_ciu_in_cdw10_and_cirn_in_cdw12_and_13() {
+        CrossControllerReset ccr = new CrossControllerReset(0x1234, 0xA5, 0x0102030405060708L);
+        NvmeRequest r = Commands.crossControllerReset(ccr);
+        ByteBuf b = bytes(r.sqe());
+        assertThat(b.getUnsignedByte(0)).as("opcode").isEqualTo((short) 0x38);
+        assertThat(b.getUnsignedShortLE(40)).as("ICID, CDW10 15:0").isEqualTo(0x1234);
+        assertThat(b.getUnsignedByte(42)).as("CIU, CDW10 23:16").isEqualTo((short) 0xA5);
+        assertThat(b.getUnsignedByte(43)).as("CDW10 31:24 reserved").isZero();
+        assertThat(b.getIntLE(44)).as("CDW11 reserved").isZero();
+        assertThat(b.getLongLE(48)).as("CIRN, CDW12 low and CDW13 high").isEqualTo(0x0102030405060708L);
+        assertThat(r.direction()).isEqualTo(NvmeRequest.Direction.NONE);
+        assertThat(CrossControllerReset.from(Sqe.decode(b, 0))).as("what the target reads").isEqualTo(ccr);
+        b.release();
+        CrossControllerReset high = new CrossControllerReset(1, 0xFF, -2L);
+        assertThat(CrossControllerReset.from(high.toSqe())).isEqualTo(high);
+    }
+
+    @Test
+    void cross_controller_reset_result_decodes_irs_v_and_clri_from_dword_0() {
+        assertThat(CrossControllerReset.Result.fromDw0(0x7)).isEqualTo(CrossControllerReset.Result.RESET);
+        assertThat(CrossControllerReset.Result.fromDw0(0)).isEqualTo(CrossControllerReset.Result.IN_PROGRESS);
+        assertThat(CrossControllerReset.Result.fromDw0(0x1).immediate()).isTrue();
+        assertThat(CrossControllerReset.Result.RESET.dw0()).isEqualTo(0x7);
+    }
+
+    @Test
+    void cross_controller_reset_log_reads_the_whole_page_with_rmc_in_lsp_bit_0() {
+        Sqe s = Commands.crossControllerResetLog(true).sqe();
+        assertThat(s.cdw(10) & 0xFF).isEqualTo(0x1E);
+        assertThat((s.cdw(10) >>> 8) & 0x7F).as("LSP RMC").isEqualTo(1);
+        assertThat((s.cdw(10) >>> 16) & 0xFFFF).as("NUMDL").isEqualTo(4096 / 4 - 1);
+        assertThat((Commands.crossControllerResetLog(false).sqe().cdw(10) >>> 8) & 0x7F).isZero();
     }
 }

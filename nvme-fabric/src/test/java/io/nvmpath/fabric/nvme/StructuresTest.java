@@ -44,7 +44,8 @@ class StructuresTest {
         b.setIntLE(80, 0x00010400);
         b.setIntLE(92, (1 << 11) | (1 << 8));
         b.setIntLE(96, 0x4);
-        b.setShortLE(134, 3);
+        b.setShortLE(128, 3); // CRDT1
+        b.setShortLE(132, 7); // CRDT3
         b.setShortLE(320, 50);
         b.setByte(342, 10);
         b.setIntLE(344, 128);
@@ -63,6 +64,8 @@ class StructuresTest {
         assertThat(id.versionString()).isEqualTo("1.4.0");
         assertThat(id.trafficBasedKeepAlive()).isTrue();
         assertThat(id.retryDelayMillis(1)).isEqualTo(300);
+        assertThat(id.retryDelayMillis(2)).isZero();
+        assertThat(id.retryDelayMillis(3)).isEqualTo(700);
         assertThat(id.kas()).isEqualTo(50);
         assertThat(id.anatt()).isEqualTo(10);
         assertThat(id.anagrpmax()).isEqualTo(128);
@@ -70,6 +73,67 @@ class StructuresTest {
         assertThat(id.nn()).isEqualTo(1024);
         assertThat(id.subnqn()).isEqualTo("nqn.2026-11.test:sub1");
         assertThat(id.ioccsz()).isEqualTo(1028);
+    }
+
+    @Test
+    void identify_controller_reads_ciu_cirn_cqt_and_ccrl_of_rapid_path_failure_recovery() {
+        ByteBuf b = page(4096);
+        b.setShortLE(128, 1); // CRDT1 next to CIU: neither spills into the other
+        b.setByte(134, 0xFF); // CRCAP
+        b.setByte(135, 0xA7);
+        b.setLongLE(136, 0x8899AABBCCDDEEFFL);
+        b.setByte(144, 0xFF);
+        b.setShortLE(386, 1500);
+        b.setByte(1806, 0xFF); // DCTYPE
+        b.setByte(1807, 4);
+        IdentifyController id = IdentifyController.parse(b);
+        assertThat(id.ciu()).isEqualTo(0xA7);
+        assertThat(id.cirn()).isEqualTo(0x8899AABBCCDDEEFFL);
+        assertThat(id.cqt()).isEqualTo(1500);
+        assertThat(id.ccrl()).isEqualTo(4);
+        assertThat(id.crossControllerReset()).isTrue();
+        assertThat(id.retryDelayMillis(1)).isEqualTo(100);
+        assertThat(IdentifyController.parse(page(4096)).crossControllerReset())
+                .as("CCRL 0: a controller before TP8028").isFalse();
+    }
+
+    @Test
+    void cross_controller_reset_log_round_trips_through_its_8_byte_entries() {
+        CrossControllerResetLog log = new CrossControllerResetLog(List.of(
+                new CrossControllerResetLog.Entry(3, 0x11, 5, CrossControllerResetLog.ResetStatus.IN_PROGRESS, 0),
+                new CrossControllerResetLog.Entry(0xFFEF, 0xFE, 1, CrossControllerResetLog.ResetStatus.SUCCESS,
+                        CrossControllerResetLog.Entry.FLAG_VALIDATED | CrossControllerResetLog.Entry.FLAG_RESET_INITIATED)));
+        ByteBuf b = Unpooled.buffer(CrossControllerResetLog.SIZE);
+        buffers.add(b);
+        log.encode(b);
+        assertThat(b.readableBytes()).isEqualTo(8 + 2 * 8);
+        assertThat(b.getUnsignedShortLE(0)).as("NE").isEqualTo(2);
+        assertThat(b.getUnsignedShortLE(8 + 8)).as("ICID of the second").isEqualTo(0xFFEF);
+        assertThat(b.getUnsignedByte(8 + 8 + 2)).as("CIU").isEqualTo((short) 0xFE);
+        assertThat(b.getUnsignedShortLE(8 + 8 + 4)).as("ACID").isEqualTo(1);
+        assertThat(b.getUnsignedByte(8 + 8 + 6)).as("CCRS success").isEqualTo((short) 1);
+        assertThat(b.getUnsignedByte(8 + 8 + 7)).as("CCRF V|CLRI").isEqualTo((short) 3);
+        CrossControllerResetLog back = CrossControllerResetLog.parse(b);
+        assertThat(back).isEqualTo(log);
+        assertThat(back.entry(0xFFEF).validated()).isTrue();
+        assertThat(back.entry(0xFFEF).resetInitiated()).isTrue();
+        assertThat(back.entry(3).status()).isEqualTo(CrossControllerResetLog.ResetStatus.IN_PROGRESS);
+        assertThat(CrossControllerResetLog.MAX_ENTRIES).isEqualTo(511);
+    }
+
+    @Test
+    void cross_controller_reset_log_keeps_unknown_statuses_raw_and_refuses_entries_past_the_data() {
+        ByteBuf b = page(16);
+        b.setShortLE(0, 1);
+        b.setShortLE(8, 2).setByte(14, 9).setByte(15, 0x0C); // CCRS 9, RETRY 3
+        CrossControllerResetLog.Entry e = CrossControllerResetLog.parse(b).entry(2);
+        assertThat(e.status()).isNull();
+        assertThat(e.rawStatus()).isEqualTo(9);
+        assertThat(e.retry()).isEqualTo(3);
+        ByteBuf c = page(16);
+        c.setShortLE(0, 2);
+        assertThatThrownBy(() -> CrossControllerResetLog.parse(c)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("past the data");
     }
 
     @Test
@@ -188,6 +252,10 @@ class StructuresTest {
         assertThat(ana.logPage()).isEqualTo(0x0C);
         assertThat(AsyncEvent.fromResult(0x0070F002).isDiscoveryChange()).isTrue();
         assertThat(AsyncEvent.fromResult(0x00040002).isNamespaceChange()).isTrue();
+        AsyncEvent ccr = AsyncEvent.fromResult(0x001EF402);
+        assertThat(ccr.isCrossControllerResetCompleted()).isTrue();
+        assertThat(ccr.logPage()).isEqualTo(Opcodes.LOG_CROSS_CONTROLLER_RESET);
+        assertThat(ccr).hasToString("cross-controller reset completed (log page 0x1e)");
     }
 
     @Test
@@ -210,5 +278,10 @@ class StructuresTest {
         assertThat(Status.isPathError(Status.LBA_RANGE)).isFalse();
         assertThat(Status.isAnaError(Status.ANA_TRANSITION)).isTrue();
         assertThat(Status.crd(0x0800 | 0x302)).isEqualTo(1);
+        assertThat(Status.describe(Status.CCR_LIMIT_EXCEEDED | Status.DNR, Opcodes.ADMIN_CROSS_CONTROLLER_RESET))
+                .isEqualTo("Cross-Controller Reset Limit Exceeded (SCT 1h SC 41h DNR)");
+        assertThat(Status.describe(Status.CCR_IN_PROGRESS)).startsWith("Cross-Controller Reset in Progress");
+        assertThat(Status.describe(Status.CCR_LOG_FULL)).startsWith("Cross-Controller Reset Log Page Full");
+        assertThat(Opcodes.adminName(0x38)).isEqualTo("Cross-Controller Reset");
     }
 }
