@@ -38,11 +38,21 @@ final class WriteFence {
     private volatile boolean released;
     private volatile Method method;
     private volatile long releasedNanos;
+    /** The controller a Cross-Controller Reset was sent through, or null. */
+    private volatile String ccrVia;
 
     WriteFence(ControllerInstance lost, long openedNanos, long deadlineNanos) {
         this.lost = lost;
         this.openedNanos = openedNanos;
         this.deadlineNanos = deadlineNanos;
+    }
+
+    void ccrVia(String via) {
+        this.ccrVia = via;
+    }
+
+    String ccrVia() {
+        return ccrVia;
     }
 
     void add(NamespaceHead h) {

@@ -1,7 +1,11 @@
 package io.nvmpath.multipath;
 
+import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerInstance;
+import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.NvmeRequest;
+import io.nvmpath.fabric.nvme.CrossControllerReset;
+import io.nvmpath.fabric.nvme.CrossControllerResetLog;
 import io.nvmpath.fabric.nvme.IdentifyController;
 import io.nvmpath.fabric.nvme.Opcodes;
 import org.slf4j.Logger;
@@ -75,7 +79,7 @@ final class WriteFences {
 
     /** CQT as the controller reported it, in milliseconds (0: not reported). */
     static long cqtMillis(IdentifyController id) {
-        return 0;
+        return id == null ? 0 : id.cqt();
     }
 
     /** Fences {@code r}, lost on {@code lost}: it waits in its head's requeue until the fence is released. */
@@ -103,8 +107,75 @@ final class WriteFences {
                     TimeUnit.NANOSECONDS.toMillis(wait), lost.katoMillis(), quiesceText(lost));
             exec.schedule(() -> release(f, WriteFence.Method.TIME), wait, TimeUnit.NANOSECONDS);
         }
+        crossControllerReset(f);
         return f;
     }
+
+    // ---- Cross-Controller Reset -------------------------------------------------------------------
+
+    /**
+     * Asks another LIVE controller of the subsystem that supports it (CCRL not 0) to reset the lost
+     * instance, named by its CNTLID and the CIU and CIRN it reported: on success nothing it held
+     * can run any more and the fence is released at once. An instance whose identity lacks CIU, or a
+     * subsystem with no such controller, leaves the time rule alone to release it.
+     */
+    private void crossControllerReset(WriteFence f) {
+        IdentifyController lostId = f.lost.identity();
+        if (lostId == null || lostId.ciu() == 0 || f.lost.cntlid() < 0) {
+            return;
+        }
+        Controller via = null;
+        for (PathIo io : subsystem.controllers()) {
+            if (io instanceof ControllerPathIo cio) {
+                Controller c = cio.controller();
+                IdentifyController id = c.identity();
+                if (c.state() == ControllerState.LIVE && id != null && id.crossControllerReset()
+                        && c.cntlid() != f.lost.cntlid()) {
+                    via = c;
+                    break;
+                }
+            }
+        }
+        if (via == null) {
+            log.info("{}: no other live controller takes a Cross-Controller Reset of {}; the time rule releases its writes",
+                    subsystem.nqn(), f.lost);
+            return;
+        }
+        Controller c = via;
+        CrossControllerReset ccr = new CrossControllerReset(f.lost.cntlid(), lostId.ciu(), lostId.cirn());
+        f.ccrVia(c.address() + " cntlid " + c.cntlid());
+        c.crossControllerReset(ccr).whenCompleteAsync((result, err) -> {
+            if (err != null) {
+                log.warn("{}: Cross-Controller Reset of {} through {} failed: {}; the time rule releases its writes",
+                        subsystem.nqn(), f.lost, f.ccrVia(), Multipath.rootMessage(err));
+            } else if (result.immediate()) {
+                release(f, WriteFence.Method.CCR);
+            } else {
+                pollResetLog(f, c, ccr);
+            }
+        }, exec);
+    }
+
+    /** A reset in progress: reads the issuing controller's log until its entry says how it ended. */
+    private void pollResetLog(WriteFence f, Controller c, CrossControllerReset ccr) {
+        if (f.released()) {
+            return;
+        }
+        c.crossControllerResetLog(false).whenCompleteAsync((page, err) -> {
+            CrossControllerResetLog.Entry e = err == null ? page.entry(ccr.icid()) : null;
+            if (e != null && e.ciu() == ccr.ciu() && e.status() == CrossControllerResetLog.ResetStatus.SUCCESS) {
+                release(f, WriteFence.Method.CCR);
+            } else if (e != null && e.status() == CrossControllerResetLog.ResetStatus.FAILED) {
+                log.warn("{}: Cross-Controller Reset of {} through {} failed; the time rule releases its writes",
+                        subsystem.nqn(), f.lost, f.ccrVia());
+            } else if (!f.released() && c.state() == ControllerState.LIVE) {
+                exec.schedule(() -> pollResetLog(f, c, ccr), RESET_LOG_POLL_MILLIS, TimeUnit.MILLISECONDS);
+            }
+        }, exec);
+    }
+
+    /** How often the log of a reset in progress is read (besides the completion notice, which may be off). */
+    static final long RESET_LOG_POLL_MILLIS = 20;
 
     private String quiesceText(ControllerInstance lost) {
         long cqt = cqtMillis(lost.identity());
