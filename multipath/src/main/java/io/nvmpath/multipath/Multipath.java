@@ -92,6 +92,11 @@ public final class Multipath implements AutoCloseable {
         exec.execute(() -> s.heads().forEach(NamespaceHead::pathsChanged));
     }
 
+    /** Sets the write failover of a subsystem at run time; it applies to writes lost from then on. */
+    public void writeFailover(String nqn, WriteFailover w) {
+        require(nqn).writeFailover(w);
+    }
+
     /**
      * Prefers the paths through the portal at {@code address} ({@code traddr:trsvcid}, e.g.
      * "10.0.0.1:4420"); null clears.

@@ -114,7 +114,7 @@ public final class MultipathSubsystem {
 
     /** A snapshot for the API. */
     public MultipathView.Subsystem view() {
-        return new MultipathView.Subsystem(nqn, ioPolicy.label(), preferredPath,
+        return new MultipathView.Subsystem(nqn, ioPolicy.label(), preferredPath, writeFailover.label(),
                 heads().stream().map(NamespaceHead::view).toList(), refusedPaths());
     }
 

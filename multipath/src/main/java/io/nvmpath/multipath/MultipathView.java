@@ -13,11 +13,12 @@ public final class MultipathView {
     /**
      * @param nqn subsystem NQN
      * @param ioPolicy its iopolicy label
-     * @param preferredPath the preferred path prefix, or null
+     * @param preferredPath the preferred portal address, or null
+     * @param writeFailover its write failover label, "safe" or "immediate"
      * @param heads its namespace heads
      * @param refused paths refused, with the reason
      */
-    public record Subsystem(String nqn, String ioPolicy, String preferredPath, List<Head> heads,
+    public record Subsystem(String nqn, String ioPolicy, String preferredPath, String writeFailover, List<Head> heads,
                             List<MultipathSubsystem.RefusedPath> refused) {
     }
 
@@ -28,10 +29,12 @@ public final class MultipathView {
      * @param noPathFailures requests failed for want of a path
      * @param failovers FAILOVER dispositions
      * @param retries RETRY dispositions
+     * @param fencedIos writes held behind a write fence now (counted in queuedIos too)
+     * @param fencedWrites writes ever held behind a write fence after their path was lost
      */
     public record Head(int nsid, String nguid, String eui64, String uuid, long sizeBytes, int lbaSize, int queuedIos,
                        long queuedBytes, long noPathWaits, long noPathFailures, long failovers, long retries,
-                       List<PathEntry> paths) {
+                       int fencedIos, long fencedWrites, List<PathEntry> paths) {
     }
 
     /**

@@ -446,7 +446,8 @@ public final class NamespaceHead {
         }
         return new MultipathView.Head(nsid, ids.nguidHex(), ids.eui64Hex(),
                 ids.uuid() == null ? null : ids.uuid().toString(), sizeBytes(), lbaSize, queuedCount(), queuedBytes(),
-                noPathWaits.sum(), noPathFailures.sum(), failovers.sum(), retries.sum(), ps);
+                noPathWaits.sum(), noPathFailures.sum(), failovers.sum(), retries.sum(), fencedCount(), fencedWrites.sum(),
+                ps);
     }
 
     @Override

@@ -21,7 +21,7 @@ import java.util.Locale;
  * documents as they came.
  *
  * <pre>
- * nqn.2026-11.io.nvmpath:demo  iopolicy=numa
+ * nqn.2026-11.io.nvmpath:demo  iopolicy=numa  writes=safe
  * \ nsid 1  1.00 GiB  4096 B  uuid 5f0c2a9e-...  export nqn.2026-11.io.nvmpath:demo/1  queued 0
  *   +- 127.0.0.1:4420 cntlid 1  live  optimized      usable  inflight 0
  *   +- 127.0.0.1:4421 cntlid 2  live  non-optimized  usable  inflight 0
@@ -73,6 +73,9 @@ final class ListSubsysCommand extends CliCommand {
         for (JsonNode s : subsystems.path("subsystems")) {
             String nqn = s.path("nqn").asText();
             text.append(nqn).append("  iopolicy=").append(s.path("ioPolicy").asText());
+            if (s.path("writeFailover").isTextual()) {
+                text.append("  writes=").append(s.path("writeFailover").asText());
+            }
             if (s.path("preferredPath").isTextual()) {
                 text.append("  preferred=").append(s.path("preferredPath").asText());
             }
@@ -113,7 +116,9 @@ final class ListSubsysCommand extends CliCommand {
             }
         }
         text.append("  export ").append(names.isEmpty() ? "-" : String.join(", ", names))
-                .append("  queued ").append(h.path("queuedIos").asInt()).append(System.lineSeparator());
+                .append("  queued ").append(h.path("queuedIos").asInt())
+                .append(h.path("fencedIos").asInt() > 0 ? " (" + h.path("fencedIos").asInt() + " writes fenced)" : "")
+                .append(System.lineSeparator());
     }
 
     /** {@code +- <name>  <controller state>  <ANA state>  <usable[,held|,marginal]>  inflight N}, columns aligned. */

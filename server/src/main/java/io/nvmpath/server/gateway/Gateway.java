@@ -7,6 +7,7 @@ import io.nvmpath.multipath.FailbackMode;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.Multipath;
 import io.nvmpath.multipath.MultipathOptions;
+import io.nvmpath.multipath.WriteFailover;
 import io.nvmpath.server.nbd.NbdExports;
 import io.nvmpath.server.nbd.NbdServer;
 import io.nvmpath.server.tls.ReloadingTlsContext;
@@ -153,6 +154,8 @@ public final class Gateway implements AutoCloseable {
         GatewayConfig.Multipath m = c.multipath();
         Duration noPath = m.noPathTimeout().isNegative() ? null : m.noPathTimeout();
         return MultipathOptions.defaults().withIoPolicy(IoPolicy.fromLabel(m.iopolicy())).withNoPathTimeout(noPath)
+                .withWriteFailover(WriteFailover.fromLabel(m.writeFailover()))
+                .withUnreportedQuiesceTime(m.unreportedQuiesceTime())
                 .withFailback(FailbackMode.valueOf(m.failback().toUpperCase(Locale.ROOT)), m.failbackDelay())
                 .withDelayedRemoval(m.delayedRemoval()).withController(co);
     }

@@ -51,11 +51,14 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
 
     /** Multipath options for every subsystem. */
     public record Multipath(String iopolicy, Duration noPathTimeout, String failback, Duration failbackDelay,
-                            Duration delayedRemoval) {
+                            Duration delayedRemoval, String writeFailover, Duration unreportedQuiesceTime) {
     }
 
-    /** Per-subsystem overrides. */
-    public record Subsystem(String iopolicy, String preferredPath) {
+    /** Per-subsystem overrides; null fields take the multipath section's. */
+    public record Subsystem(String iopolicy, String preferredPath, String writeFailover) {
+        public Subsystem(String iopolicy, String preferredPath) {
+            this(iopolicy, preferredPath, null);
+        }
     }
 
     /** An address and port to listen on. */

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.nvmpath.multipath.FailbackMode;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.PathId;
+import io.nvmpath.multipath.WriteFailover;
 import io.nvmpath.server.nbd.ClientNetwork;
 import io.nvmpath.server.tls.TlsMaterial;
 import io.nvmpath.server.tls.TlsMaterialException;
@@ -52,8 +53,10 @@ import java.util.regex.Pattern;
  *   failback: immediate       # immediate, delayed, manual
  *   failbackDelay: 10s
  *   delayedRemoval: 0s
+ *   writeFailover: safe       # safe: a write its path lost waits until that controller cannot run it; immediate
+ *   unreportedQuiesceTime: 1s # the Command Quiesce Time assumed for a controller that reports CQT 0
  * subsystems:                 # per subsystem, by NQN
- *   nqn.2026-11.example:array1: {iopolicy: round-robin, preferredPath: "10.0.0.1:4420"}
+ *   nqn.2026-11.example:array1: {iopolicy: round-robin, preferredPath: "10.0.0.1:4420", writeFailover: immediate}
  * nbd:
  *   listen: {address: 127.0.0.1, port: 10809}
  *   tls: {mode: off, certificate: cert.pem, key: key.pem, keyPassphrase: pass.txt, clientCa: ca.pem}   # off, allow, require
@@ -83,8 +86,8 @@ public final class GatewayConfigLoader {
     private static final Set<String> CONTROLLER = Set.of("keepAliveTimeout", "reconnectDelay", "ctrlLossTimeout",
             "ioTimeout", "connectTimeout", "ioQueues", "ioQueueSize", "headerDigest", "dataDigest");
     private static final Set<String> MULTIPATH = Set.of("iopolicy", "noPathTimeout", "failback", "failbackDelay",
-            "delayedRemoval");
-    private static final Set<String> SUBSYSTEM = Set.of("iopolicy", "preferredPath");
+            "delayedRemoval", "writeFailover", "unreportedQuiesceTime");
+    private static final Set<String> SUBSYSTEM = Set.of("iopolicy", "preferredPath", "writeFailover");
     private static final Set<String> NBD = Set.of("listen", "tls", "allow", "maxPayload");
     private static final Set<String> TLS = Set.of("mode", "certificate", "key", "keyPassphrase", "clientCa");
     private static final Set<String> EXPORT = Set.of("aliases", "readOnly", "allow");
@@ -124,7 +127,7 @@ public final class GatewayConfigLoader {
         mapping(top, "subsystems", (n, at) -> {
             requireNqn(at.substring(at.indexOf('.') + 1), at);
             YamlFields f = YamlFields.of(n, at, SUBSYSTEM);
-            return new GatewayConfig.Subsystem(iopolicy(f, null), preferredPath(f));
+            return new GatewayConfig.Subsystem(iopolicy(f, null), preferredPath(f), writeFailover(f, null));
         }, subsystems);
         GatewayConfig.Nbd nbd = nbd(sub(top, "nbd", NBD));
         Map<String, GatewayConfig.Export> exports = new LinkedHashMap<>();
@@ -226,7 +229,17 @@ public final class GatewayConfigLoader {
         }
         return new GatewayConfig.Multipath(iopolicy(f, "numa"), duration(f, "noPathTimeout", Duration.ofSeconds(30),
                 true), failback, duration(f, "failbackDelay", Duration.ofSeconds(10), false),
-                duration(f, "delayedRemoval", Duration.ZERO, false));
+                duration(f, "delayedRemoval", Duration.ZERO, false), writeFailover(f, "safe"),
+                duration(f, "unreportedQuiesceTime", Duration.ofSeconds(1), false));
+    }
+
+    private static String writeFailover(YamlFields f, String absent) {
+        String w = f.string("writeFailover", absent);
+        try {
+            return w == null ? null : WriteFailover.fromLabel(w).label();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(f.at("writeFailover"), e.getMessage());
+        }
     }
 
     private static String iopolicy(YamlFields f, String absent) {

@@ -11,6 +11,12 @@ public interface GatewayControl {
     /** Sets the iopolicy of subsystem {@code nqn}: "numa", "round-robin" or "queue-depth". */
     void ioPolicy(String nqn, String policy);
 
+    /**
+     * Sets the write failover of subsystem {@code nqn}: "safe" (a write whose path was lost waits until
+     * that controller can no longer execute it) or "immediate".
+     */
+    void writeFailover(String nqn, String mode);
+
     /** Prefers paths whose name starts with {@code path} (e.g. "127.0.0.1:4420"); null clears. */
     void preferredPath(String nqn, String path);
 

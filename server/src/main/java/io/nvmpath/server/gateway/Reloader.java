@@ -111,7 +111,7 @@ public final class Reloader {
         return applied;
     }
 
-    /** The iopolicy and preferred path of the subsystems there are. */
+    /** The iopolicy, write failover and preferred path of the subsystems there are. */
     private List<String> subsystems(GatewayConfig old, GatewayConfig next) {
         List<String> applied = new ArrayList<>();
         GatewayConfig.Multipath om = old.multipath();
@@ -124,6 +124,12 @@ public final class Reloader {
             if (!IoPolicy.fromLabel(policy).equals(IoPolicy.fromLabel(before))) {
                 control.ioPolicy(sub.nqn(), policy);
                 applied.add(sub.nqn() + ": iopolicy " + IoPolicy.fromLabel(policy).label());
+            }
+            String write = is != null && is.writeFailover() != null ? is.writeFailover() : nm.writeFailover();
+            String wrote = was != null && was.writeFailover() != null ? was.writeFailover() : om.writeFailover();
+            if (!write.equals(wrote)) {
+                control.writeFailover(sub.nqn(), write);
+                applied.add(sub.nqn() + ": write failover " + write);
             }
             String prefer = is == null ? null : is.preferredPath();
             String preferred = was == null ? null : was.preferredPath();

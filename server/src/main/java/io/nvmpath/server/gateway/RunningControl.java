@@ -4,6 +4,7 @@ import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.Multipath;
 import io.nvmpath.multipath.NamespaceHead;
+import io.nvmpath.multipath.WriteFailover;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,6 +51,9 @@ final class RunningControl implements GatewayControl, Multipath.HeadListener {
             if (s != null && s.preferredPath() != null) {
                 multipath.preferredPath(nqn, s.preferredPath());
             }
+            if (s != null && s.writeFailover() != null) {
+                multipath.writeFailover(nqn, WriteFailover.fromLabel(s.writeFailover()));
+            }
         }
     }
 
@@ -68,6 +72,13 @@ final class RunningControl implements GatewayControl, Multipath.HeadListener {
     public void ioPolicy(String nqn, String policy) {
         multipath.ioPolicy(nqn, IoPolicy.fromLabel(policy));
         log.info("{}: iopolicy set to {}", nqn, IoPolicy.fromLabel(policy).label());
+    }
+
+    @Override
+    public void writeFailover(String nqn, String mode) {
+        WriteFailover w = WriteFailover.fromLabel(mode);
+        multipath.writeFailover(nqn, w);
+        log.info("{}: write failover set to {}", nqn, w.label());
     }
 
     @Override

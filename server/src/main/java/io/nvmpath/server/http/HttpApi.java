@@ -59,6 +59,7 @@ import java.util.stream.Collectors;
  * GET    /api/v1/subsystems/{nqn}                  Subsystem
  * POST   /api/v1/subsystems/{nqn}/iopolicy         {"iopolicy": "round-robin"}         → Subsystem
  * POST   /api/v1/subsystems/{nqn}/preferred-path   {"path": "127.0.0.1:4420"}, null clears → Subsystem
+ * POST   /api/v1/subsystems/{nqn}/write-failover   {"writeFailover": "immediate"}      → Subsystem
  * GET    /api/v1/exports                           {"exports": [Export...]}
  * GET    /api/v1/portals                           {"portals": [Portal...]}
  * POST   /api/v1/portals                           {"traddr": "127.0.0.1", "trsvcid": 4420, "subnqn": "nqn..."}
@@ -104,6 +105,7 @@ final class HttpApi implements ApiHandler {
             .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final Set<String> IOPOLICY_KEYS = Set.of("iopolicy");
     private static final Set<String> PREFERRED_KEYS = Set.of("path");
+    private static final Set<String> WRITE_FAILOVER_KEYS = Set.of("writeFailover");
     private static final Set<String> PORTAL_KEYS = Set.of("traddr", "trsvcid", "subnqn");
     private static final String PORTAL_EXAMPLE =
             "{\"traddr\": \"127.0.0.1\", \"trsvcid\": 4420, \"subnqn\": \"nqn.2026-11.io.nvmpath:demo\"}";
@@ -137,6 +139,7 @@ final class HttpApi implements ApiHandler {
                 .get("/api/v1/subsystems/{nqn}", (r, p) -> showSubsystem(p.get("nqn")))
                 .post("/api/v1/subsystems/{nqn}/iopolicy", (r, p) -> ioPolicy(p.get("nqn"), r.body()))
                 .post("/api/v1/subsystems/{nqn}/preferred-path", (r, p) -> preferredPath(p.get("nqn"), r.body()))
+                .post("/api/v1/subsystems/{nqn}/write-failover", (r, p) -> writeFailover(p.get("nqn"), r.body()))
                 .get("/api/v1/exports", (r, p) -> json(HttpResponseStatus.OK, Map.of("exports", view.exports())))
                 .get(PORTALS, (r, p) -> json(HttpResponseStatus.OK, Map.of("portals", view.portals())))
                 .addAsync(HttpMethod.POST, PORTALS, (r, p) -> addPortal(r.body()))
@@ -189,6 +192,12 @@ final class HttpApi implements ApiHandler {
     private HttpReply ioPolicy(String nqn, String body) {
         JsonNode b = object(body, IOPOLICY_KEYS, "{\"iopolicy\": \"round-robin\"}");
         control.ioPolicy(nqn, string(b, "iopolicy"));
+        return subsystemAfterChange(nqn);
+    }
+
+    private HttpReply writeFailover(String nqn, String body) {
+        JsonNode b = object(body, WRITE_FAILOVER_KEYS, "{\"writeFailover\": \"immediate\"}");
+        control.writeFailover(nqn, string(b, "writeFailover"));
         return subsystemAfterChange(nqn);
     }
 

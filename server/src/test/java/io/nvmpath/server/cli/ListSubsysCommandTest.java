@@ -51,7 +51,7 @@ class ListSubsysCommandTest {
         assertThat(r.err()).isEmpty();
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).isEqualTo(
-                NQN + "  iopolicy=numa" + NL
+                NQN + "  iopolicy=numa  writes=safe" + NL
                 + "\\ nsid 1  1.00 GiB  4096 B  " + HEAD_IDS + "  export " + NQN + "/1 (demo)  queued 0" + NL
                 + "  +- 127.0.0.1:4420 cntlid 1  live  optimized      usable  inflight 0" + NL
                 + "  +- 127.0.0.1:4421 cntlid 2  live  non-optimized  usable  inflight 0" + NL);
@@ -63,7 +63,7 @@ class ListSubsysCommandTest {
         gateway.changePath(NON_OPTIMIZED, p -> GatewayFixture.withState(p, "live", "non-optimized", true, true, false));
         gateway.changeHeads(h -> GatewayFixture.withQueue(h, 3, 3 * 4096));
         gateway.subsystems(gateway.subsystems().stream().map(s -> new MultipathView.Subsystem(s.nqn(), "round-robin",
-                OPTIMIZED, s.heads(), List.of(GatewayFixture.refused("10.0.0.9:4420 cntlid 3", 1, "NGUID differs"))))
+                OPTIMIZED, "immediate", s.heads(), List.of(GatewayFixture.refused("10.0.0.9:4420 cntlid 3", 1, "NGUID differs"))))
                 .toList());
         gateway.exports(List.of());
 
@@ -71,7 +71,7 @@ class ListSubsysCommandTest {
 
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).isEqualTo(
-                NQN + "  iopolicy=round-robin  preferred=127.0.0.1:4420" + NL
+                NQN + "  iopolicy=round-robin  writes=immediate  preferred=127.0.0.1:4420" + NL
                 + "\\ nsid 1  1.00 GiB  4096 B  " + HEAD_IDS + "  export -  queued 3" + NL
                 + "  +- 127.0.0.1:4420 cntlid 1  resetting  inaccessible   unusable,marginal  inflight 0" + NL
                 + "  +- 127.0.0.1:4421 cntlid 2  live       non-optimized  usable,held        inflight 0" + NL

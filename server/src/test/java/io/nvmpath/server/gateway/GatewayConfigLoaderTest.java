@@ -70,6 +70,7 @@ class GatewayConfigLoaderTest {
         assertError("nbdd: {}", "nbdd: unknown key");
         assertError("subsystems: {notannqn: {}}", "subsystems.notannqn: \"notannqn\" is not an NQN");
         assertError("portals: [", "line ");
+        assertError("multipath: {writeFailover: maybe}", "multipath.writeFailover: unknown writeFailover 'maybe' (safe, immediate)");
         assertError("subsystems: {\"nqn.2026-11.a:b\": {preferredPath: \"10.0.0.1:4420 cntlid 2\"}}",
                 "subsystems.nqn.2026-11.a:b.preferredPath: '10.0.0.1:4420 cntlid 2' is not a portal address");
     }
@@ -121,5 +122,14 @@ class GatewayConfigLoaderTest {
         assertThat(GatewayConfigLoader.parse("log: {level: DEBUG}\n").log().level()).isEqualTo("debug");
         assertThatThrownBy(() -> GatewayConfigLoader.parse("log: {level: loud}\n"))
                 .hasMessageStartingWith("log.level: \"loud\" is not a log level");
+    }
+
+    @Test
+    void should_default_to_safe_write_failover_and_read_it_per_subsystem() {
+        GatewayConfig c = GatewayConfigLoader.parse("multipath: {unreportedQuiesceTime: 2s}\nsubsystems:\n"
+                + "  \"nqn.2026-11.a:b\": {writeFailover: immediate}\n");
+        assertThat(c.multipath().writeFailover()).isEqualTo("safe");
+        assertThat(c.multipath().unreportedQuiesceTime()).isEqualTo(java.time.Duration.ofSeconds(2));
+        assertThat(c.subsystems().get("nqn.2026-11.a:b").writeFailover()).isEqualTo("immediate");
     }
 }

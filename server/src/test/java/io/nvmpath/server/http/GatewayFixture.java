@@ -4,6 +4,7 @@ import io.nvmpath.fabric.host.PathStats;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.MultipathSubsystem;
 import io.nvmpath.multipath.MultipathView;
+import io.nvmpath.multipath.WriteFailover;
 import io.nvmpath.server.gateway.GatewayControl;
 import io.nvmpath.server.gateway.GatewayView;
 
@@ -44,7 +45,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     private final List<String> calls = new CopyOnWriteArrayList<>();
 
     public GatewayFixture() {
-        subsystems = List.of(new MultipathView.Subsystem(NQN, "numa", null, List.of(head(1,
+        subsystems = List.of(new MultipathView.Subsystem(NQN, "numa", null, "safe", List.of(head(1,
                 path(OPTIMIZED, 1, "live", "optimized", true),
                 path(NON_OPTIMIZED, 2, "live", "non-optimized", true))), List.of()));
         exports = List.of(export(EXPORT, NQN, 1));
@@ -58,7 +59,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     /** Namespace {@code nsid} of 1 GiB, 4096-byte blocks, with fixed identifiers. */
     public static MultipathView.Head head(int nsid, MultipathView.PathEntry... paths) {
         return new MultipathView.Head(nsid, String.format("%032x", 0xabcdef00L + nsid), null,
-                "5f0c2a9e-0000-4000-8000-" + String.format("%012d", nsid), GIB, 4096, 0, 0, 0, 0, 0, 0,
+                "5f0c2a9e-0000-4000-8000-" + String.format("%012d", nsid), GIB, 4096, 0, 0, 0, 0, 0, 0, 0, 0,
                 List.of(paths));
     }
 
@@ -146,7 +147,7 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     public void changeHeads(UnaryOperator<MultipathView.Head> change) {
         List<MultipathView.Subsystem> out = new ArrayList<>();
         for (MultipathView.Subsystem s : subsystems) {
-            out.add(new MultipathView.Subsystem(s.nqn(), s.ioPolicy(), s.preferredPath(),
+            out.add(new MultipathView.Subsystem(s.nqn(), s.ioPolicy(), s.preferredPath(), s.writeFailover(),
                     s.heads().stream().map(change).toList(), s.refused()));
         }
         subsystems = out;
@@ -155,13 +156,13 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     public static MultipathView.Head withPaths(MultipathView.Head h, List<MultipathView.PathEntry> paths) {
         return new MultipathView.Head(h.nsid(), h.nguid(), h.eui64(), h.uuid(), h.sizeBytes(), h.lbaSize(),
                 h.queuedIos(), h.queuedBytes(), h.noPathWaits(), h.noPathFailures(), h.failovers(), h.retries(),
-                List.copyOf(paths));
+                h.fencedIos(), h.fencedWrites(), List.copyOf(paths));
     }
 
     /** The head with requests queued for want of a path and the counters of the dispositions. */
     public static MultipathView.Head withQueue(MultipathView.Head h, int queued, long queuedBytes) {
         return new MultipathView.Head(h.nsid(), h.nguid(), h.eui64(), h.uuid(), h.sizeBytes(), h.lbaSize(), queued,
-                queuedBytes, 11, 1, 4, 6, h.paths());
+                queuedBytes, 11, 1, 4, 6, h.fencedIos(), h.fencedWrites(), h.paths());
     }
 
     /** The future the next {@link #addPortal} returns, instead of connecting at once. */
@@ -221,13 +222,20 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     public void ioPolicy(String nqn, String policy) {
         calls.add("iopolicy " + nqn + " " + policy);
         String label = IoPolicy.fromLabel(policy).label();
-        replace(nqn, s -> new MultipathView.Subsystem(s.nqn(), label, s.preferredPath(), s.heads(), s.refused()));
+        replace(nqn, s -> new MultipathView.Subsystem(s.nqn(), label, s.preferredPath(), s.writeFailover(), s.heads(), s.refused()));
+    }
+
+    @Override
+    public void writeFailover(String nqn, String mode) {
+        calls.add("write-failover " + nqn + " " + mode);
+        String label = WriteFailover.fromLabel(mode).label();
+        replace(nqn, s -> new MultipathView.Subsystem(s.nqn(), s.ioPolicy(), s.preferredPath(), label, s.heads(), s.refused()));
     }
 
     @Override
     public void preferredPath(String nqn, String path) {
         calls.add("preferred-path " + nqn + " " + path);
-        replace(nqn, s -> new MultipathView.Subsystem(s.nqn(), s.ioPolicy(), path, s.heads(), s.refused()));
+        replace(nqn, s -> new MultipathView.Subsystem(s.nqn(), s.ioPolicy(), path, s.writeFailover(), s.heads(), s.refused()));
     }
 
     private void replace(String nqn, UnaryOperator<MultipathView.Subsystem> change) {

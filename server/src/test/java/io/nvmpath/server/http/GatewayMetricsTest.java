@@ -150,7 +150,7 @@ class GatewayMetricsTest {
         MultipathView.PathEntry a = GatewayFixture.withIo(GatewayFixture.path(OPTIMIZED, 1, "live", "optimized", true),
                 9, 0, buckets, 1000, Map.of());
         MultipathView.PathEntry b = GatewayFixture.withState(a, "live", "inaccessible", false, false, false);
-        gateway.subsystems(List.of(new MultipathView.Subsystem(NQN, "numa", null,
+        gateway.subsystems(List.of(new MultipathView.Subsystem(NQN, "numa", null, "safe",
                 List.of(GatewayFixture.head(1, a), GatewayFixture.head(2, b)), List.of())));
 
         PrometheusText m = scrape();
@@ -190,7 +190,7 @@ class GatewayMetricsTest {
 
     @Test
     void should_label_two_controllers_at_one_address_by_their_full_names() {
-        gateway.subsystems(List.of(new MultipathView.Subsystem(NQN, "numa", null, List.of(GatewayFixture.head(1,
+        gateway.subsystems(List.of(new MultipathView.Subsystem(NQN, "numa", null, "safe", List.of(GatewayFixture.head(1,
                 GatewayFixture.path(OPTIMIZED, 1, "live", "optimized", true),
                 GatewayFixture.path(OPTIMIZED, 7, "connecting", "optimized", false))), List.of())));
 
@@ -205,7 +205,7 @@ class GatewayMetricsTest {
     void should_publish_the_no_path_queue_and_dispositions_of_each_head() {
         gateway.changeHeads(h -> GatewayFixture.withQueue(h, 5, 5 * 4096));
         gateway.subsystems(gateway.subsystems().stream().map(s -> new MultipathView.Subsystem(s.nqn(), "round-robin",
-                OPTIMIZED, s.heads(), List.of(GatewayFixture.refused("10.0.0.9:4420 cntlid 3", 1, "NGUID differs"))))
+                OPTIMIZED, "safe", s.heads(), List.of(GatewayFixture.refused("10.0.0.9:4420 cntlid 3", 1, "NGUID differs"))))
                 .toList());
 
         PrometheusText m = scrape();

@@ -236,6 +236,22 @@ class HttpAdminServerTest {
     }
 
     @Test
+    void should_set_the_write_failover_of_a_subsystem_and_refuse_an_unknown_one() throws Exception {
+        assertThat(gateway.subsystems().get(0).writeFailover()).isEqualTo("safe");
+
+        HttpResponse<String> r = post("/api/v1/subsystems/" + NQN_ENCODED + "/write-failover",
+                "{\"writeFailover\": \"immediate\"}");
+        HttpResponse<String> bad = post("/api/v1/subsystems/" + NQN_ENCODED + "/write-failover",
+                "{\"writeFailover\": \"sometimes\"}");
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(json(r).path("writeFailover").asText()).isEqualTo("immediate");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(error(bad)).isEqualTo("unknown writeFailover 'sometimes' (safe, immediate)");
+        assertThat(gateway.subsystems().get(0).writeFailover()).isEqualTo("immediate");
+    }
+
+    @Test
     void should_refuse_an_unknown_iopolicy_or_subsystem_with_the_gateways_message() throws Exception {
         HttpResponse<String> policy = post("/api/v1/subsystems/" + NQN + "/iopolicy", "{\"iopolicy\": \"fastest\"}");
         HttpResponse<String> subsystem = post("/api/v1/subsystems/nqn.x:y/iopolicy", "{\"iopolicy\": \"numa\"}");
