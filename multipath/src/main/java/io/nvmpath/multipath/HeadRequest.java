@@ -20,6 +20,10 @@ final class HeadRequest implements NvmeRequest.FailureInterceptor {
     long waitingSinceNanos;
     /** The fence it waits behind, a write lost with its path; null for every other request. */
     volatile WriteFence fence;
+    /** The failover it is part of while it moves; guarded by the {@link FailoverLog}. */
+    FailoverEvent event;
+    /** Its callback is wrapped to report to the failover log (once it first failed over). */
+    boolean watched;
 
     HeadRequest(NamespaceHead head, NvmeRequest request) {
         this.head = head;

@@ -48,6 +48,7 @@ public final class Multipath implements AutoCloseable {
     private final NamespaceScan scan = new NamespaceScan(this);
     private final AnaTracker ana;
     private final AtomicLong ticks = new AtomicLong();
+    private final FailoverLog failoverLog;
     private volatile boolean closed;
 
     public Multipath(MultipathOptions options, EventLoopGroup group) {
@@ -63,6 +64,7 @@ public final class Multipath implements AutoCloseable {
             return t;
         });
         this.portals = new Portals(this, group);
+        this.failoverLog = new FailoverLog(clock);
         this.ana = new AnaTracker(this, clock);
         exec.scheduleAtFixedRate(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
@@ -83,6 +85,16 @@ public final class Multipath implements AutoCloseable {
     public List<MultipathView.Subsystem> view() {
         return subsystems.values().stream().map(MultipathSubsystem::view)
                 .sorted(Comparator.comparing(MultipathView.Subsystem::nqn)).toList();
+    }
+
+    /** The failovers recorded (the last {@value FailoverLog#CAPACITY}), newest first. */
+    public List<FailoverRecord> failovers() {
+        return failoverLog.records();
+    }
+
+    /** Per subsystem and cause: how many failovers, and their stalls. */
+    public List<FailoverLog.Stats> failoverStats() {
+        return failoverLog.stats();
     }
 
     /** Sets the iopolicy of a subsystem at run time. */
@@ -233,7 +245,7 @@ public final class Multipath implements AutoCloseable {
 
     /** A controller of {@code nqn} is connected: link it to its subsystem and join its namespaces. */
     CompletableFuture<Void> controllerConnected(ControllerPathIo cio, String nqn) {
-        MultipathSubsystem s = subsystems.computeIfAbsent(nqn, k -> new MultipathSubsystem(k, options, this, exec, clock));
+        MultipathSubsystem s = subsystems.computeIfAbsent(nqn, k -> new MultipathSubsystem(k, options, this, exec, clock, failoverLog));
         s.controllers.add(cio);
         owner.put(cio, s);
         return scan.scan(cio);

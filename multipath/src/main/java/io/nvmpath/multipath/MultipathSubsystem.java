@@ -32,10 +32,12 @@ public final class MultipathSubsystem {
     private volatile IoPolicy ioPolicy;
     private volatile WriteFailover writeFailover;
     private final WriteFences fences;
+    private final FailoverLog failoverLog;
     private volatile String preferredPath;
 
     MultipathSubsystem(String nqn, MultipathOptions options, Multipath manager, ScheduledExecutorService exec,
-                       LongSupplier clock) {
+                       LongSupplier clock, FailoverLog failoverLog) {
+        this.failoverLog = failoverLog;
         this.nqn = nqn;
         this.ioPolicy = options.ioPolicy();
         this.writeFailover = options.writeFailover();
@@ -62,6 +64,10 @@ public final class MultipathSubsystem {
 
     WriteFences fences() {
         return fences;
+    }
+
+    FailoverLog failoverLog() {
+        return failoverLog;
     }
 
     /** Switches the iopolicy; takes effect with the next I/O (the manager re-evaluates the heads). */

@@ -213,7 +213,7 @@ public final class NamespaceHead {
                 options.maxFailovers());
         switch (d) {
             case COMPLETE -> {
-                return false;
+                return false; // the callback runs: a watched request reports to the failover log there
             }
             case RETRY -> {
                 r.retries++;
@@ -230,16 +230,9 @@ public final class NamespaceHead {
             case FAILOVER -> {
                 r.failovers++;
                 failovers.increment();
-                ControllerInstance lost = req.lostOn();
-                if (lost != null && subsystem.writeFailover() == WriteFailover.SAFE && WriteFences.hasSideEffects(req)) {
-                    if (p != null) {
-                        p.failoversFrom.increment();
-                        refresh();
-                    }
-                    // the controller may still execute it: it waits until that controller cannot
-                    return onManagement(r, () -> subsystem.fences().fence(r, lost), 0);
-                }
                 if (p != null) {
+                    subsystem.failoverLog().moved(r, p, req);
+                    watch(r);
                     p.failoversFrom.increment();
                     if (Status.isAnaError(req.status())) {
                         p.anaPending = true;
@@ -250,10 +243,36 @@ public final class NamespaceHead {
                     }
                     refresh(); // the path it failed on leaves the choice before the next I/O picks it
                 }
+                ControllerInstance lost = req.lostOn();
+                if (lost != null && subsystem.writeFailover() == WriteFailover.SAFE && WriteFences.hasSideEffects(req)) {
+                    // the controller may still execute it: it waits until that controller cannot
+                    return onManagement(r, () -> subsystem.fences().fence(r, lost), 0);
+                }
                 return onManagement(r, () -> dispatch(r), 0);
             }
             default -> throw new IllegalStateException(d.name());
         }
+    }
+
+    /**
+     * Once a request has failed over, its completion is seen on the way to the caller's callback (only
+     * then: the success path of every other request passes the head by), for the failover's record;
+     * the caller's callback is put back first.
+     */
+    private void watch(HeadRequest r) {
+        if (r.watched) {
+            return;
+        }
+        r.watched = true;
+        NvmeRequest req = r.request;
+        NvmeRequest.Callback caller = req.callback();
+        req.callback(done -> {
+            done.callback(caller);
+            subsystem.failoverLog().completed(r, done.ok(), r.path);
+            if (caller != null) {
+                caller.onComplete(done);
+            }
+        });
     }
 
     /** Runs {@code task} on the management executor after {@code delayMillis}; fails {@code r} if it is closed. */

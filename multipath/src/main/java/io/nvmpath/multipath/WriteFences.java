@@ -90,6 +90,7 @@ final class WriteFences {
         }
         r.fence = f;
         f.add(r.head);
+        subsystem.failoverLog().fenced(r, f);
         r.head.hold(r);
     }
 

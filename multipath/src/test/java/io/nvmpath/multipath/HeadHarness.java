@@ -28,7 +28,7 @@ final class HeadHarness {
 
     HeadHarness(MultipathOptions options) {
         this.options = options;
-        this.subsystem = new MultipathSubsystem(NQN, options, null, sched, sched.clock());
+        this.subsystem = new MultipathSubsystem(NQN, options, null, sched, sched.clock(), new FailoverLog(sched.clock()));
         this.head = new NamespaceHead(subsystem, 1, new NamespaceIds(null, new byte[] {
                 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, null, 0), 1L << 21, LBA, options, sched,
                 sched.clock());

@@ -94,7 +94,7 @@ public class HeadOverheadBenchmark {
         boolean rr = shape.startsWith("round-robin");
         MultipathOptions o = MultipathOptions.defaults().withIoPolicy(rr ? IoPolicy.ROUND_ROBIN : IoPolicy.NUMA);
         ManualScheduler sched = new ManualScheduler();
-        MultipathSubsystem s = new MultipathSubsystem("nqn.2026-11.bench:head", o, null, sched, sched.clock());
+        MultipathSubsystem s = new MultipathSubsystem("nqn.2026-11.bench:head", o, null, sched, sched.clock(), new FailoverLog(sched.clock()));
         head = new NamespaceHead(s, 1, new NamespaceIds(null, new byte[16], null, 0), 1L << 21, 512, o, sched,
                 sched.clock());
         direct = new NullPath(new PathId("127.0.0.1:4420", 1));

@@ -25,6 +25,8 @@ public final class ControllerInstance {
     private volatile int cntlid = -1;
     private volatile IdentifyController identity;
     private volatile long lostAtNanos;
+    private volatile LossCause lossCause;
+    private volatile String lossReason;
 
     ControllerInstance(TransportAddress address, String subsystemNqn, long katoMillis, Scheduler scheduler) {
         this.address = address;
@@ -89,10 +91,22 @@ public final class ControllerInstance {
         queues.add(q);
     }
 
-    /** The first of the association's queues that failed marks the instance lost. */
-    void lost() {
+    /** Why the association was lost, or null while it is not. */
+    public LossCause lossCause() {
+        return lossCause;
+    }
+
+    /** The loss in words, e.g. "Keep Alive (cid 4100) on queue 0 timed out"; null while not lost. */
+    public String lossReason() {
+        return lossReason;
+    }
+
+    /** The first of the association's queues that failed marks the instance lost, and says why. */
+    synchronized void lost(LossCause cause, String reason) {
         if (lostAtNanos == 0) {
             lostAtNanos = scheduler.nanoTime() | 1;
+            lossCause = cause;
+            lossReason = reason;
         }
     }
 

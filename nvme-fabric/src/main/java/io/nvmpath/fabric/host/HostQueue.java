@@ -76,6 +76,8 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private boolean closed;
     private boolean failureReported;
     private String closeReason;
+    /** Why the queue went, once known; the owner's close without one is a host reset. */
+    private LossCause closeCause;
     private boolean flushScheduled;
     private ScheduledFuture<?> sweeper;
     private long maxH2CData;
@@ -408,6 +410,11 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
             if (r != null && now - r.deadlineNanos > 0) {
                 String what = (qid == 0 ? Opcodes.adminName(r.sqe().opcode()) : Opcodes.ioName(r.sqe().opcode()))
                         + " (cid " + r.sqe().cid() + ") on queue " + qid + " timed out";
+                closeCause = qid == 0 && r.sqe().opcode() == Opcodes.ADMIN_KEEP_ALIVE
+                        ? LossCause.KEEP_ALIVE_TIMEOUT : LossCause.IO_TIMEOUT;
+                if (instance != null) {
+                    instance.lost(closeCause, what);
+                }
                 reportFailure(what);
                 return;
             }
@@ -459,7 +466,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         TransportException cause = new TransportException(closeReason != null ? closeReason : "connection closed");
         ControllerInstance lost = instance;
         if (lost != null) {
-            lost.lost();
+            lost.lost(closeCause != null ? closeCause : LossCause.HOST_RESET, closeReason);
         }
         for (int i = 0; i < slots.depth(); i++) {
             NvmeRequest r = slots.get(i);
@@ -477,6 +484,7 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         if (closeReason == null) {
             closeReason = "connection to " + address + " closed by the peer";
+            closeCause = LossCause.TRANSPORT_CLOSED;
         }
         failOutstanding();
         reportFailure(closeReason);
@@ -485,6 +493,9 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (closeCause == null) {
+            closeCause = LossCause.TRANSPORT_CLOSED;
+        }
         close("connection to " + address + " failed: " + rootMessage(cause));
     }
 

@@ -27,7 +27,7 @@ public final class Completions {
 
     /** Aborts {@code r} as a queue does when the association it was outstanding on is lost. */
     public static void lost(NvmeRequest r, ControllerInstance on) {
-        on.lost();
+        on.lost(LossCause.TRANSPORT_CLOSED, "connection to " + on.address() + " lost");
         r.lostOn(on);
         r.complete(Status.HOST_ABORTED_CMD, 0, 0, new TransportException("connection to " + on.address() + " lost"));
     }

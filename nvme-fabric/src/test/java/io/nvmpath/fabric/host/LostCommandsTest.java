@@ -45,6 +45,8 @@ class LostCommandsTest {
         assertThat(before.identity()).isNotNull();
         assertThat(before.katoMillis()).isEqualTo(5000);
         assertThat(before.lostAtNanos()).isNotZero();
+        assertThat(before.lossCause()).isEqualTo(LossCause.TRANSPORT_CLOSED);
+        assertThat(before.lossReason()).contains("closed by the peer");
         assertThat(before.nanosSinceLastSent()).isGreaterThanOrEqualTo(0);
     }
 
@@ -61,6 +63,23 @@ class LostCommandsTest {
         NvmeRequest notSent = await(submit(c, Commands.flush(1)));
         assertThat(notSent.status()).isEqualTo(Status.HOST_PATH_ERROR);
         assertThat(notSent.lostOn()).as("never on the wire").isNull();
+    }
+
+    @Test
+    void should_say_a_keep_alive_that_timed_out_lost_the_association() throws Exception {
+        Controller c = f.connect(f.options().keepAliveTimeout(Duration.ofSeconds(2)).reconnectDelay(Duration.ofSeconds(30)));
+        ControllerInstance before = c.instance();
+        f.target.answerIo(false);
+        f.target.answerKeepAlive(false);
+        CompletableFuture<NvmeRequest> w = submit(c, Commands.flush(1));
+        f.target.awaitCommand(Opcodes.NVM_FLUSH);
+
+        f.clock.advance(Duration.ofSeconds(3)); // a Keep Alive at KATO/2, unanswered for its KATO/2
+
+        NvmeRequest r = await(w);
+        assertThat(r.lostOn()).isSameAs(before);
+        assertThat(before.lossCause()).isEqualTo(LossCause.KEEP_ALIVE_TIMEOUT);
+        assertThat(before.lossReason()).contains("Keep Alive");
     }
 
     @Test
