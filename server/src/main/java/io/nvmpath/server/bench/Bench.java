@@ -13,6 +13,7 @@ import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.fabric.nvme.IdentifyNamespace;
 import io.nvmpath.fabric.nvme.Status;
 import io.nvmpath.multipath.ControllerPathIo;
+import io.nvmpath.multipath.FailoverRecord;
 import io.nvmpath.multipath.Multipath;
 import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.multipath.NamespaceHead;
@@ -20,6 +21,7 @@ import io.nvmpath.multipath.Path;
 import io.nvmpath.transport.Transport;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -89,6 +91,8 @@ public final class Bench implements AutoCloseable {
     private volatile Stats stats;
     private volatile long stopNanos;
     private volatile MultipathView.Head headBaseline;
+    /** When the measured run began (wall clock): the failovers reported are those from then on. */
+    private volatile long startEpochMillis;
     private ScheduledFuture<?> rampTask;
     private ScheduledFuture<?> endTask;
     private BenchResult result;
@@ -211,6 +215,7 @@ public final class Bench implements AutoCloseable {
             rampTask = group.schedule(this::endRamp, ramp, TimeUnit.NANOSECONDS);
         } else {
             headBaseline = headView();
+            startEpochMillis = System.currentTimeMillis();
         }
         endTask = group.schedule(this::stop, ramp + config.runtime().toNanos(), TimeUnit.NANOSECONDS);
         activeSlots.set(config.ioDepth());
@@ -222,6 +227,7 @@ public final class Bench implements AutoCloseable {
 
     private void endRamp() {
         headBaseline = headView();
+        startEpochMillis = System.currentTimeMillis();
         stats = new Stats(System.nanoTime());
     }
 
@@ -532,8 +538,12 @@ public final class Bench implements AutoCloseable {
             }
             MultipathView.Head now = headView();
             MultipathView.Head base = headBaseline != null ? headBaseline : now;
+            List<FailoverRecord> events = new ArrayList<>(multipath.failovers().stream()
+                    .filter(f -> f.subsystem().equals(head.subsystem().nqn()) && f.nsid() == head.nsid()
+                            && f.atEpochMillis() >= startEpochMillis).toList());
+            java.util.Collections.reverse(events);
             counters = new BenchResult.HeadCounters(now.failovers() - base.failovers(), now.retries() - base.retries(),
-                    now.noPathWaits() - base.noPathWaits(), now.noPathFailures() - base.noPathFailures());
+                    now.noPathWaits() - base.noPathWaits(), now.noPathFailures() - base.noPathFailures(), events);
         } else {
             String name = pathName(controller);
             perPath.put(name, 0L);

@@ -1,5 +1,8 @@
 package io.nvmpath.server.bench;
 
+import io.nvmpath.multipath.FailoverRecord;
+
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -34,7 +37,11 @@ public record BenchResult(BenchConfig config, Map<String, String> paths, long re
     }
 
     /** The head's dispositions and no-path events during the measured phase. */
-    public record HeadCounters(long failovers, long retries, long noPathWaits, long noPathFailures) {
+    /**
+     * The head's dispositions over the run, and its failover records (oldest first).
+     */
+    public record HeadCounters(long failovers, long retries, long noPathWaits, long noPathFailures,
+                               List<FailoverRecord> events) {
     }
 
     /** Failed I/Os of every status, and any left outstanding at the end. */

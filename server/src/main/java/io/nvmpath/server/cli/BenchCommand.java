@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.TransportAddress;
+import io.nvmpath.multipath.FailoverRecord;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.MultipathOptions;
 import io.nvmpath.server.bench.Bench;
@@ -251,6 +252,7 @@ final class BenchCommand extends CliCommand {
         if (r.head() != null) {
             json.put("failovers", r.head().failovers());
             json.put("retries", r.head().retries());
+            json.set("failoverEvents", Report.MAPPER.valueToTree(r.head().events()));
             json.put("noPathWaits", r.head().noPathWaits());
             json.put("noPathFailures", r.head().noPathFailures());
         }
@@ -277,6 +279,13 @@ final class BenchCommand extends CliCommand {
         if (r.head() != null) {
             line(t, "failovers", r.head().failovers() + " (retries " + r.head().retries() + ", waited for a path "
                     + r.head().noPathWaits() + ", failed for want of one " + r.head().noPathFailures() + ")");
+            for (FailoverRecord f : r.head().events()) {
+                t.append(String.format(Locale.ROOT, "    %-22s %s -> %s, stall %s, %d reads, %d writes%s%n", f.cause(),
+                        f.from(), f.to() == null ? "no path" : f.to(),
+                        f.stallMillis() < 0 ? "-" : f.stallMillis() + " ms", f.reads(), f.writes(),
+                        f.fenced() == 0 ? "" : " (" + f.fenced() + " fenced, released by " + f.fenceMethod() + " after "
+                                + f.fenceWaitMillis() + " ms)"));
+            }
         }
         t.append("per path:").append(nl);
         for (Map.Entry<String, Long> e : r.perPath().entrySet()) {

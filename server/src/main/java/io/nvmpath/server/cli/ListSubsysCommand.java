@@ -56,16 +56,25 @@ final class ListSubsysCommand extends CliCommand {
         try (AdminClient http = new AdminClient(base, "the gateway's HTTP endpoint", "an nvmpath gateway")) {
             JsonNode subsystems = http.get("/api/v1/subsystems");
             JsonNode exports = http.get("/api/v1/exports");
-            print(render(subsystems, exports));
+            JsonNode failovers = http.get("/api/v1/failovers");
+            print(render(subsystems, exports, failovers));
         }
     }
 
-    /** The tree of subsystems, heads and paths; the JSON is {@code {"subsystems": [...], "exports": [...]}}. */
     static Report render(JsonNode subsystems, JsonNode exports) {
+        return render(subsystems, exports, Report.object());
+    }
+
+    /**
+     * The tree of subsystems, heads and paths, with each head's last failover; the JSON is
+     * {@code {"subsystems": [...], "exports": [...], "failovers": [...]}}.
+     */
+    static Report render(JsonNode subsystems, JsonNode exports, JsonNode failovers) {
         String nl = System.lineSeparator();
         ObjectNode json = Report.object();
         json.set("subsystems", subsystems.path("subsystems"));
         json.set("exports", exports.path("exports"));
+        json.set("failovers", failovers.path("failovers"));
         StringBuilder text = new StringBuilder();
         if (subsystems.path("subsystems").isEmpty()) {
             text.append("no subsystems").append(nl);
@@ -86,6 +95,7 @@ final class ListSubsysCommand extends CliCommand {
             for (JsonNode h : s.path("heads")) {
                 head(text, nqn, h, exports.path("exports"));
                 paths(text, h.path("paths"));
+                lastFailover(text, nqn, h.path("nsid").asLong(), failovers.path("failovers"));
                 for (JsonNode refused : s.path("refused")) {
                     if (refused.path("nsid").asLong() == h.path("nsid").asLong()) {
                         text.append("  x- ").append(refused.path("path").asText()).append("  refused: ")
@@ -95,6 +105,30 @@ final class ListSubsysCommand extends CliCommand {
             }
         }
         return new Report(json, text.toString());
+    }
+
+    /**
+     * {@code ~ last failover 10.0.0.1:4420 cntlid 1 -> 10.0.0.2:4420 cntlid 2: keep-alive-timeout, stall 4 ms,
+     * 3 reads, 5 writes (5 fenced, ccr 2 ms)}: the newest record of the head (they come newest first).
+     */
+    private static void lastFailover(StringBuilder text, String nqn, long nsid, JsonNode failovers) {
+        for (JsonNode f : failovers) {
+            if (f.path("subsystem").asText().equals(nqn) && f.path("nsid").asLong() == nsid) {
+                long stall = f.path("stallMillis").asLong();
+                text.append("  ~ last failover ").append(f.path("from").asText()).append(" -> ")
+                        .append(f.path("to").isTextual() ? f.path("to").asText() : "no path").append(": ")
+                        .append(f.path("cause").asText()).append(", stall ")
+                        .append(stall < 0 ? "-" : stall + " ms").append(", ").append(f.path("reads").asInt())
+                        .append(" reads, ").append(f.path("writes").asInt()).append(" writes");
+                if (f.path("fenced").asInt() > 0) {
+                    text.append(" (").append(f.path("fenced").asInt()).append(" fenced, ")
+                            .append(f.path("fenceMethod").asText()).append(" ")
+                            .append(f.path("fenceWaitMillis").asLong()).append(" ms)");
+                }
+                text.append(System.lineSeparator());
+                return;
+            }
+        }
     }
 
     /** {@code \ nsid 1  1.00 GiB  4096 B  nguid ...  export <name> (<aliases>)  queued 0}. */

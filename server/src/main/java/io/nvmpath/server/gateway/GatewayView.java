@@ -1,5 +1,7 @@
 package io.nvmpath.server.gateway;
 
+import io.nvmpath.multipath.FailoverLog;
+import io.nvmpath.multipath.FailoverRecord;
 import io.nvmpath.multipath.MultipathView;
 
 import java.util.List;
@@ -14,6 +16,12 @@ public interface GatewayView {
     List<Export> exports();
 
     List<Portal> portals();
+
+    /** The failovers recorded, newest first (the multipath layer's bounded record). */
+    List<FailoverRecord> failovers();
+
+    /** Per subsystem and cause: failovers and their stall histogram. */
+    List<FailoverLog.Stats> failoverStats();
 
     /** True while the gateway serves (started, not shutting down): liveness, {@code /health}. */
     boolean serving();

@@ -2,6 +2,8 @@ package io.nvmpath.server.gateway;
 
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.multipath.Multipath;
+import io.nvmpath.multipath.FailoverLog;
+import io.nvmpath.multipath.FailoverRecord;
 import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.multipath.NamespaceHead;
 import io.nvmpath.server.nbd.ExportStats;
@@ -45,6 +47,16 @@ final class RunningView implements GatewayView {
     @Override
     public List<MultipathView.Subsystem> subsystems() {
         return multipath.view();
+    }
+
+    @Override
+    public List<FailoverRecord> failovers() {
+        return multipath.failovers();
+    }
+
+    @Override
+    public List<FailoverLog.Stats> failoverStats() {
+        return multipath.failoverStats();
     }
 
     @Override

@@ -4,6 +4,7 @@ import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.PathStats;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.multipath.FailoverLog;
 import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.server.gateway.GatewayView;
 import io.nvmpath.server.nbd.NbdError;
@@ -55,6 +56,9 @@ final class GatewayCollector extends Collector implements Collector.Describable 
         }
         for (GatewayView.Portal p : view.portals()) {
             portal(s, p);
+        }
+        for (FailoverLog.Stats f : view.failoverStats()) {
+            failovers(s, f);
         }
         return s.families();
     }
@@ -118,6 +122,19 @@ final class GatewayCollector extends Collector implements Collector.Describable 
         p.errors().forEach((status, n) -> s.add(PATH_ERRORS, n, nqn, path, String.format("0x%03x", status),
                 statusName(status)));
         latency(s, nqn, path, p.latencyBuckets(), p.latencySumMicros());
+    }
+
+    /** Failovers of one subsystem and cause: the count, and the stalls as a histogram in seconds. */
+    private static void failovers(Samples s, FailoverLog.Stats f) {
+        s.add(FAILOVERS, f.count(), f.subsystem(), f.cause());
+        long cumulative = 0;
+        for (int i = 0; i <= FailoverLog.STALL_BUCKETS.length; i++) {
+            cumulative += f.buckets()[i];
+            String le = i == FailoverLog.STALL_BUCKETS.length ? "+Inf" : Collector.doubleToGoString(FailoverLog.STALL_BUCKETS[i]);
+            s.bucket(FAILOVER_STALL, cumulative, le, f.subsystem(), f.cause());
+        }
+        s.add(FAILOVER_STALL, "_count", cumulative, f.subsystem(), f.cause());
+        s.add(FAILOVER_STALL, "_sum", f.stallSumSeconds(), f.subsystem(), f.cause());
     }
 
     /**

@@ -67,6 +67,12 @@ public enum GatewayMeter {
     /** Round trip of the controller's last Keep Alive (absent until one completed). */
     PATH_KEEPALIVE_RTT("nvmpath.path.keepalive.rtt", Type.GAUGE, "seconds", "Round trip of the last Keep Alive",
             "subsystem", "path"),
+    /** Failovers recorded, by subsystem and cause. */
+    FAILOVERS("nvmpath.failovers", Type.COUNTER, null, "Failovers (requests leaving one path of a head for one cause)",
+            "subsystem", "cause"),
+    /** From a failover's first failed command to its first completion on another path. */
+    FAILOVER_STALL("nvmpath.failover.stall", Type.HISTOGRAM, "seconds",
+            "Stall of each failover: first failed command to first completion on another path", "subsystem", "cause"),
     /** Successful I/O commands by kind (read, write, flush, other). */
     PATH_OPS("nvmpath.path.ops", Type.COUNTER, null, "Successful I/O commands", "subsystem", "path", "op"),
     /** Data of the successful I/O commands by kind. */

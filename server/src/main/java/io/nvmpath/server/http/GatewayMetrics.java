@@ -38,6 +38,10 @@ import io.nvmpath.server.gateway.GatewayView;
  * <tr><td>nvmpath_head_nopath_failures_total</td><td>counter</td><td>subsystem, nsid</td><td>requests failed for want of a path</td></tr>
  * <tr><td>nvmpath_head_failovers_total</td><td>counter</td><td>subsystem, nsid</td><td>FAILOVER dispositions</td></tr>
  * <tr><td>nvmpath_head_retries_total</td><td>counter</td><td>subsystem, nsid</td><td>RETRY dispositions</td></tr>
+ * <tr><td>nvmpath_failovers_total</td><td>counter</td><td>subsystem, cause</td><td>failovers recorded (transport-closed,
+ * keep-alive-timeout, io-timeout, host-reset, ana-state, path-error)</td></tr>
+ * <tr><td>nvmpath_failover_stall_seconds</td><td>histogram</td><td>subsystem, cause</td><td>first failed command to
+ * first completion on another path, per failover</td></tr>
  * <tr><td>nvmpath_path_controller_state</td><td>gauge</td><td>subsystem, path, state</td><td>one-hot: 1 on the current state</td></tr>
  * <tr><td>nvmpath_path_controller_state_code</td><td>gauge</td><td>subsystem, path</td><td>0 new, 1 connecting, 2 live, 3 resetting, 4 deleting, 5 dead</td></tr>
  * <tr><td>nvmpath_path_cntlid</td><td>gauge</td><td>subsystem, path</td><td>controller ID</td></tr>

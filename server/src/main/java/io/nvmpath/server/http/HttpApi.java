@@ -60,6 +60,7 @@ import java.util.stream.Collectors;
  * POST   /api/v1/subsystems/{nqn}/iopolicy         {"iopolicy": "round-robin"}         → Subsystem
  * POST   /api/v1/subsystems/{nqn}/preferred-path   {"path": "127.0.0.1:4420"}, null clears → Subsystem
  * POST   /api/v1/subsystems/{nqn}/write-failover   {"writeFailover": "immediate"}      → Subsystem
+ * GET    /api/v1/failovers                         {"failovers": [FailoverRecord...]}, newest first
  * GET    /api/v1/exports                           {"exports": [Export...]}
  * GET    /api/v1/portals                           {"portals": [Portal...]}
  * POST   /api/v1/portals                           {"traddr": "127.0.0.1", "trsvcid": 4420, "subnqn": "nqn..."}
@@ -116,6 +117,8 @@ final class HttpApi implements ApiHandler {
     private final Executor executor;
     private final Duration portalWait;
     private final HttpRoutes routes;
+    /** Set by {@link #stop()}; a wait added after it is ended at once. */
+    private volatile boolean stopped;
     /** The waits of {@code POST /api/v1/portals} not yet answered. */
     private final Set<CompletableFuture<Void>> waiting = ConcurrentHashMap.newKeySet();
 
@@ -141,6 +144,7 @@ final class HttpApi implements ApiHandler {
                 .post("/api/v1/subsystems/{nqn}/preferred-path", (r, p) -> preferredPath(p.get("nqn"), r.body()))
                 .post("/api/v1/subsystems/{nqn}/write-failover", (r, p) -> writeFailover(p.get("nqn"), r.body()))
                 .get("/api/v1/exports", (r, p) -> json(HttpResponseStatus.OK, Map.of("exports", view.exports())))
+                .get("/api/v1/failovers", (r, p) -> json(HttpResponseStatus.OK, Map.of("failovers", view.failovers())))
                 .get(PORTALS, (r, p) -> json(HttpResponseStatus.OK, Map.of("portals", view.portals())))
                 .addAsync(HttpMethod.POST, PORTALS, (r, p) -> addPortal(r.body()))
                 .delete(PORTALS, (r, p) -> removePortal(r.parameters()));
@@ -246,6 +250,10 @@ final class HttpApi implements ApiHandler {
         CompletableFuture<Void> connected = control.addPortal(traddr, trsvcid, subnqn);
         CompletableFuture<Void> wait = connected.copy().orTimeout(portalWait.toMillis(), TimeUnit.MILLISECONDS);
         waiting.add(wait);
+        if (stopped) {
+            // stop() may have looked at the waits before this one was added: end it here, then
+            wait.completeExceptionally(new RejectedExecutionException("shutting down"));
+        }
         wait.whenComplete((v, t) -> waiting.remove(wait));
         return wait.handleAsync((v, t) -> portalAdded(traddr, trsvcid, subnqn, t), executor);
     }
@@ -253,6 +261,7 @@ final class HttpApi implements ApiHandler {
     /** Ends every wait for a portal's connection now: those requests are answered 503 (shutting down). */
     @Override
     public void stop() {
+        stopped = true;
         for (CompletableFuture<Void> wait : waiting) {
             wait.completeExceptionally(new RejectedExecutionException("shutting down"));
         }

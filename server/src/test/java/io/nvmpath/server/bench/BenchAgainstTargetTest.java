@@ -4,6 +4,8 @@ import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.testing.Await;
+import io.nvmpath.multipath.FailoverRecord;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.target.Fault;
 import io.nvmpath.target.NvmeTarget;
@@ -128,5 +130,29 @@ class BenchAgainstTargetTest {
         assertThat(r.errorCount()).isEqualTo(5);
         assertThat(r.passed()).isFalse();
         assertThat(r.ios()).isPositive();
+    }
+
+    @Test
+    void should_report_the_failovers_of_the_run_with_their_cause_and_stall() {
+        BenchResult r;
+        try (Bench b = Bench.start(config(RwMode.RANDREAD).build())) {
+            Await.until("reads done", () -> b.iosNow() > 200);
+            target.setAnaState(1, 1, AnaState.INACCESSIBLE);
+            long before = b.perPathNow().getOrDefault("127.0.0.1:" + target.port(2), 0L);
+            Await.until("reads on port 2",
+                    () -> b.perPathNow().getOrDefault("127.0.0.1:" + target.port(2), 0L) > before + 100);
+            b.stop();
+            r = b.await();
+        } finally {
+            target.setAnaState(1, 1, AnaState.OPTIMIZED);
+        }
+
+        assertThat(r.head().events()).isNotEmpty();
+        FailoverRecord f = r.head().events().get(0);
+        assertThat(f.cause()).isEqualTo("ana-state");
+        assertThat(f.from()).startsWith("127.0.0.1:" + target.port(1) + " cntlid");
+        assertThat(f.to()).startsWith("127.0.0.1:" + target.port(2) + " cntlid");
+        assertThat(f.stallMillis()).isNotNegative();
+        assertThat(r.errorCount()).isZero();
     }
 }

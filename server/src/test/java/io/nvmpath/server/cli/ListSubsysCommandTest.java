@@ -1,6 +1,7 @@
 package io.nvmpath.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.nvmpath.multipath.FailoverRecord;
 import io.nvmpath.multipath.MultipathView;
 import io.nvmpath.server.http.GatewayFixture;
 import io.nvmpath.server.http.GatewayMetrics;
@@ -76,6 +77,22 @@ class ListSubsysCommandTest {
                 + "  +- 127.0.0.1:4420 cntlid 1  resetting  inaccessible   unusable,marginal  inflight 0" + NL
                 + "  +- 127.0.0.1:4421 cntlid 2  live       non-optimized  usable,held        inflight 0" + NL
                 + "  x- 10.0.0.9:4420 cntlid 3  refused: NGUID differs" + NL);
+    }
+
+    @Test
+    void should_show_the_last_failover_of_each_head() {
+        gateway.failovers(List.of(
+                new FailoverRecord(2_000L, NQN, 1, OPTIMIZED + " cntlid 1", NON_OPTIMIZED + " cntlid 2",
+                        "keep-alive-timeout", 0x371, 3, 5, 5, "ccr", 2, 4),
+                new FailoverRecord(1_000L, NQN, 1, NON_OPTIMIZED + " cntlid 2", null, "transport-closed", 0x371, 1, 0,
+                        0, "none", 0, -1)), List.of());
+
+        CliRun r = CliRun.of("list-subsys", "--url", url);
+
+        assertThat(r.exitCode()).isZero();
+        assertThat(r.out()).contains("  ~ last failover " + OPTIMIZED + " cntlid 1 -> " + NON_OPTIMIZED
+                + " cntlid 2: keep-alive-timeout, stall 4 ms, 3 reads, 5 writes (5 fenced, ccr 2 ms)" + NL);
+        assertThat(r.out()).doesNotContain("transport-closed");
     }
 
     @Test

@@ -1,6 +1,8 @@
 package io.nvmpath.server.http;
 
 import io.nvmpath.fabric.host.PathStats;
+import io.nvmpath.multipath.FailoverLog;
+import io.nvmpath.multipath.FailoverRecord;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.MultipathSubsystem;
 import io.nvmpath.multipath.MultipathView;
@@ -180,6 +182,24 @@ public final class GatewayFixture implements GatewayView, GatewayControl {
     @Override
     public List<MultipathView.Subsystem> subsystems() {
         return subsystems;
+    }
+
+    private volatile List<FailoverRecord> failovers = List.of();
+    private volatile List<FailoverLog.Stats> failoverStats = List.of();
+
+    @Override
+    public List<FailoverRecord> failovers() {
+        return failovers;
+    }
+
+    public void failovers(List<FailoverRecord> records, List<FailoverLog.Stats> stats) {
+        this.failovers = records;
+        this.failoverStats = stats;
+    }
+
+    @Override
+    public List<FailoverLog.Stats> failoverStats() {
+        return failoverStats;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.nvmpath.server.http;
 
 import io.nvmpath.fabric.host.PathStats;
+import io.nvmpath.multipath.FailoverLog;
 import io.nvmpath.multipath.MultipathView;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -221,6 +222,27 @@ class GatewayMetricsTest {
         assertThat(m.value("nvmpath_subsystem_info", "subsystem", NQN, "iopolicy", "round-robin",
                 "preferred_path", OPTIMIZED)).isEqualTo(1.0);
         assertThat(m.value("nvmpath_subsystem_refused_paths", "subsystem", NQN)).isEqualTo(1.0);
+    }
+
+    @Test
+    void should_publish_failovers_by_cause_and_their_stalls_as_a_histogram() {
+        long[] buckets = new long[FailoverLog.STALL_BUCKETS.length + 1];
+        buckets[1] = 2; // two stalls of 5-10 ms
+        buckets[9] = 1; // one of 2.5-5 s
+        gateway.failovers(List.of(), List.of(new FailoverLog.Stats(NQN, "transport-closed", 3, buckets, 3.1)));
+
+        PrometheusText m = scrape();
+
+        String[] labels = {"subsystem", NQN, "cause", "transport-closed"};
+        assertThat(m.value("nvmpath_failovers_total", labels)).isEqualTo(3.0);
+        assertThat(m.value("nvmpath_failover_stall_seconds_bucket", "subsystem", NQN, "cause", "transport-closed",
+                "le", "0.01")).isEqualTo(2.0);
+        assertThat(m.value("nvmpath_failover_stall_seconds_bucket", "subsystem", NQN, "cause", "transport-closed",
+                "le", "5.0")).isEqualTo(3.0);
+        assertThat(m.value("nvmpath_failover_stall_seconds_bucket", "subsystem", NQN, "cause", "transport-closed",
+                "le", "+Inf")).isEqualTo(3.0);
+        assertThat(m.value("nvmpath_failover_stall_seconds_count", labels)).isEqualTo(3.0);
+        assertThat(m.value("nvmpath_failover_stall_seconds_sum", labels)).isEqualTo(3.1);
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.nvmpath.server.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nvmpath.fabric.testing.Await;
+import io.nvmpath.multipath.FailoverRecord;
 import io.nvmpath.server.gateway.GatewayView;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static io.nvmpath.server.http.GatewayFixture.NON_OPTIMIZED;
 import static io.nvmpath.server.http.GatewayFixture.NQN;
 import static io.nvmpath.server.http.GatewayFixture.OPTIMIZED;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -233,6 +235,23 @@ class HttpAdminServerTest {
         assertThat(json(r).path("ioPolicy").asText()).isEqualTo("round-robin");
         assertThat(gateway.calls()).containsExactly("iopolicy " + NQN + " round-robin");
         assertThat(gateway.subsystems().get(0).ioPolicy()).isEqualTo("round-robin");
+    }
+
+    @Test
+    void should_list_the_failovers_newest_first() throws Exception {
+        gateway.failovers(List.of(new FailoverRecord(1_700_000_000_000L, NQN, 1, OPTIMIZED + " cntlid 1",
+                NON_OPTIMIZED + " cntlid 2", "keep-alive-timeout", 0x371, 3, 5, 5, "ccr", 2, 4)), List.of());
+
+        HttpResponse<String> r = get("/api/v1/failovers");
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        JsonNode f = json(r).path("failovers").get(0);
+        assertThat(f.path("cause").asText()).isEqualTo("keep-alive-timeout");
+        assertThat(f.path("from").asText()).isEqualTo(OPTIMIZED + " cntlid 1");
+        assertThat(f.path("to").asText()).isEqualTo(NON_OPTIMIZED + " cntlid 2");
+        assertThat(f.path("fenced").asInt()).isEqualTo(5);
+        assertThat(f.path("fenceMethod").asText()).isEqualTo("ccr");
+        assertThat(f.path("stallMillis").asLong()).isEqualTo(4);
     }
 
     @Test
