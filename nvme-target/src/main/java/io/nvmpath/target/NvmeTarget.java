@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,6 +31,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.random.RandomGenerator;
 
 /**
  * An NVMe/TCP target: subsystems, namespaces, ports, ANA groups and faults, as configured by a
@@ -45,6 +47,11 @@ public final class NvmeTarget implements AutoCloseable {
 
     /** NVMe version reported in VS and Identify Controller: 1.4.0. */
     static final int VERSION = 0x00010400;
+    /**
+     * CCRL: Cross-Controller Resets a controller may have in progress at once, the value Linux nvmet
+     * reports (TP8028 recommends it).
+     */
+    static final int CCR_LIMIT = 4;
     /** Largest transfer accepted when MDTS is 0 (unlimited). */
     private static final int UNLIMITED_TRANSFER = 32 << 20;
 
@@ -64,6 +71,8 @@ public final class NvmeTarget implements AutoCloseable {
     private final Set<TargetController> controllers = ConcurrentHashMap.newKeySet();
     private final AtomicLong anaChangeCount = new AtomicLong(1);
     private final AtomicLong discoveryGeneration = new AtomicLong(1);
+    /** Where controllers draw their CIU and CIRN (thread-safe). */
+    private final RandomGenerator random = new SecureRandom();
 
     private NvmeTarget(TargetConfig config, Scheduler scheduler, EventLoopGroup group, boolean ownGroup) {
         this.config = config;
@@ -159,6 +168,11 @@ public final class NvmeTarget implements AutoCloseable {
 
     public TargetConfig config() {
         return config;
+    }
+
+    /** Where controller instance numbers come from. */
+    RandomGenerator random() {
+        return random;
     }
 
     /** Where the target's time comes from. */

@@ -63,6 +63,10 @@ final class TargetController {
     private boolean discoveryMasked;
     private final List<Integer> changedNamespaces = new ArrayList<>();
     private boolean dead;
+    /** Controller Instance Uniquifier: random, non-zero, incremented (skipping 0) whenever CSTS.RDY is set. */
+    private volatile int ciu;
+    /** Controller Instance Random Number: drawn anew whenever CSTS.RDY is set. */
+    private volatile long cirn;
 
     TargetController(NvmeTarget target, Subsystem subsystem, TargetPort port, TargetQueue admin, int cntlid,
                      String hostNqn, UUID hostId, long katoMillis) {
@@ -79,7 +83,19 @@ final class TargetController {
         this.ioQueues = new AtomicReferenceArray<>(maxQ + 1);
         this.ioQueuesGranted = maxQ;
         this.lastKeepAliveNanos = target.scheduler().nanoTime();
+        this.ciu = 1 + target.random().nextInt(0xFF);
+        this.cirn = target.random().nextLong();
         startKeepAliveTimer();
+    }
+
+    /** CIU of the current instance (Identify Controller byte 135). */
+    int ciu() {
+        return ciu;
+    }
+
+    /** CIRN of the current instance (Identify Controller bytes 136..143). */
+    long cirn() {
+        return cirn;
     }
 
     boolean enabled() {
@@ -237,6 +253,8 @@ final class TargetController {
             }
             csts |= 0x1;
             enabled = true;
+            ciu = ciu % 0xFF + 1; // a new instance: 1..255, never 0
+            cirn = target.random().nextLong();
         } else if (!en && wasEnabled) {
             csts &= ~0x1;
             enabled = false;
@@ -477,8 +495,11 @@ final class TargetController {
 
     /** OAES: the notices this controller can send. */
     int supportedEvents() {
-        return subsystem.discovery ? AsyncEvent.CFG_DISCOVERY_CHANGE
-                : AsyncEvent.CFG_NS_ATTR | AsyncEvent.CFG_ANA_CHANGE;
+        if (subsystem.discovery) {
+            return AsyncEvent.CFG_DISCOVERY_CHANGE;
+        }
+        return AsyncEvent.CFG_NS_ATTR | AsyncEvent.CFG_ANA_CHANGE
+                | (subsystem.crossControllerReset ? AsyncEvent.CFG_CCR_COMPLETED : 0);
     }
 
     // ---- asynchronous events ------------------------------------------------------------------
