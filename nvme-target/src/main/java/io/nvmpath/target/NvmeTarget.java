@@ -316,6 +316,30 @@ public final class NvmeTarget implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes every connection open on a port now, without refusing new ones: a network blip. Hosts
+     * see their connections drop and may reconnect at once; controllers lose their association as
+     * when a host goes away (writes a {@link Fault.GhostWrites} holds are still applied). Returns the
+     * number of connections cut, once they are closed. Never call it from one of the target's event loops.
+     */
+    public int cutConnections(int portRef) {
+        TargetPort p = resolve(portRef);
+        List<CompletableFuture<Void>> cuts = new ArrayList<>();
+        for (TargetQueue q : p.queues()) {
+            cuts.add(q.cut(p + ": connections cut"));
+        }
+        try {
+            CompletableFuture.allOf(cuts.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while cutting the connections of " + p, e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("cutting the connections of " + p + ": " + e, e);
+        }
+        log.info("{}: {} connection(s) cut", p, cuts.size());
+        return cuts.size();
+    }
+
     public Fault fault(int portRef) {
         return resolve(portRef).fault();
     }
@@ -439,6 +463,9 @@ public final class NvmeTarget implements AutoCloseable {
 
     @Override
     public void close() {
+        for (TargetController c : controllers) {
+            c.pendingWrites().stop(); // held writes release their data; none is applied by a stopping target
+        }
         for (TargetPort p : ports.values()) {
             p.unbind();
             for (TargetQueue q : p.queues()) {

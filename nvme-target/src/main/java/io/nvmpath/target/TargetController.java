@@ -62,7 +62,13 @@ final class TargetController {
     private boolean nsMasked;
     private boolean discoveryMasked;
     private final List<Integer> changedNamespaces = new ArrayList<>();
+    /** The association is torn down: its connections are closed; what it holds may still be pending. */
     private boolean dead;
+    /** Gone from the subsystem: torn down and nothing of it pending. */
+    private boolean removed;
+    /** Its keep-alive timed out. */
+    private boolean quiescing;
+    private final PendingWrites pendingWrites;
     /** Controller Instance Uniquifier: random, non-zero, incremented (skipping 0) whenever CSTS.RDY is set. */
     private volatile int ciu;
     /** Controller Instance Random Number: drawn anew whenever CSTS.RDY is set. */
@@ -83,6 +89,7 @@ final class TargetController {
         this.ioQueues = new AtomicReferenceArray<>(maxQ + 1);
         this.ioQueuesGranted = maxQ;
         this.lastKeepAliveNanos = target.scheduler().nanoTime();
+        this.pendingWrites = new PendingWrites(target.scheduler());
         this.ciu = 1 + target.random().nextInt(0xFF);
         this.cirn = target.random().nextLong();
         startKeepAliveTimer();
@@ -133,29 +140,44 @@ final class TargetController {
         return ioQueues.compareAndSet(qid, null, q);
     }
 
-    /** A queue's connection closed: an I/O queue leaves; the admin queue takes the controller with it. */
+    /** What this controller still has to apply to the media. */
+    PendingWrites pendingWrites() {
+        return pendingWrites;
+    }
+
+    /**
+     * A queue's connection closed: an I/O queue leaves; the admin queue takes the association with
+     * it. The controller itself goes once nothing of it is pending: until then (writes held by the
+     * ghost-writes fault) it is a lost controller an array has not noticed, its keep-alive timer still
+     * running, still the target of a Cross-Controller Reset.
+     */
     void queueClosed(TargetQueue q) {
         if (q == admin) {
-            loop.execute(() -> destroy("admin queue closed"));
+            loop.execute(() -> {
+                tearDown("admin queue closed");
+                removeWhenIdle("admin queue closed");
+            });
         } else if (q.qid() > 0 && q.qid() < ioQueues.length()) {
             ioQueues.compareAndSet(q.qid(), q, null);
         }
     }
 
-    /** Deletes the controller from outside (unlinked subsystem): any thread. */
+    /** Deletes the controller from outside (unlinked subsystem): any thread. What it holds is dropped. */
     void delete(String reason) {
-        loop.execute(() -> destroy(reason));
+        loop.execute(() -> {
+            tearDown(reason);
+            pendingWrites.stop();
+            removeWhenIdle(reason);
+        });
     }
 
-    private void destroy(String reason) {
+    /** Closes every connection of the association; on the controller's loop. */
+    private void tearDown(String reason) {
         if (dead) {
             return;
         }
         dead = true;
         enabled = false;
-        if (katoTimer != null) {
-            katoTimer.cancel(false);
-        }
         for (int i = 1; i < ioQueues.length(); i++) {
             TargetQueue q = ioQueues.getAndSet(i, null);
             if (q != null) {
@@ -163,6 +185,33 @@ final class TargetController {
             }
         }
         admin.close(reason);
+        int held = pendingWrites.heldCount();
+        if (held > 0) {
+            log.info("{}: controller {} of {} for {} lost ({}) with {} write(s) held: applied when due unless"
+                    + " it is reset or its keep-alive times out", port, cntlid, subsystem.nqn, hostNqn, reason, held);
+        }
+    }
+
+    /** Removes the controller once nothing of it is pending: at once (on its loop) when that is so now. */
+    private void removeWhenIdle(String reason) {
+        pendingWrites.whenIdle(() -> {
+            if (loop.inEventLoop()) {
+                remove(reason);
+            } else {
+                loop.execute(() -> remove(reason));
+            }
+        });
+    }
+
+    private void remove(String reason) {
+        if (removed) {
+            return;
+        }
+        removed = true;
+        tearDown(reason);
+        if (katoTimer != null) {
+            katoTimer.cancel(false);
+        }
         target.controllerGone(this);
         log.info("{}: controller {} of {} for {} removed ({})", port, cntlid, subsystem.nqn, hostNqn, reason);
         gone.complete(null);
@@ -181,7 +230,7 @@ final class TargetController {
     }
 
     private void checkKeepAlive() {
-        if (dead) {
+        if (removed || quiescing) {
             return;
         }
         katoTimer = target.scheduler().schedule(loop, this::checkKeepAlive, katoCheckMillis, TimeUnit.MILLISECONDS);
@@ -189,8 +238,20 @@ final class TargetController {
         if (!port.blackholed() && idle > katoMillis) {
             log.warn("{}: controller {} for {}: no keep-alive for {} ms (KATO {} ms)", port, cntlid, hostNqn,
                     idle, katoMillis);
-            destroy("keep-alive timeout");
+            keepAliveExpired();
         }
+    }
+
+    /**
+     * The host is gone as far as this controller knows: the association is torn down and nothing it
+     * holds is applied any more.
+     */
+    private void keepAliveExpired() {
+        quiescing = true;
+        katoTimer.cancel(false);
+        tearDown("keep-alive timeout");
+        pendingWrites.stop();
+        removeWhenIdle("keep-alive timeout");
     }
 
     // ---- properties ---------------------------------------------------------------------------
