@@ -15,8 +15,9 @@ import java.util.concurrent.TimeUnit;
  * What one controller still has to apply to the media: commands with media side effects (Write,
  * Write Zeroes, Dataset Management with Deallocate) that the {@link Fault.GhostWrites} fault holds
  * before applying them, and those a backend is executing. This is what a lost controller can still
- * do to the data after its host gave up on it, and what stopping it (a Cross-Controller Reset, a
- * keep-alive timeout) must account for: held commands are dropped, executing ones finished.
+ * do to the data after its host gave up on it, and what stopping it (a Cross-Controller Reset, the
+ * end of the Command Quiesce Time after a keep-alive timeout) must account for: held commands are
+ * dropped, executing ones finished.
  *
  * <p>Thread-safe: the controller's queues use it from their event loops, the controller from its
  * own. A held command runs on the loop of the queue it came through, even after that queue closed
@@ -42,6 +43,10 @@ final class PendingWrites {
     private int executing;
     /** Nothing more is applied: what is held was dropped, what arrives is dropped. */
     private boolean stopped;
+    /** No held command is applied after this time on the target's clock (keep-alive deadline + CQT). */
+    private long deadlineNanos;
+    private boolean hasDeadline;
+    private ScheduledFuture<?> deadlineTimer;
 
     PendingWrites(Scheduler scheduler) {
         this.scheduler = scheduler;
@@ -65,13 +70,22 @@ final class PendingWrites {
     }
 
     private void due(Held h) {
+        boolean apply;
         synchronized (this) {
             if (!held.remove(h)) {
                 return; // a stop took it first and dropped it
             }
-            executing++;
+            apply = !(hasDeadline && scheduler.nanoTime() - deadlineNanos > 0);
+            if (apply) {
+                executing++;
+            }
         }
-        h.apply.run();
+        if (apply) {
+            h.apply.run();
+        } else {
+            h.drop.run();
+            idleCheck();
+        }
     }
 
     /**
@@ -105,6 +119,10 @@ final class PendingWrites {
             stopped = true;
             dropped = new ArrayList<>(held);
             held.clear();
+            if (deadlineTimer != null) {
+                deadlineTimer.cancel(false);
+                deadlineTimer = null;
+            }
             idle = executing == 0;
         }
         for (Held h : dropped) {
@@ -113,6 +131,23 @@ final class PendingWrites {
         }
         idleCheck();
         return idle;
+    }
+
+    /**
+     * After a keep-alive timeout: held commands due by {@code deadline} (the keep-alive deadline plus
+     * the Command Quiesce Time) may still be applied, and at {@code deadline} whatever is held is
+     * dropped ({@link #stop}). The timer runs on {@code loop}.
+     */
+    void quiesceBy(EventLoop loop, long deadline) {
+        synchronized (this) {
+            if (stopped || hasDeadline) {
+                return;
+            }
+            hasDeadline = true;
+            deadlineNanos = deadline;
+            deadlineTimer = scheduler.schedule(loop, this::stop, Math.max(0, deadline - scheduler.nanoTime()),
+                    TimeUnit.NANOSECONDS);
+        }
     }
 
     /** Nothing held, nothing executing. */

@@ -66,7 +66,7 @@ final class TargetController {
     private boolean dead;
     /** Gone from the subsystem: torn down and nothing of it pending. */
     private boolean removed;
-    /** Its keep-alive timed out. */
+    /** Its keep-alive timed out: what it holds is applied until the deadline plus CQT, not after. */
     private boolean quiescing;
     private final PendingWrites pendingWrites;
     /** Controller Instance Uniquifier: random, non-zero, incremented (skipping 0) whenever CSTS.RDY is set. */
@@ -243,14 +243,18 @@ final class TargetController {
     }
 
     /**
-     * The host is gone as far as this controller knows: the association is torn down and nothing it
-     * holds is applied any more.
+     * The host is gone as far as this controller knows (TP4129): the association is torn down, and
+     * the controller stops executing within its Command Quiesce Time of the keep-alive deadline (the
+     * last keep-alive plus KATO). A held write due by then may still be applied; none is after it. A
+     * host that cannot reach the controller waits KATO + CQT before it retries elsewhere.
      */
     private void keepAliveExpired() {
         quiescing = true;
         katoTimer.cancel(false);
+        long deadline = lastKeepAliveNanos + TimeUnit.MILLISECONDS.toNanos(katoMillis)
+                + TimeUnit.MILLISECONDS.toNanos(subsystem.cqt);
         tearDown("keep-alive timeout");
-        pendingWrites.stop();
+        pendingWrites.quiesceBy(loop, deadline);
         removeWhenIdle("keep-alive timeout");
     }
 

@@ -15,6 +15,8 @@ import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -27,7 +29,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * The {@code ghost-writes} fault and a cut path, as two paths of one host see them: a write held on
  * port 1 whose connection is cut is still applied when its time is up (read back through port 2),
- * unless its controller's keep-alive timed out first. The target
+ * unless its controller's keep-alive timed out and its Command Quiesce Time ended first. The target
  * runs on a manual clock; each host keeps time on it too, so no keep-alive is sent behind the test's back.
  */
 class GhostWritesTest {
@@ -142,26 +144,37 @@ class GhostWritesTest {
         }
     }
 
-    @Test
-    void should_never_apply_a_held_write_once_its_controllers_keep_alive_timed_out() throws Exception {
-        start(CrossControllerResetTest.subsystem());
+    @ParameterizedTest(name = "held {0} ms: applied {1}")
+    @CsvSource({"1400, true", "1500, true", "1600, false"})
+    void should_apply_nothing_after_the_keep_alive_deadline_plus_the_command_quiesce_time(long hold, boolean applied)
+            throws Exception {
+        start(CrossControllerResetTest.subsystem().withCqt(500));
         Controller b = connect(2, Duration.ofSeconds(5));
         Controller a = connect(1, Duration.ofSeconds(1));
         try {
             int lost = a.cntlid();
-            target.setFault(1, Fault.parse("ghost-writes 2000"));
+            target.setFault(1, Fault.parse("ghost-writes " + hold));
             CompletableFuture<NvmeRequest> write = writeBlock(a, 0xC3);
             passMarker(a);
-            clock.awaitTaskIn(Duration.ofMillis(2000));
+            clock.awaitTaskIn(Duration.ofMillis(hold));
             target.cutConnections(1); // no keep-alive reaches the lost controller from now on
             assertThat(write).failsWithin(Duration.ofSeconds(WAIT_SECONDS));
             a.close();
 
-            clock.advance(Duration.ofMillis(1250)); // KATO 1000, checked every 250 ms
-            assertThat(target.whenControllerGone(SUB, lost)).succeedsWithin(Duration.ofSeconds(WAIT_SECONDS));
-            clock.advance(Duration.ofMillis(1000));
+            // its last keep-alive was at time 0: the deadline is KATO 1000 + CQT 500 = 1500 ms
+            clock.advance(Duration.ofMillis(1499));
+            if (hold < 1500) {
+                assertThat(target.whenControllerGone(SUB, lost)).as("applied, so nothing of it is left")
+                        .succeedsWithin(Duration.ofSeconds(WAIT_SECONDS));
+            } else {
+                assertThat(target.whenControllerGone(SUB, lost)).as("still quiescing").isNotDone();
+            }
+            clock.advance(Duration.ofMillis(1));
+            assertThat(target.whenControllerGone(SUB, lost)).as("stopped at the deadline at the latest")
+                    .succeedsWithin(Duration.ofSeconds(WAIT_SECONDS));
+            clock.advance(Duration.ofMillis(500));
 
-            assertThat(readBlock(b)).as("through the other path, after the hold").isZero();
+            assertThat(readBlock(b)).as("through the other path, after the hold").isEqualTo(applied ? 0xC3 : 0);
         } finally {
             a.close();
             b.close();
