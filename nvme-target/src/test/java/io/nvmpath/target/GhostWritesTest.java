@@ -10,6 +10,8 @@ import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportAddress;
+import io.nvmpath.fabric.nvme.CrossControllerReset;
+import io.nvmpath.fabric.nvme.CrossControllerResetLog;
 import io.nvmpath.fabric.testing.ManualScheduler;
 import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
 import org.junit.jupiter.api.AfterEach;
@@ -29,7 +31,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * The {@code ghost-writes} fault and a cut path, as two paths of one host see them: a write held on
  * port 1 whose connection is cut is still applied when its time is up (read back through port 2),
- * unless its controller's keep-alive timed out and its Command Quiesce Time ended first. The target
+ * unless a Cross-Controller Reset of its controller succeeded first, or its controller's keep-alive
+ * timed out and its Command Quiesce Time ended first. The target
  * runs on a manual clock; each host keeps time on it too, so no keep-alive is sent behind the test's back.
  */
 class GhostWritesTest {
@@ -117,6 +120,37 @@ class GhostWritesTest {
 
             assertThat(readBlock(b)).as("the ghost write, through the other path").isEqualTo(0xAB);
             assertThat(target.whenControllerGone(SUB, lost)).succeedsWithin(Duration.ofSeconds(WAIT_SECONDS));
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
+
+    @Test
+    void should_never_apply_a_held_write_once_a_cross_controller_reset_of_its_controller_succeeded()
+            throws Exception {
+        start(CrossControllerResetTest.subsystem());
+        Controller b = connect(2, Duration.ofSeconds(5));
+        Controller a = connect(1, Duration.ofSeconds(5));
+        try {
+            int lost = a.cntlid();
+            CrossControllerReset ccr = CrossControllerReset.of(a.identity()); // what the host knew of it
+            target.setFault(1, Fault.parse("ghost-writes 1000"));
+            CompletableFuture<NvmeRequest> write = writeBlock(a, 0xAB);
+            passMarker(a);
+            clock.awaitTaskIn(Duration.ofMillis(1000));
+            target.cutConnections(1);
+            assertThat(write).failsWithin(Duration.ofSeconds(WAIT_SECONDS));
+            a.close();
+
+            CrossControllerReset.Result r = b.crossControllerReset(ccr).get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+            assertThat(r.immediate()).as("the held write is dropped, nothing of it executes").isTrue();
+            assertThat(target.whenControllerGone(SUB, lost)).succeedsWithin(Duration.ofSeconds(WAIT_SECONDS));
+            clock.advance(Duration.ofMillis(1000));
+            assertThat(readBlock(b)).as("never applied").isZero();
+            assertThat(b.crossControllerResetLog(false).get(WAIT_SECONDS, TimeUnit.SECONDS).entry(lost).status())
+                    .isEqualTo(CrossControllerResetLog.ResetStatus.SUCCESS);
         } finally {
             a.close();
             b.close();
