@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
  * throttle RATE                 RATE: a whole number and a unit, with or without a space:
  *                               iops (1..10000000), or B/s, KiB/s, MiB/s, GiB/s (1 KiB/s..1024 GiB/s)
  *                               e.g. throttle 2000iops, throttle 50MiB/s, throttle 512 KiB/s
+ * ghost-writes MS               MS: 1..600000
  * </pre>
  * Units of bandwidth are binary, as the target's sizes are: {@code 50MB/s} is refused, say
  * {@code 50MiB/s}. Every word must be understood: {@code delay 100 now} is refused, naming
@@ -245,19 +246,60 @@ public sealed interface Fault {
         }
     }
 
+    /**
+     * Each command with media side effects (Write, Write Zeroes, Dataset Management with Deallocate)
+     * received on the port is held {@code millis} on the target's clock before it is applied and
+     * completed: an array that is slow to apply writes and does not notice when its host is gone. If
+     * the command's connection closes first (a cut, the port going down, the host resetting the
+     * controller), it is still applied when its time is up — a ghost write — unless its controller is
+     * stopped first: a successful Cross-Controller Reset of it, or the end of its Command Quiesce Time
+     * after a keep-alive timeout. Reads and the other commands are not held. Clearing or replacing the
+     * fault leaves what it holds to its time.
+     */
+    record GhostWrites(long millis) implements Fault {
+        private static final String GRAMMAR = "ghost-writes MS, a whole number of milliseconds 1..600000,"
+                + " e.g. ghost-writes 1000";
+        private static final Pattern DIGITS = Pattern.compile("\\d+");
+
+        public GhostWrites {
+            if (millis < 1 || millis > 600_000) {
+                throw new IllegalArgumentException("ghost-writes must hold 1..600000 ms, not " + millis);
+            }
+        }
+
+        @Override
+        public String label() {
+            return "ghost-writes " + millis;
+        }
+
+        /** Reads {@code ghost-writes MS}, {@code w} the words of {@code text}. */
+        static GhostWrites parse(String text, String[] w) {
+            requireWords(text, w, 2, GRAMMAR);
+            if (!DIGITS.matcher(w[1]).matches()) {
+                throw badFault(text, "'" + w[1] + "' is not a whole number of milliseconds (expected " + GRAMMAR + ")");
+            }
+            long millis = digits(w[1]);
+            if (millis < 1 || millis > 600_000) {
+                throw badFault(text, "the hold must be 1..600000 ms");
+            }
+            return new GhostWrites(millis);
+        }
+    }
+
     Fault NONE = new None();
 
     /** How the fault is written in logs and the admin API. */
     String label();
 
     /** The faults there are, as an error names them. */
-    String KINDS = "none, down, blackhole, delay MS, fail N STATUS, throttle RATE";
+    String KINDS = "none, down, blackhole, delay MS, fail N STATUS, throttle RATE, ghost-writes MS";
 
     /**
      * Parses {@code none|clear}, {@code down}, {@code blackhole}, {@code delay MS},
      * {@code fail N STATUS} (STATUS in hex like {@code 0x302} or decimal), {@code throttle RATE}
-     * ({@code 2000iops}, {@code 50MiB/s}); the grammar is in this interface's documentation. Every
-     * word must be understood: a word too many is refused and named, never ignored.
+     * ({@code 2000iops}, {@code 50MiB/s}), {@code ghost-writes MS}; the grammar is in this interface's
+     * documentation. Every word must be understood: a word too many is refused and named, never
+     * ignored.
      *
      * @throws IllegalArgumentException naming what is wrong, to be shown as it is
      */
@@ -284,6 +326,7 @@ public sealed interface Fault {
             case "delay" -> Delay.parse(trimmed, w);
             case "fail" -> Fail.parse(trimmed, w);
             case "throttle" -> Throttle.parse(trimmed.substring(w[0].length())); // RATE may hold a space
+            case "ghost-writes" -> GhostWrites.parse(trimmed, w);
             default -> throw new IllegalArgumentException("unknown fault '" + w[0] + "' (" + KINDS + ")");
         };
     }

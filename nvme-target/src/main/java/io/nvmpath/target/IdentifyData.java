@@ -37,6 +37,14 @@ final class IdentifyData {
         b.setIntLE(92, c.supportedEvents()); // OAES
         b.setIntLE(96, 0x1); // CTRATT: 128-bit host identifier
         b.setByte(111, s.discovery ? 2 : 1); // CNTRLTYPE
+        if (!s.discovery) {
+            b.setByte(IdentifyController.OFFSET_CIU, c.ciu());
+            b.setLongLE(IdentifyController.OFFSET_CIRN, c.cirn());
+            b.setShortLE(IdentifyController.OFFSET_CQT, s.cqt);
+            if (s.crossControllerReset) {
+                b.setByte(IdentifyController.OFFSET_CCRL, NvmeTarget.CCR_LIMIT);
+            }
+        }
         b.setByte(258, 3); // ACL
         b.setByte(259, 3); // AERL
         b.setByte(260, 0x3); // FRMW

@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,6 +31,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.random.RandomGenerator;
 
 /**
  * An NVMe/TCP target: subsystems, namespaces, ports, ANA groups and faults, as configured by a
@@ -45,6 +47,11 @@ public final class NvmeTarget implements AutoCloseable {
 
     /** NVMe version reported in VS and Identify Controller: 1.4.0. */
     static final int VERSION = 0x00010400;
+    /**
+     * CCRL: Cross-Controller Resets a controller may have in progress at once, the value Linux nvmet
+     * reports (TP8028 recommends it).
+     */
+    static final int CCR_LIMIT = 4;
     /** Largest transfer accepted when MDTS is 0 (unlimited). */
     private static final int UNLIMITED_TRANSFER = 32 << 20;
 
@@ -64,6 +71,8 @@ public final class NvmeTarget implements AutoCloseable {
     private final Set<TargetController> controllers = ConcurrentHashMap.newKeySet();
     private final AtomicLong anaChangeCount = new AtomicLong(1);
     private final AtomicLong discoveryGeneration = new AtomicLong(1);
+    /** Where controllers draw their CIU and CIRN (thread-safe). */
+    private final RandomGenerator random = new SecureRandom();
 
     private NvmeTarget(TargetConfig config, Scheduler scheduler, EventLoopGroup group, boolean ownGroup) {
         this.config = config;
@@ -159,6 +168,11 @@ public final class NvmeTarget implements AutoCloseable {
 
     public TargetConfig config() {
         return config;
+    }
+
+    /** Where controller instance numbers come from. */
+    RandomGenerator random() {
+        return random;
     }
 
     /** Where the target's time comes from. */
@@ -302,6 +316,30 @@ public final class NvmeTarget implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes every connection open on a port now, without refusing new ones: a network blip. Hosts
+     * see their connections drop and may reconnect at once; controllers lose their association as
+     * when a host goes away (writes a {@link Fault.GhostWrites} holds are still applied). Returns the
+     * number of connections cut, once they are closed. Never call it from one of the target's event loops.
+     */
+    public int cutConnections(int portRef) {
+        TargetPort p = resolve(portRef);
+        List<CompletableFuture<Void>> cuts = new ArrayList<>();
+        for (TargetQueue q : p.queues()) {
+            cuts.add(q.cut(p + ": connections cut"));
+        }
+        try {
+            CompletableFuture.allOf(cuts.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while cutting the connections of " + p, e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("cutting the connections of " + p + ": " + e, e);
+        }
+        log.info("{}: {} connection(s) cut", p, cuts.size());
+        return cuts.size();
+    }
+
     public Fault fault(int portRef) {
         return resolve(portRef).fault();
     }
@@ -425,6 +463,9 @@ public final class NvmeTarget implements AutoCloseable {
 
     @Override
     public void close() {
+        for (TargetController c : controllers) {
+            c.pendingWrites().stop(); // held writes release their data; none is applied by a stopping target
+        }
         for (TargetPort p : ports.values()) {
             p.unbind();
             for (TargetQueue q : p.queues()) {

@@ -16,6 +16,10 @@ final class Subsystem {
     final String model;
     final String firmware;
     final boolean discovery;
+    /** Command Quiesce Time in ms (Identify Controller CQT). */
+    final int cqt;
+    /** Cross-Controller Reset accepted and reported. */
+    final boolean crossControllerReset;
     private final boolean allowAnyHost;
     private final Set<String> hosts;
     final ConcurrentSkipListMap<Integer, Namespace> namespaces = new ConcurrentSkipListMap<>();
@@ -28,6 +32,8 @@ final class Subsystem {
         this.model = c.model();
         this.firmware = c.firmware();
         this.discovery = false;
+        this.cqt = c.cqt();
+        this.crossControllerReset = c.crossControllerReset();
         this.allowAnyHost = c.allowAnyHost();
         this.hosts = Set.copyOf(c.hosts());
     }
@@ -38,6 +44,8 @@ final class Subsystem {
         this.model = "nvmpath discovery";
         this.firmware = "0.1";
         this.discovery = true;
+        this.cqt = 0;
+        this.crossControllerReset = false;
         this.allowAnyHost = true;
         this.hosts = Set.of();
     }

@@ -3,6 +3,9 @@ package io.nvmpath.target;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
 import io.nvmpath.fabric.nvme.AsyncEvent;
+import io.nvmpath.fabric.nvme.CrossControllerReset;
+import io.nvmpath.fabric.nvme.CrossControllerResetLog;
+import io.nvmpath.fabric.nvme.CrossControllerResetLog.ResetStatus;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.nvme.Sqe;
 import io.nvmpath.fabric.nvme.Status;
@@ -61,8 +64,24 @@ final class TargetController {
     private long anaLogReadAt;
     private boolean nsMasked;
     private boolean discoveryMasked;
+    private boolean ccrMasked;
+    /**
+     * The Cross-Controller Resets this controller was asked for and validated: its log page 1Eh.
+     * Completed ones go when the host reads the log with RMC, or when CSTS.RDY is set again.
+     */
+    private final List<CcrEntry> ccrLog = new ArrayList<>();
     private final List<Integer> changedNamespaces = new ArrayList<>();
+    /** The association is torn down: its connections are closed; what it holds may still be pending. */
     private boolean dead;
+    /** Gone from the subsystem: torn down and nothing of it pending. */
+    private boolean removed;
+    /** Its keep-alive timed out: what it holds is applied until the deadline plus CQT, not after. */
+    private boolean quiescing;
+    private final PendingWrites pendingWrites;
+    /** Controller Instance Uniquifier: random, non-zero, incremented (skipping 0) whenever CSTS.RDY is set. */
+    private volatile int ciu;
+    /** Controller Instance Random Number: drawn anew whenever CSTS.RDY is set. */
+    private volatile long cirn;
 
     TargetController(NvmeTarget target, Subsystem subsystem, TargetPort port, TargetQueue admin, int cntlid,
                      String hostNqn, UUID hostId, long katoMillis) {
@@ -79,7 +98,20 @@ final class TargetController {
         this.ioQueues = new AtomicReferenceArray<>(maxQ + 1);
         this.ioQueuesGranted = maxQ;
         this.lastKeepAliveNanos = target.scheduler().nanoTime();
+        this.pendingWrites = new PendingWrites(target.scheduler());
+        this.ciu = 1 + target.random().nextInt(0xFF);
+        this.cirn = target.random().nextLong();
         startKeepAliveTimer();
+    }
+
+    /** CIU of the current instance (Identify Controller byte 135). */
+    int ciu() {
+        return ciu;
+    }
+
+    /** CIRN of the current instance (Identify Controller bytes 136..143). */
+    long cirn() {
+        return cirn;
     }
 
     boolean enabled() {
@@ -117,29 +149,56 @@ final class TargetController {
         return ioQueues.compareAndSet(qid, null, q);
     }
 
-    /** A queue's connection closed: an I/O queue leaves; the admin queue takes the controller with it. */
+    /** One reset of the Cross-Controller Reset log; on this controller's loop. */
+    private static final class CcrEntry {
+        final int icid;
+        final int ciu;
+        ResetStatus status = ResetStatus.IN_PROGRESS;
+
+        CcrEntry(int icid, int ciu) {
+            this.icid = icid;
+            this.ciu = ciu;
+        }
+    }
+
+    /** What this controller still has to apply to the media. */
+    PendingWrites pendingWrites() {
+        return pendingWrites;
+    }
+
+    /**
+     * A queue's connection closed: an I/O queue leaves; the admin queue takes the association with
+     * it. The controller itself goes once nothing of it is pending: until then (writes held by the
+     * ghost-writes fault) it is a lost controller an array has not noticed, its keep-alive timer still
+     * running, still the target of a Cross-Controller Reset.
+     */
     void queueClosed(TargetQueue q) {
         if (q == admin) {
-            loop.execute(() -> destroy("admin queue closed"));
+            loop.execute(() -> {
+                tearDown("admin queue closed");
+                removeWhenIdle("admin queue closed");
+            });
         } else if (q.qid() > 0 && q.qid() < ioQueues.length()) {
             ioQueues.compareAndSet(q.qid(), q, null);
         }
     }
 
-    /** Deletes the controller from outside (unlinked subsystem): any thread. */
+    /** Deletes the controller from outside (unlinked subsystem): any thread. What it holds is dropped. */
     void delete(String reason) {
-        loop.execute(() -> destroy(reason));
+        loop.execute(() -> {
+            tearDown(reason);
+            pendingWrites.stop();
+            removeWhenIdle(reason);
+        });
     }
 
-    private void destroy(String reason) {
+    /** Closes every connection of the association; on the controller's loop. */
+    private void tearDown(String reason) {
         if (dead) {
             return;
         }
         dead = true;
         enabled = false;
-        if (katoTimer != null) {
-            katoTimer.cancel(false);
-        }
         for (int i = 1; i < ioQueues.length(); i++) {
             TargetQueue q = ioQueues.getAndSet(i, null);
             if (q != null) {
@@ -147,6 +206,33 @@ final class TargetController {
             }
         }
         admin.close(reason);
+        int held = pendingWrites.heldCount();
+        if (held > 0) {
+            log.info("{}: controller {} of {} for {} lost ({}) with {} write(s) held: applied when due unless"
+                    + " it is reset or its keep-alive times out", port, cntlid, subsystem.nqn, hostNqn, reason, held);
+        }
+    }
+
+    /** Removes the controller once nothing of it is pending: at once (on its loop) when that is so now. */
+    private void removeWhenIdle(String reason) {
+        pendingWrites.whenIdle(() -> {
+            if (loop.inEventLoop()) {
+                remove(reason);
+            } else {
+                loop.execute(() -> remove(reason));
+            }
+        });
+    }
+
+    private void remove(String reason) {
+        if (removed) {
+            return;
+        }
+        removed = true;
+        tearDown(reason);
+        if (katoTimer != null) {
+            katoTimer.cancel(false);
+        }
         target.controllerGone(this);
         log.info("{}: controller {} of {} for {} removed ({})", port, cntlid, subsystem.nqn, hostNqn, reason);
         gone.complete(null);
@@ -165,7 +251,7 @@ final class TargetController {
     }
 
     private void checkKeepAlive() {
-        if (dead) {
+        if (removed || quiescing) {
             return;
         }
         katoTimer = target.scheduler().schedule(loop, this::checkKeepAlive, katoCheckMillis, TimeUnit.MILLISECONDS);
@@ -173,8 +259,24 @@ final class TargetController {
         if (!port.blackholed() && idle > katoMillis) {
             log.warn("{}: controller {} for {}: no keep-alive for {} ms (KATO {} ms)", port, cntlid, hostNqn,
                     idle, katoMillis);
-            destroy("keep-alive timeout");
+            keepAliveExpired();
         }
+    }
+
+    /**
+     * The host is gone as far as this controller knows (TP4129): the association is torn down, and
+     * the controller stops executing within its Command Quiesce Time of the keep-alive deadline (the
+     * last keep-alive plus KATO). A held write due by then may still be applied; none is after it. A
+     * host that cannot reach the controller waits KATO + CQT before it retries elsewhere.
+     */
+    private void keepAliveExpired() {
+        quiescing = true;
+        katoTimer.cancel(false);
+        long deadline = lastKeepAliveNanos + TimeUnit.MILLISECONDS.toNanos(katoMillis)
+                + TimeUnit.MILLISECONDS.toNanos(subsystem.cqt);
+        tearDown("keep-alive timeout");
+        pendingWrites.quiesceBy(loop, deadline);
+        removeWhenIdle("keep-alive timeout");
     }
 
     // ---- properties ---------------------------------------------------------------------------
@@ -237,6 +339,9 @@ final class TargetController {
             }
             csts |= 0x1;
             enabled = true;
+            ciu = ciu % 0xFF + 1; // a new instance: 1..255, never 0
+            cirn = target.random().nextLong();
+            ccrLog.removeIf(e -> e.status != ResetStatus.IN_PROGRESS);
         } else if (!en && wasEnabled) {
             csts &= ~0x1;
             enabled = false;
@@ -276,6 +381,7 @@ final class TargetController {
                 lastKeepAliveNanos = target.scheduler().nanoTime();
                 q.respond(cid, Status.SUCCESS, 0);
             }
+            case Opcodes.ADMIN_CROSS_CONTROLLER_RESET -> crossControllerReset(q, sqe);
             default -> q.respond(cid, Status.INVALID_OPCODE | Status.DNR, 0);
         }
     }
@@ -391,6 +497,20 @@ final class TargetController {
                     discoveryMasked = false;
                 }
             }
+            case Opcodes.LOG_CROSS_CONTROLLER_RESET -> {
+                if (!subsystem.crossControllerReset) {
+                    q.respond(cid, Status.INVALID_LOG_PAGE | Status.DNR, 0);
+                    return;
+                }
+                log = q.alloc().buffer(CrossControllerResetLog.SIZE);
+                crossControllerResetLog().encode(log);
+                if ((lsp & CrossControllerResetLog.LSP_REMOVE_COMPLETED) != 0) {
+                    ccrLog.removeIf(e -> e.status != ResetStatus.IN_PROGRESS);
+                }
+                if (!rae) {
+                    ccrMasked = false;
+                }
+            }
             case Opcodes.LOG_ERROR -> log = q.alloc().buffer(64).writeZero(64);
             case 0x02, 0x03 -> log = q.alloc().buffer(512).writeZero(512); // SMART / firmware slot: nothing to report
             default -> {
@@ -419,6 +539,7 @@ final class TargetController {
         return switch (lid) {
             case Opcodes.LOG_ANA -> AnaLogSize.MAX;
             case Opcodes.LOG_CHANGED_NS -> 4096;
+            case Opcodes.LOG_CROSS_CONTROLLER_RESET -> CrossControllerResetLog.SIZE;
             case Opcodes.LOG_ERROR -> 64;
             case 0x02, 0x03 -> 512;
             default -> 0;
@@ -475,10 +596,113 @@ final class TargetController {
         }
     }
 
+    // ---- Cross-Controller Reset (TP8028) --------------------------------------------------------
+
+    /**
+     * Admin 38h: resets another controller of this subsystem, the impacted one, so that nothing it
+     * holds is applied once the reset completes. Validated, then executed: the impacted controller is
+     * named by CNTLID and by the instance the host knew (CIU, CIRN) and must be another controller of
+     * the same host; at most {@link NvmeTarget#CCR_LIMIT} of this controller's resets may be in
+     * progress, one per impacted controller; the log must have room. The reset is done at once (IRS)
+     * unless the impacted controller has media commands executing in a backend; then it is in progress
+     * until they finish, and the Cross-Controller Reset Completed notice says when.
+     */
+    private void crossControllerReset(TargetQueue q, Sqe sqe) {
+        int cid = sqe.cid();
+        if (!subsystem.crossControllerReset) {
+            q.respond(cid, Status.INVALID_OPCODE | Status.DNR, 0);
+            return;
+        }
+        CrossControllerReset ccr = CrossControllerReset.from(sqe);
+        TargetController impacted = impacted(ccr);
+        if (impacted == null) {
+            log.info("{}: controller {}: cross-controller reset of controller {} (CIU {}) refused: no such"
+                    + " controller instance of {} for {}", port, cntlid, ccr.icid(), ccr.ciu(), subsystem.nqn, hostNqn);
+            q.respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+            return;
+        }
+        int inProgress = 0;
+        for (CcrEntry e : ccrLog) {
+            if (e.status == ResetStatus.IN_PROGRESS) {
+                if (e.icid == ccr.icid()) {
+                    q.respond(cid, Status.CCR_IN_PROGRESS, 0);
+                    return;
+                }
+                inProgress++;
+            }
+        }
+        if (inProgress >= NvmeTarget.CCR_LIMIT) {
+            q.respond(cid, Status.CCR_LIMIT_EXCEEDED, 0);
+            return;
+        }
+        if (ccrLog.size() >= CrossControllerResetLog.MAX_ENTRIES) {
+            q.respond(cid, Status.CCR_LOG_FULL, 0);
+            return;
+        }
+        CcrEntry entry = new CcrEntry(ccr.icid(), ccr.ciu());
+        ccrLog.add(entry);
+        if (impacted.resetBy(this)) {
+            entry.status = ResetStatus.SUCCESS;
+            log.info("{}: controller {}: cross-controller reset of controller {}: done", port, cntlid, ccr.icid());
+            q.respond(cid, Status.SUCCESS, CrossControllerReset.Result.RESET.dw0());
+            return;
+        }
+        log.info("{}: controller {}: cross-controller reset of controller {}: in progress (commands executing)",
+                port, cntlid, ccr.icid());
+        q.respond(cid, Status.SUCCESS, CrossControllerReset.Result.IN_PROGRESS.dw0());
+        impacted.pendingWrites.whenIdle(() -> loop.execute(() -> crossControllerResetDone(entry)));
+    }
+
+    /** The controller instance {@code ccr} names: another one of this subsystem and host, still there. */
+    private TargetController impacted(CrossControllerReset ccr) {
+        for (TargetController c : subsystem.controllers) {
+            if (c != this && c.cntlid == ccr.icid() && c.hostNqn.equals(hostNqn) && c.ciu == ccr.ciu()
+                    && c.cirn == ccr.cirn()) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Resets this controller on behalf of {@code by} (any thread): nothing it holds is applied from
+     * now on (held writes are dropped, new ones refused), and its association is torn down. True when
+     * nothing of it is still executing, so the reset is complete.
+     */
+    private boolean resetBy(TargetController by) {
+        boolean idle = pendingWrites.stop();
+        String reason = "cross-controller reset through controller " + by.cntlid;
+        loop.execute(() -> {
+            tearDown(reason);
+            removeWhenIdle(reason);
+        });
+        return idle;
+    }
+
+    /** An in-progress reset of {@code entry} completed: its entry says so, and the host is told if it asked. */
+    private void crossControllerResetDone(CcrEntry entry) {
+        entry.status = ResetStatus.SUCCESS;
+        log.info("{}: controller {}: cross-controller reset of controller {}: done", port, cntlid, entry.icid);
+        notice(AsyncEvent.CFG_CCR_COMPLETED, AsyncEvent.NOTICE_CCR_COMPLETED, Opcodes.LOG_CROSS_CONTROLLER_RESET);
+    }
+
+    /** The log page as it stands: this controller is the alternate controller of each entry. */
+    private CrossControllerResetLog crossControllerResetLog() {
+        List<CrossControllerResetLog.Entry> out = new ArrayList<>(ccrLog.size());
+        int flags = CrossControllerResetLog.Entry.FLAG_VALIDATED | CrossControllerResetLog.Entry.FLAG_RESET_INITIATED;
+        for (CcrEntry e : ccrLog) {
+            out.add(new CrossControllerResetLog.Entry(e.icid, e.ciu, cntlid, e.status, flags));
+        }
+        return new CrossControllerResetLog(out);
+    }
+
     /** OAES: the notices this controller can send. */
     int supportedEvents() {
-        return subsystem.discovery ? AsyncEvent.CFG_DISCOVERY_CHANGE
-                : AsyncEvent.CFG_NS_ATTR | AsyncEvent.CFG_ANA_CHANGE;
+        if (subsystem.discovery) {
+            return AsyncEvent.CFG_DISCOVERY_CHANGE;
+        }
+        return AsyncEvent.CFG_NS_ATTR | AsyncEvent.CFG_ANA_CHANGE
+                | (subsystem.crossControllerReset ? AsyncEvent.CFG_CCR_COMPLETED : 0);
     }
 
     // ---- asynchronous events ------------------------------------------------------------------
@@ -528,6 +752,12 @@ final class TargetController {
                     return;
                 }
                 nsMasked = true;
+            }
+            case AsyncEvent.NOTICE_CCR_COMPLETED -> {
+                if (ccrMasked) {
+                    return;
+                }
+                ccrMasked = true;
             }
             default -> {
                 if (discoveryMasked) {

@@ -140,6 +140,11 @@ final class TargetPort {
         return fault instanceof Fault.Delay d ? d : null;
     }
 
+    /** The {@link Fault.GhostWrites} in force, whose time each media command is held, or null. */
+    Fault.GhostWrites ghostWrites() {
+        return fault instanceof Fault.GhostWrites g ? g : null;
+    }
+
     /** The token bucket of the {@link Fault.Throttle} in force, or null. */
     IoThrottle throttle() {
         return throttle;

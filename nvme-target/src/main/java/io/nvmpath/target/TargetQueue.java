@@ -29,6 +29,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The controller side of one NVMe/TCP connection (one queue): ICReq/ICResp, Connect, command
@@ -162,6 +163,20 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         if (controller != null) {
             controller.queueClosed(this);
         }
+    }
+
+    /** Closes the connection (from any thread); the future completes once it is closed and torn down. */
+    CompletableFuture<Void> cut(String reason) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        if (loop == null) {
+            done.complete(null);
+            return done;
+        }
+        loop.execute(() -> {
+            close(reason);
+            done.complete(null);
+        });
+        return done;
     }
 
     /** Closes the connection (from any thread). */
@@ -446,7 +461,8 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
                 } else if (ns.readOnly) {
                     respond(cid, 0x182 | Status.DNR, 0);
                 } else {
-                    finish(cid, ns.backend.zero(slba * ns.lbaSize, (long) nlb * ns.lbaSize));
+                    applyMedia(cid, () -> ns.backend.zero(slba * ns.lbaSize, (long) nlb * ns.lbaSize), () -> {
+                    }, Status.INTERNAL, 0, "write zeroes to namespace " + ns.nsid);
                 }
             }
             case Opcodes.NVM_DSM -> dsm(sqe, ns, inCapsule);
@@ -515,16 +531,9 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
             return;
         }
-        withWriteData(sqe, inCapsule, (int) len, data -> {
-            CompletableFuture<Void> f = ns.backend.write(slba * ns.lbaSize, data, fua);
-            onLoop(f, (v, err) -> {
-                data.release();
-                if (err != null) {
-                    log.warn("{}: write to namespace {} failed: {}", port, ns.nsid, err.toString());
-                }
-                completeIo(cid, err == null ? Status.SUCCESS : Status.WRITE_FAULT, len);
-            });
-        });
+        withWriteData(sqe, inCapsule, (int) len, data -> applyMedia(cid,
+                () -> ns.backend.write(slba * ns.lbaSize, data, fua), data::release, Status.WRITE_FAULT, len,
+                "write to namespace " + ns.nsid));
     }
 
     private void dsm(Sqe sqe, Namespace ns, ByteBuf inCapsule) {
@@ -532,30 +541,77 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         int ranges = (sqe.cdw(10) & 0xFF) + 1;
         boolean deallocate = (sqe.cdw(11) & 0x4) != 0;
         withWriteData(sqe, inCapsule, ranges * 16, data -> {
-            CompletableFuture<Void> all = CompletableFuture.completedFuture(null);
-            int status = Status.SUCCESS;
-            if (deallocate) {
-                int r = data.readerIndex();
-                for (int i = 0; i < ranges; i++) {
-                    long nlb = data.getUnsignedIntLE(r + 16 * i + 4);
-                    long slba = data.getLongLE(r + 16 * i + 8);
-                    if (nlb == 0) {
-                        continue;
-                    }
-                    if (!inRange(ns, slba, nlb)) {
-                        status = Status.LBA_RANGE | Status.DNR;
-                        break;
-                    }
-                    CompletableFuture<Void> z = ns.backend.zero(slba * ns.lbaSize, nlb * ns.lbaSize);
-                    all = all.thenCombine(z, (a, b) -> null);
-                }
+            if (!deallocate) {
+                data.release(); // no attribute with a side effect: nothing to do
+                finish(cid, CompletableFuture.completedFuture(null));
+                return;
+            }
+            long[] slbas = new long[ranges];
+            long[] nlbs = new long[ranges];
+            int r = data.readerIndex();
+            for (int i = 0; i < ranges; i++) {
+                nlbs[i] = data.getUnsignedIntLE(r + 16 * i + 4);
+                slbas[i] = data.getLongLE(r + 16 * i + 8);
             }
             data.release();
-            if (status != Status.SUCCESS) {
-                respond(cid, status, 0);
-            } else {
-                finish(cid, all);
+            for (int i = 0; i < ranges; i++) {
+                if (nlbs[i] != 0 && !inRange(ns, slbas[i], nlbs[i])) {
+                    respond(cid, Status.LBA_RANGE | Status.DNR, 0);
+                    return;
+                }
             }
+            applyMedia(cid, () -> {
+                CompletableFuture<Void> all = CompletableFuture.completedFuture(null);
+                for (int i = 0; i < ranges; i++) {
+                    if (nlbs[i] != 0) {
+                        all = all.thenCombine(ns.backend.zero(slbas[i] * ns.lbaSize, nlbs[i] * ns.lbaSize),
+                                (a, b) -> null);
+                    }
+                }
+                return all;
+            }, () -> {
+            }, Status.INTERNAL, 0, "deallocate in namespace " + ns.nsid);
+        });
+    }
+
+    /**
+     * Applies a command with media side effects as one of its controller's {@link PendingWrites}: at
+     * once, or after the port's ghost-writes fault has held it (then even if this connection closed
+     * meanwhile), and never once the controller has been stopped. {@code release} frees what the
+     * command holds (its write data) when the backend is done with it or it is dropped.
+     */
+    private void applyMedia(int cid, Supplier<CompletableFuture<Void>> apply, Runnable release, int failure,
+                            long bytes, String what) {
+        PendingWrites pending = controller.pendingWrites();
+        Runnable execute = () -> execute(cid, apply, release, failure, bytes, what, pending);
+        Fault.GhostWrites ghost = port.ghostWrites();
+        if (ghost != null) {
+            pending.hold(loop, ghost.millis(), execute, release);
+        } else if (pending.startExecution()) {
+            execute.run();
+        } else {
+            release.run(); // its controller was reset: it is never applied
+        }
+    }
+
+    /** Runs a media command counted as executing in {@code pending}, and completes it if the host is still there. */
+    private void execute(int cid, Supplier<CompletableFuture<Void>> apply, Runnable release, int failure, long bytes,
+                         String what, PendingWrites pending) {
+        CompletableFuture<Void> f;
+        try {
+            f = apply.get();
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((v, err) -> {
+            release.run();
+            pending.executionDone();
+        });
+        onLoop(f, (v, err) -> {
+            if (err != null) {
+                log.warn("{}: {} failed: {}", port, what, err.toString());
+            }
+            completeIo(cid, err == null ? Status.SUCCESS : failure, bytes);
         });
     }
 
@@ -610,6 +666,9 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
      * port's delay or throttle.
      */
     private void completeIo(int cid, int status, long bytes) {
+        if (phase == Phase.CLOSED) {
+            return; // applied after the connection closed (a ghost write): no one to tell
+        }
         afterExecution(() -> respond(cid, status, 0), null, bytes);
     }
 

@@ -61,7 +61,7 @@ class FaultTest {
     void should_name_every_fault_when_the_fault_is_unknown() {
         assertThatThrownBy(() -> Fault.parse("slow 2000iops"))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("unknown fault 'slow' (none, down, blackhole, delay MS, fail N STATUS, throttle RATE)");
+                .hasMessage("unknown fault 'slow' (none, down, blackhole, delay MS, fail N STATUS, throttle RATE, ghost-writes MS)");
     }
 
     @Test
@@ -95,7 +95,12 @@ class FaultTest {
             fail 5 -0x302         | bad fault 'fail 5 -0x302': '-0x302' is not a status in hex (0x302) or decimal
             fail 0 0x302          | fail count must be at least 1, not 0
             fail 5 0x1FFFFFFFFF   | status 0x7fffffff is not an error status
-            "   "                 | no fault given (none, down, blackhole, delay MS, fail N STATUS, throttle RATE)
+            "   "                 | no fault given (none, down, blackhole, delay MS, fail N STATUS, throttle RATE, ghost-writes MS)
+            ghost-writes          | bad fault 'ghost-writes': expected ghost-writes MS, a whole number of milliseconds 1..600000, e.g. ghost-writes 1000
+            ghost-writes 0        | bad fault 'ghost-writes 0': the hold must be 1..600000 ms
+            ghost-writes 1s       | bad fault 'ghost-writes 1s': '1s' is not a whole number of milliseconds (expected ghost-writes MS
+            ghost-writes 5 now    | bad fault 'ghost-writes 5 now': unexpected 'now' after 'ghost-writes 5' (expected ghost-writes MS
+            ghost-writes 600001   | bad fault 'ghost-writes 600001': the hold must be 1..600000 ms
             """)
     void should_refuse_any_word_it_does_not_understand_naming_it(String text, String message) {
         assertThatThrownBy(() -> Fault.parse(text))
@@ -120,6 +125,8 @@ class FaultTest {
             fail 5 0x302  | fail 5 0x302 (ANA Inaccessible (SCT 3h SC 02h))
             FAIL 5 0X302  | fail 5 0x302 (ANA Inaccessible (SCT 3h SC 02h))
             ' delay  0 '  | delay 0
+            ghost-writes 1000 | ghost-writes 1000
+            ' GHOST-WRITES  7 ' | ghost-writes 7
             """)
     void should_still_read_the_other_faults(String text, String label) {
         assertThat(Fault.parse(text).label()).isEqualTo(label);

@@ -32,6 +32,7 @@ import java.util.stream.Collectors;
  * GET  /api/v1/target               {ports, controllers, discoveryPort}
  * POST /api/v1/ports/{portRef}/ana   {"group": 1, "state": "inaccessible"}  → the port
  * POST /api/v1/ports/{portRef}/fault {"fault": "delay 200"}                 → the port
+ * POST /api/v1/ports/{portRef}/cut   (no body, or {})                       → the port and "cut": n
  * </pre>
  * A {@code portRef} is a port ID or a TCP port number, as {@link NvmeTarget} resolves it. Errors are
  * {@code {"error": "..."}}: 400 for a bad body or value (and what {@link NvmeTarget} and
@@ -56,7 +57,8 @@ final class AdminApi implements ApiHandler {
                 .get("/health", (r, p) -> HttpReply.text(HttpResponseStatus.OK, HttpReply.TEXT, "ok"))
                 .get("/api/v1/target", (r, p) -> json(TargetJson.target(target)))
                 .post("/api/v1/ports/{port}/ana", (r, p) -> setAnaState(portRef(p.get("port")), r.body()))
-                .post("/api/v1/ports/{port}/fault", (r, p) -> setFault(portRef(p.get("port")), r.body()));
+                .post("/api/v1/ports/{port}/fault", (r, p) -> setFault(portRef(p.get("port")), r.body()))
+                .post("/api/v1/ports/{port}/cut", (r, p) -> cut(portRef(p.get("port")), r.body()));
     }
 
     @Override
@@ -81,6 +83,15 @@ final class AdminApi implements ApiHandler {
         Fault fault = Fault.parse(string(b, "fault"));
         target.setFault(portRef, fault);
         return json(TargetJson.port(view(portRef)));
+    }
+
+    /** Closes the port's connections now, new ones still welcome (a network blip). */
+    private HttpReply cut(int portRef, String body) {
+        if (body != null && !body.isBlank()) {
+            object(body, Set.of(), "{}");
+        }
+        int cut = target.cutConnections(portRef);
+        return json(TargetJson.port(view(portRef)).put("cut", cut));
     }
 
     /**

@@ -38,7 +38,7 @@ import java.util.stream.Collectors;
  *   <li>{@code anatt}: 10 seconds;</li>
  *   <li>a subsystem's {@code serial} is derived from its NQN, {@code model} is {@value #DEFAULT_MODEL},
  *       {@code firmware} {@value #DEFAULT_FIRMWARE}; {@code allowAnyHost} is true when {@code hosts}
- *       is empty;</li>
+ *       is empty; {@code cqt} is 0 ms and {@code crossControllerReset} true;</li>
  *   <li>a namespace's {@code lbaSize} is 512, {@code anaGroup} 1; without {@code path} it lives in
  *       memory; a relative {@code path} is relative to the configuration file's directory;</li>
  *   <li>a port's {@code id} is its position from 1, {@code address} 127.0.0.1, {@code subsystems}
@@ -65,7 +65,7 @@ public final class ConfigLoader {
 
     private static final Set<String> TOP_KEYS = keys("subsystems", "ports", "discovery", "admin", "anatt", "limits");
     private static final Set<String> SUBSYSTEM_KEYS = keys("nqn", "serial", "model", "firmware", "allowAnyHost",
-            "hosts", "namespaces");
+            "hosts", "namespaces", "cqt", "crossControllerReset");
     private static final Set<String> NAMESPACE_KEYS = keys("nsid", "size", "path", "lbaSize", "anaGroup", "nguid",
             "eui64", "uuid", "readOnly");
     private static final Set<String> PORT_KEYS = keys("id", "address", "port", "advertise", "subsystems", "anaStates");
@@ -125,7 +125,7 @@ public final class ConfigLoader {
         List<NamespaceConfig> namespaces = f.list("namespaces", (n, nat, i) -> namespace(n, nat));
         return new SubsystemConfig(nqn, f.string("serial", nqn == null ? null : serialOf(nqn)),
                 f.string("model", DEFAULT_MODEL), f.string("firmware", DEFAULT_FIRMWARE), allowAnyHost, hosts,
-                namespaces);
+                namespaces, f.integer("cqt", 0), f.bool("crossControllerReset", true));
     }
 
     private NamespaceConfig namespace(JsonNode node, String at) {

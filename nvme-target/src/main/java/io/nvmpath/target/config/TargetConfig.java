@@ -43,12 +43,38 @@ public record TargetConfig(List<SubsystemConfig> subsystems, List<PortConfig> po
      * @param allowAnyHost accept every host NQN
      * @param hosts host NQNs allowed when not {@code allowAnyHost}
      * @param namespaces the namespaces
+     * @param cqt Command Quiesce Time in milliseconds (Identify Controller CQT, TP4129): how long after
+     *            a lost host's keep-alive timeout its controller may still execute what it holds;
+     *            0 (the default, as Linux nvmet) reports none and stops at once
+     * @param crossControllerReset accept Cross-Controller Reset (TP8028, admin 38h) and report it
+     *                             (CCRL, the completion notice); default true
      */
     public record SubsystemConfig(String nqn, String serial, String model, String firmware, boolean allowAnyHost,
-                                  List<String> hosts, List<NamespaceConfig> namespaces) {
+                                  List<String> hosts, List<NamespaceConfig> namespaces, int cqt,
+                                  boolean crossControllerReset) {
+        /** Largest CQT: the field is 16 bits of milliseconds. */
+        public static final int MAX_CQT = 0xFFFF;
+
         public SubsystemConfig {
             hosts = hosts == null ? List.of() : List.copyOf(hosts);
             namespaces = namespaces == null ? List.of() : List.copyOf(namespaces);
+        }
+
+        /** A subsystem with the defaults of the newer keys: CQT 0, Cross-Controller Reset on. */
+        public SubsystemConfig(String nqn, String serial, String model, String firmware, boolean allowAnyHost,
+                               List<String> hosts, List<NamespaceConfig> namespaces) {
+            this(nqn, serial, model, firmware, allowAnyHost, hosts, namespaces, 0, true);
+        }
+
+        /** This subsystem with another Command Quiesce Time. */
+        public SubsystemConfig withCqt(int millis) {
+            return new SubsystemConfig(nqn, serial, model, firmware, allowAnyHost, hosts, namespaces, millis,
+                    crossControllerReset);
+        }
+
+        /** This subsystem with Cross-Controller Reset on or off. */
+        public SubsystemConfig withCrossControllerReset(boolean on) {
+            return new SubsystemConfig(nqn, serial, model, firmware, allowAnyHost, hosts, namespaces, cqt, on);
         }
     }
 
@@ -145,6 +171,10 @@ public record TargetConfig(List<SubsystemConfig> subsystems, List<PortConfig> po
             requireAscii(s.firmware(), 8, at + ".firmware");
             if (!s.allowAnyHost() && s.hosts().isEmpty()) {
                 throw new ConfigException(at + ".hosts", "no host may connect: list host NQNs or set allowAnyHost");
+            }
+            if (s.cqt() < 0 || s.cqt() > SubsystemConfig.MAX_CQT) {
+                throw new ConfigException(at + ".cqt", "must be 0.." + SubsystemConfig.MAX_CQT
+                        + " milliseconds (Identify Controller CQT is 16 bits), not " + s.cqt());
             }
             for (int h = 0; h < s.hosts().size(); h++) {
                 requireNqn(s.hosts().get(h), at + ".hosts[" + h + "]");

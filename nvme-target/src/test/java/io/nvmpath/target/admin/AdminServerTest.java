@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.nvmpath.fabric.host.Commands;
 import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.TransportAddress;
@@ -149,7 +150,7 @@ class AdminServerTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({"blackhole, blackhole", "delay 200, delay 200", "fail 5 0x302, fail 5 0x302",
-            "'  DOWN ', down", "throttle 2000iops, throttle 2000iops", "throttle 50 MiB/s, throttle 50MiB/s"})
+            "'  DOWN ', down", "throttle 2000iops, throttle 2000iops", "throttle 50 MiB/s, throttle 50MiB/s", "ghost-writes 500, ghost-writes 500"})
     void should_apply_a_fault_and_show_it_on_the_port(String fault, String label) throws Exception {
         HttpResponse<String> r = post("/api/v1/ports/2/fault", "{\"fault\": \"" + fault + "\"}");
 
@@ -174,6 +175,30 @@ class AdminServerTest {
         }
     }
 
+    @Test
+    void should_cut_the_connections_of_a_port_and_let_the_host_back_in() throws Exception {
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        try (Controller c = Controller.connect(new TransportAddress("127.0.0.1", target.port(1)),
+                TargetConfig.DEMO_NQN, new ControllerOptions().ioQueues(1).holdIoWhileReconnecting(true), loops)
+                .get(10, TimeUnit.SECONDS)) {
+            int before = c.cntlid();
+
+            HttpResponse<String> r = post("/api/v1/ports/1/cut", "");
+
+            assertThat(r.statusCode()).isEqualTo(200);
+            JsonNode port = json(r);
+            assertThat(port.get("cut").intValue()).as("admin and I/O queue").isEqualTo(2);
+            assertThat(port.get("fault").textValue()).as("no fault: new connections are welcome").isEqualTo("none");
+            assertThat(target.whenControllerGone(TargetConfig.DEMO_NQN, before)).succeedsWithin(Duration.ofSeconds(5));
+            // the host reconnects at once, to a new controller
+            assertThat(c.io(Commands.flush(1), "flush").get(10, TimeUnit.SECONDS).ok()).isTrue();
+            assertThat(c.cntlid()).isNotEqualTo(before);
+            assertThat(post("/api/v1/ports/1/cut", "{\"now\": true}").statusCode()).as("no fields").isEqualTo(400);
+        } finally {
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', quoteCharacter = '\'', textBlock = """
             # what                    | path                          | body                                      | error
@@ -187,7 +212,7 @@ class AdminServerTest {
             a body that is not JSON   | /api/v1/ports/1/ana           | 'state=optimized'                         | the body is not JSON
             a body that is a list     | /api/v1/ports/1/fault         | '["down"]'                                | the body must be a JSON object like {"fault": "blackhole"}
             an empty body             | /api/v1/ports/1/fault         | ''                                        | the body must be a JSON object
-            an unknown fault          | /api/v1/ports/1/fault         | '{"fault": "melt"}'                       | unknown fault 'melt' (none, down, blackhole, delay MS, fail N STATUS, throttle RATE)
+            an unknown fault          | /api/v1/ports/1/fault         | '{"fault": "melt"}'                       | unknown fault 'melt' (none, down, blackhole, delay MS, fail N STATUS, throttle RATE, ghost-writes MS)
             a throttle in decimal MB  | /api/v1/ports/1/fault         | '{"fault": "throttle 50MB/s"}'            | bad fault 'throttle 50MB/s': MB/s is a decimal unit; say 50MiB/s
             a delay without its time  | /api/v1/ports/1/fault         | '{"fault": "delay"}'                      | bad fault 'delay': expected delay MS, a whole number of milliseconds 0..600000
             a word after the delay    | /api/v1/ports/1/fault         | '{"fault": "delay 100 garbage"}'          | bad fault 'delay 100 garbage': unexpected 'garbage' after 'delay 100' (expected delay MS

@@ -31,6 +31,8 @@ class ConfigLoaderTest {
                 model: nvmpath demo target
                 firmware: "0.1"
                 allowAnyHost: true
+                cqt: 0
+                crossControllerReset: true
                 namespaces:
                   - nsid: 1
                     size: 1GiB          # memory namespace (sparse)
@@ -127,6 +129,8 @@ class ConfigLoaderTest {
         assertThat(a.model()).isEqualTo(ConfigLoader.DEFAULT_MODEL);
         assertThat(a.firmware()).isEqualTo(ConfigLoader.DEFAULT_FIRMWARE);
         assertThat(a.allowAnyHost()).isTrue();
+        assertThat(a.cqt()).isZero();
+        assertThat(a.crossControllerReset()).isTrue();
         assertThat(a.namespaces()).containsExactly(
                 new NamespaceConfig(1, 4096, null, 512, 1, null, null, null, false));
         assertThat(c.subsystems().get(1).namespaces()).isEmpty();
@@ -165,6 +169,15 @@ class ConfigLoaderTest {
 
         assertThat(c.subsystems().get(0).allowAnyHost()).isFalse();
         assertThat(c.subsystems().get(0).hosts()).containsExactly("nqn.2014-08.org.nvmexpress:uuid:1234");
+    }
+
+    @Test
+    void should_read_the_command_quiesce_time_and_cross_controller_reset_of_a_subsystem() {
+        TargetConfig c = ConfigLoader.parse(BASE.replace("  - nqn: nqn.2026-11.test:a\n",
+                "  - nqn: nqn.2026-11.test:a\n    cqt: 1500\n    crossControllerReset: false\n"));
+
+        assertThat(c.subsystems().get(0).cqt()).isEqualTo(1500);
+        assertThat(c.subsystems().get(0).crossControllerReset()).isFalse();
     }
 
     @Test
@@ -228,6 +241,11 @@ class ConfigLoaderTest {
             a memory namespace without size | '{nsid: 2, size: 64MiB}'  | '{nsid: 2}'                              | subsystems[0].namespaces[1].size | 'subsystems[0].namespaces[1].size: a memory namespace needs a size'
             a bad LBA size             | '{nsid: 2, size: 64MiB}'       | '{nsid: 2, size: 64MiB, lbaSize: 1024}'  | subsystems[0].namespaces[1].lbaSize | 'subsystems[0].namespaces[1].lbaSize: must be 512 or 4096, not 1024'
             a duplicate port ID        | '{port: 4421,'                 | '{id: 1, port: 4421,'                    | ports[1].id                      | 'ports[1].id: must be a unique 1..65535, not 1'
+            a CQT past 16 bits         | '    namespaces:'              | '    cqt: 70000\n    namespaces:'        | subsystems[0].cqt                | 'subsystems[0].cqt: must be 0..65535 milliseconds (Identify Controller CQT is 16 bits), not 70000'
+            a negative CQT             | '    namespaces:'              | '    cqt: -1\n    namespaces:'           | subsystems[0].cqt                | 'subsystems[0].cqt: must be 0..65535 milliseconds (Identify Controller CQT is 16 bits), not -1'
+            a CQT with a unit          | '    namespaces:'              | '    cqt: 5s\n    namespaces:'           | subsystems[0].cqt                | 'subsystems[0].cqt: expected an integer, not "5s"'
+            a word for CCR             | '    namespaces:'              | '    crossControllerReset: maybe\n    namespaces:' | subsystems[0].crossControllerReset | 'subsystems[0].crossControllerReset: expected true or false, not "maybe"'
+            an unknown subsystem key   | '    namespaces:'              | '    ccr: true\n    namespaces:'         | subsystems[0].ccr                | 'subsystems[0].ccr: unknown key (expected allowAnyHost, cqt, crossControllerReset, firmware, hosts, model, namespaces, nqn, serial)'
             """)
     void should_name_the_field_when(String what, String replace, String with, String field, String message) {
         String yaml = BASE.replace(replace, with.replace("\\n", "\n"));

@@ -23,7 +23,8 @@ import java.util.concurrent.CountDownLatch;
                 "Without --config: the demo, subsystem " + TargetConfig.DEMO_NQN + " with a 1 GiB namespace "
                         + "on 127.0.0.1 ports 4420 (optimized) and 4421 (non-optimized), discovery 8009, admin "
                         + TargetConfig.DEFAULT_ADMIN_PORT + "."},
-        subcommands = {TargetAnaStateCommand.class, TargetFaultCommand.class, TargetStatusCommand.class})
+        subcommands = {TargetAnaStateCommand.class, TargetFaultCommand.class, TargetCutCommand.class,
+                TargetStatusCommand.class})
 final class TargetCommand extends CliCommand {
     @Option(names = {"-c", "--config"}, paramLabel = "FILE",
             description = "YAML configuration: subsystems, namespaces, ports, ANA states, discovery, admin, limits.")

@@ -19,13 +19,16 @@ import java.util.List;
                 "  throttle RATE  cap the port's I/O at RATE, a whole number with iops, B/s, KiB/s, MiB/s",
                 "                 or GiB/s (throttle 2000iops, throttle 50MiB/s): completions wait their",
                 "                 turn, nothing fails; admin commands and keep-alives are not held",
+                "  ghost-writes MS  hold each Write, Write Zeroes and Deallocate MS milliseconds before",
+                "                 applying it: applied even if its connection closes meanwhile (see cut),",
+                "                 unless its controller is reset or its keep-alive times out first",
                 "  clear, none    back to normal"})
 final class TargetFaultCommand extends TargetAdminCommand {
     @Option(names = {"-p", "--port"}, required = true, paramLabel = "PORT",
             description = "The port: its port ID or its TCP port number.")
     int port;
 
-    @Parameters(arity = "1..3", paramLabel = "FAULT", description = "down, blackhole, delay MS, fail N STATUS, throttle RATE, clear.")
+    @Parameters(arity = "1..3", paramLabel = "FAULT", description = "down, blackhole, delay MS, fail N STATUS, throttle RATE, ghost-writes MS, clear.")
     List<String> fault;
 
     private String text;

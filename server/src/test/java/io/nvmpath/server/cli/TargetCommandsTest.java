@@ -2,6 +2,7 @@ package io.nvmpath.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.target.Fault;
 import io.nvmpath.target.NvmeTarget;
 import io.nvmpath.target.config.TargetConfig;
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -96,6 +98,7 @@ class TargetCommandsTest {
             down           | down
             throttle 2000 iops | throttle 2000iops
             throttle 50MiB/s   | throttle 50MiB/s
+            ghost-writes 500   | ghost-writes 500
             """)
     void should_inject_a_fault(String fault, String label) {
         String[] words = fault.split(" ");
@@ -111,6 +114,25 @@ class TargetCommandsTest {
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).isEqualTo("port 2 (" + where + "): fault " + label + NL);
         assertThat(target.fault(2)).isEqualTo(Fault.parse(fault));
+    }
+
+    @Test
+    void should_cut_the_connections_of_a_port_and_keep_it_listening() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", target.port(1))) {
+            Await.until("the target sees the connection", () -> target.portView(1).connections() == 1);
+
+            CliRun r = nvmpath("cut", "--port", "1");
+
+            assertThat(r.err()).isEmpty();
+            assertThat(r.exitCode()).isZero();
+            assertThat(r.out()).isEqualTo("port 1 (" + hostPort(1) + "): 1 connection cut" + NL);
+            s.setSoTimeout(10_000);
+            assertThat(s.getInputStream().read()).as("closed by the target").isEqualTo(-1);
+        }
+        try (Socket again = new Socket("127.0.0.1", target.port(1))) {
+            assertThat(again.isConnected()).as("still listening").isTrue();
+        }
+        assertThat(target.fault(1)).isEqualTo(Fault.NONE);
     }
 
     @Test
