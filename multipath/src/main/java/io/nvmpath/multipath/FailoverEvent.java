@@ -4,6 +4,8 @@ package io.nvmpath.multipath;
 final class FailoverEvent {
     final NamespaceHead head;
     final Path from;
+    /** The path's identity when the event began (a reconnect gives the path another CNTLID). */
+    private final PathId fromId;
     final FailoverCause cause;
     private final int status;
     private final long firstFailNanos;
@@ -13,12 +15,13 @@ final class FailoverEvent {
     private int fenced;
     private int outstanding;
     private WriteFence fence;
-    private Path to;
+    private PathId to;
     private long firstSuccessNanos;
 
     FailoverEvent(NamespaceHead head, Path from, FailoverCause cause, int status, long now, long epochMillis) {
         this.head = head;
         this.from = from;
+        this.fromId = from.id();
         this.cause = cause;
         this.status = status;
         this.firstFailNanos = now;
@@ -41,7 +44,7 @@ final class FailoverEvent {
 
     void firstSuccess(Path on, long now) {
         if (to == null) {
-            to = on;
+            to = on.id();
             firstSuccessNanos = now;
         }
     }
@@ -56,7 +59,7 @@ final class FailoverEvent {
         String method = fence == null || fence.method() == null ? "none" : fence.method().label();
         long wait = fence == null ? 0 : FailoverLog.millis(fence.waitedNanos());
         long stall = to == null ? -1 : FailoverLog.millis(firstSuccessNanos - firstFailNanos);
-        return new FailoverRecord(atEpochMillis, head.subsystem().nqn(), head.nsid(), from.id().toString(),
-                to == null ? null : to.id().toString(), cause.label(), status, reads, writes, fenced, method, wait, stall);
+        return new FailoverRecord(atEpochMillis, head.subsystem().nqn(), head.nsid(), fromId.toString(),
+                to == null ? null : to.toString(), cause.label(), status, reads, writes, fenced, method, wait, stall);
     }
 }

@@ -76,7 +76,7 @@ public final class FailoverLog {
             return;
         }
         r.event = null;
-        if (ok && on != null && on != e.from) {
+        if (ok && on != null) { // another path, or the same one through a new association
             e.firstSuccess(on, clock.getAsLong());
         }
         if (e.done()) {

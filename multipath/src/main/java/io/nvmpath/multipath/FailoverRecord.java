@@ -6,7 +6,8 @@ package io.nvmpath.multipath;
  *
  * @param atEpochMillis when the first request failed (wall clock)
  * @param from the path they left ({@link PathId#toString()})
- * @param to the path the first of them completed on, or null when none did
+ * @param to the path the first of them completed on (the same portal after a reconnect, with another
+ *           CNTLID), or null when none did
  * @param cause {@link FailoverCause#label()}
  * @param status the NVMe status of the first failure ({@code Status} layout)
  * @param reads requests without side effects that moved (reads, flushes)
@@ -14,7 +15,7 @@ package io.nvmpath.multipath;
  * @param fenced writes held behind a write fence first
  * @param fenceMethod what released the fence: "ccr", "time", or "none" (no fence, or never released)
  * @param fenceWaitMillis how long the fence held
- * @param stallMillis from the first failure to the first completion on another path; -1 when none came
+ * @param stallMillis from the first failure to the first completion of a moved request; -1 when none came
  */
 public record FailoverRecord(long atEpochMillis, String subsystem, int nsid, String from, String to, String cause,
                              int status, int reads, int writes, int fenced, String fenceMethod, long fenceWaitMillis,

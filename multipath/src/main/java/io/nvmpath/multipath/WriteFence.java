@@ -78,6 +78,10 @@ final class WriteFence {
         return method;
     }
 
+    long releasedNanos() {
+        return releasedNanos;
+    }
+
     long waitedNanos() {
         return released ? releasedNanos - openedNanos : 0;
     }

@@ -92,11 +92,16 @@ final class WriteFences {
         f.add(r.head);
         subsystem.failoverLog().fenced(r, f);
         r.head.hold(r);
+        if (f.released()) {
+            r.head.kick(); // a write lost late on an instance already reset, or whose time has passed
+        }
     }
 
     private WriteFence open(ControllerInstance lost) {
         long hold = holdNanos(lost);
         long now = clock.getAsLong();
+        // released fences are kept a while: a write of their instance failing late needs no new wait
+        open.values().removeIf(old -> old.released() && now - old.releasedNanos() > KEEP_RELEASED_NANOS);
         long wait = hold < 0 ? -1 : Math.max(0, hold - lost.nanosSinceLastSent());
         WriteFence f = new WriteFence(lost, now, wait < 0 ? 0 : now + wait);
         open.put(lost, f);
@@ -189,7 +194,6 @@ final class WriteFences {
             return;
         }
         f.release(how, clock.getAsLong());
-        open.remove(f.lost);
         log.info("{}: fence on {} released by {} after {} ms", subsystem.nqn(), f.lost, how.label(),
                 Duration.ofNanos(f.waitedNanos()).toMillis());
         for (NamespaceHead h : f.heads()) {
@@ -199,6 +203,9 @@ final class WriteFences {
 
     /** Fences not yet released (tests, views). */
     int openCount() {
-        return open.size();
+        return (int) open.values().stream().filter(f -> !f.released()).count();
     }
+
+    /** How long a released fence is remembered for writes of its instance that fail late. */
+    static final long KEEP_RELEASED_NANOS = TimeUnit.MINUTES.toNanos(1);
 }

@@ -344,6 +344,19 @@ public final class NvmeTarget implements AutoCloseable {
         return resolve(portRef).fault();
     }
 
+    /**
+     * Whether no controller holds or executes a write any more: every write a {@link Fault.GhostWrites}
+     * held has been applied or dropped (a test waits for this before it checks what landed).
+     */
+    public boolean writesSettled() {
+        for (TargetController c : controllers) {
+            if (!c.pendingWrites().idle()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** The token bucket of the port's {@link Fault.Throttle}, null without one (tests). */
     IoThrottle throttle(int portRef) {
         return resolve(portRef).throttle();

@@ -24,6 +24,23 @@ final class Subsystem {
     private final Set<String> hosts;
     final ConcurrentSkipListMap<Integer, Namespace> namespaces = new ConcurrentSkipListMap<>();
     final Set<TargetController> controllers = ConcurrentHashMap.newKeySet();
+    /** The last controller instances removed (host, CNTLID, CIU, CIRN), most recent last. */
+    private final java.util.ArrayDeque<String> removedInstances = new java.util.ArrayDeque<>();
+    /** How many removed instances a Cross-Controller Reset may still name. */
+    static final int REMEMBERED_INSTANCES = 256;
+
+    /** A controller instance left: a Cross-Controller Reset naming it later finds it reset already. */
+    synchronized void instanceRemoved(String hostNqn, int cntlid, int ciu, long cirn) {
+        removedInstances.addLast(hostNqn + "|" + cntlid + "|" + ciu + "|" + cirn);
+        while (removedInstances.size() > REMEMBERED_INSTANCES) {
+            removedInstances.removeFirst();
+        }
+    }
+
+    /** Whether that instance was removed (recently enough to be remembered). */
+    synchronized boolean instanceWasRemoved(String hostNqn, int cntlid, int ciu, long cirn) {
+        return removedInstances.contains(hostNqn + "|" + cntlid + "|" + ciu + "|" + cirn);
+    }
     private final AtomicInteger nextCntlid = new AtomicInteger(1);
 
     Subsystem(SubsystemConfig c) {

@@ -234,6 +234,7 @@ final class TargetController {
             katoTimer.cancel(false);
         }
         target.controllerGone(this);
+        subsystem.instanceRemoved(hostNqn, cntlid, ciu, cirn);
         log.info("{}: controller {} of {} for {} removed ({})", port, cntlid, subsystem.nqn, hostNqn, reason);
         gone.complete(null);
     }
@@ -615,6 +616,14 @@ final class TargetController {
         }
         CrossControllerReset ccr = CrossControllerReset.from(sqe);
         TargetController impacted = impacted(ccr);
+        if (impacted == null && subsystem.instanceWasRemoved(hostNqn, ccr.icid(), ccr.ciu(), ccr.cirn())) {
+            // the instance named is gone (its association ended and nothing of it was pending): it can
+            // execute nothing more, which is what the reset is to establish: done, at once
+            log.debug("{}: controller {}: cross-controller reset of removed controller {} (CIU {}): reset already",
+                    port, cntlid, ccr.icid(), ccr.ciu());
+            q.respond(cid, Status.SUCCESS, new CrossControllerReset.Result(true, true, false).dw0());
+            return;
+        }
         if (impacted == null) {
             log.info("{}: controller {}: cross-controller reset of controller {} (CIU {}) refused: no such"
                     + " controller instance of {} for {}", port, cntlid, ccr.icid(), ccr.ciu(), subsystem.nqn, hostNqn);
