@@ -249,6 +249,26 @@ class CrossControllerResetTest {
     }
 
     @Test
+    void should_answer_a_reset_of_an_instance_already_gone_as_done_and_refuse_one_never_seen() throws Exception {
+        start(subsystem());
+        try (Controller b = connect(2)) {
+            CrossControllerReset gone;
+            try (Controller a = connect(1)) {
+                gone = CrossControllerReset.of(a.identity());
+            }
+            assertThat(target.whenControllerGone(SUB, gone.icid())).succeedsWithin(Duration.ofSeconds(WAIT_SECONDS));
+
+            CrossControllerReset.Result r = b.crossControllerReset(gone).get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+            assertThat(r.immediate()).as("nothing of it can run any more").isTrue();
+            assertThat(r.validated()).isTrue();
+            CrossControllerReset never = new CrossControllerReset(gone.icid(), gone.ciu() ^ 1, gone.cirn());
+            assertThatThrownBy(() -> b.crossControllerReset(never).get(WAIT_SECONDS, TimeUnit.SECONDS))
+                    .hasMessageContaining("Invalid Field");
+        }
+    }
+
+    @Test
     void should_reset_the_impacted_controller_at_once_when_nothing_of_it_executes() throws Exception {
         start(subsystem());
         try (Controller a = connect(1); Controller b = connect(2)) {

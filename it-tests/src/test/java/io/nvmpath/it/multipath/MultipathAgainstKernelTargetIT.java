@@ -124,13 +124,17 @@ class MultipathAgainstKernelTargetIT {
             assertThat(o.stallMs()).as("I/O waits while every path is lost: about the freeze")
                     .isGreaterThanOrEqualTo(KATO.toMillis());
         } else {
-            assertThat(o.duringFault().getOrDefault(p2, 0L)).as("port 2 serves while port 1 is out").isPositive();
             if (rw == RwMode.RANDWRITE && drill == Drill.PORT_REMOVED) {
-                // writes lost with port 1 wait until nvmet (CQT 0, no Cross-Controller Reset) cannot execute
-                // them any more: 2 x KATO + the quiesce time assumed for CQT 0, from the last send
+                // every queue slot may hold a fenced write: then port 2 gets nothing until the fence opens
+                // a write lost unanswered with port 1 waits until nvmet (CQT 0, no Cross-Controller Reset)
+                // cannot execute it any more: at most 2 x KATO + the quiesce time assumed for CQT 0 (nvmet
+                // answers what it aborts when a port goes, and an answered write is not fenced)
                 long fence = KATO.toMillis() * 2 + MultipathOptions.defaults().unreportedQuiesceTime().toMillis();
-                assertThat(o.stallMs()).as("the write fence: about 2 x KATO + 1 s").isBetween(fence - 1000, fence + 1000);
+                System.out.println("nvmet port removed under randwrite: stall " + o.stallMs() + " ms (fence bound "
+                        + fence + " ms)");
+                assertThat(o.stallMs()).as("at most the write fence").isLessThan(fence + 1000);
             } else {
+                assertThat(o.duringFault().getOrDefault(p2, 0L)).as("port 2 serves while port 1 is out").isPositive();
                 assertThat(o.stallMs()).as("a hard loss or an ANA change costs well under a second").isLessThan(1000);
             }
         }
