@@ -286,6 +286,11 @@ public final class Multipath implements AutoCloseable {
         }
         if (e.isAnaChange()) {
             ana.read(cio);
+        } else if (e.isCrossControllerResetCompleted()) {
+            MultipathSubsystem s = owner.get(cio);
+            if (s != null) {
+                s.fences().resetCompleted(cio.controller());
+            }
         } else if (e.isNamespaceChange()) {
             cio.controller().changedNamespaces().whenCompleteAsync((l, err) -> scan.scan(cio), exec);
         }

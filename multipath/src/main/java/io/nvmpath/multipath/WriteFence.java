@@ -1,6 +1,8 @@
 package io.nvmpath.multipath;
 
+import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerInstance;
+import io.nvmpath.fabric.nvme.CrossControllerReset;
 
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -45,6 +47,23 @@ final class WriteFence {
         this.lost = lost;
         this.openedNanos = openedNanos;
         this.deadlineNanos = deadlineNanos;
+    }
+
+    private volatile Controller ccrController;
+    private volatile CrossControllerReset ccr;
+
+    /** The reset sent for this fence, and the controller it went through. */
+    void ccr(Controller through, CrossControllerReset reset) {
+        this.ccrController = through;
+        this.ccr = reset;
+    }
+
+    Controller ccrController() {
+        return ccrController;
+    }
+
+    CrossControllerReset ccr() {
+        return ccr;
     }
 
     void ccrVia(String via) {

@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -150,6 +151,7 @@ final class WriteFences {
         Controller c = via;
         CrossControllerReset ccr = new CrossControllerReset(f.lost.cntlid(), lostId.ciu(), lostId.cirn());
         f.ccrVia(c.address() + " cntlid " + c.cntlid());
+        f.ccr(c, ccr);
         c.crossControllerReset(ccr).whenCompleteAsync((result, err) -> {
             if (err != null) {
                 log.warn("{}: Cross-Controller Reset of {} through {} failed: {}; the time rule releases its writes",
@@ -178,6 +180,23 @@ final class WriteFences {
                 exec.schedule(() -> pollResetLog(f, c, ccr), RESET_LOG_POLL_MILLIS, TimeUnit.MILLISECONDS);
             }
         }, exec);
+    }
+
+    /**
+     * The Cross-Controller Reset Completed notice came from {@code c}: the resets in progress through
+     * it are looked up in its log now, not at the next poll.
+     */
+    void resetCompleted(Controller c) {
+        for (WriteFence f : List.copyOf(open.values())) {
+            if (!f.released() && f.ccrController() == c) {
+                c.crossControllerResetLog(false).whenCompleteAsync((page, err) -> {
+                    CrossControllerResetLog.Entry e = err == null ? page.entry(f.ccr().icid()) : null;
+                    if (e != null && e.ciu() == f.ccr().ciu() && e.status() == CrossControllerResetLog.ResetStatus.SUCCESS) {
+                        release(f, WriteFence.Method.CCR);
+                    }
+                }, exec);
+            }
+        }
     }
 
     /** How often the log of a reset in progress is read (besides the completion notice, which may be off). */

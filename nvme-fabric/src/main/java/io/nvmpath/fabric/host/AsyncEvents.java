@@ -40,7 +40,7 @@ final class AsyncEvents {
     CompletableFuture<Void> configure() {
         IdentifyController id = association.identity();
         int cfg = (int) (id.oaes() & (AsyncEvent.CFG_NS_ATTR | AsyncEvent.CFG_ANA_CHANGE
-                | (AsyncEvent.CFG_DISCOVERY_CHANGE & 0xFFFFFFFFL)));
+                | AsyncEvent.CFG_CCR_COMPLETED | (AsyncEvent.CFG_DISCOVERY_CHANGE & 0xFFFFFFFFL)));
         CompletableFuture<?> f = cfg == 0 ? CompletableFuture.completedFuture(null)
                 : association.internalAdmin(Commands.setFeatures(Opcodes.FEAT_ASYNC_EVENT, cfg),
                         "Set Features Async Event Configuration")
