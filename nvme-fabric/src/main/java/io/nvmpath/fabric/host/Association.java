@@ -60,6 +60,8 @@ final class Association {
     private volatile long maxTransferBytes = Long.MAX_VALUE;
     private int generation;
     private volatile ControllerInstance instance;
+    /** I/O queues opened by the set-up under way and not yet published: a teardown closes them too. */
+    private final List<HostQueue> settingUp = Collections.synchronizedList(new ArrayList<>());
 
     Association(TransportAddress address, String subsystemNqn, ControllerOptions options, EventLoopGroup group,
                 ManagementLoop mgmt, PathStats stats, QueueFailure onFailure) {
@@ -291,6 +293,7 @@ final class Association {
                         EventLoop loop = group.next();
                         all.add(ConnectionInit.open(loop, address, qid, size, options, owner).thenCompose(q -> {
                             opened.add(q);
+                            settingUp.add(q);
                             q.instance(inst);
                             return fabricsConnect(q, thisQid, size - 1, cntlid).thenApply(x -> {
                                 q.ioInCapsule(inCapsule);
@@ -306,11 +309,13 @@ final class Association {
                                 for (HostQueue q : opened) {
                                     q.close("association abandoned");
                                 }
+                                settingUp.removeAll(opened);
                             }
                             throw err != null ? new TransportException("I/O queue setup failed: "
                                     + unwrap(err).getMessage(), unwrap(err)) : new TransportException("superseded");
                         }
                         ioQueues = all.stream().map(CompletableFuture::join).toArray(HostQueue[]::new);
+                        settingUp.removeAll(opened);
                         return null;
                     }, exec);
                 }, exec).thenApply(x -> null);
@@ -330,6 +335,14 @@ final class Association {
     void teardown(String reason) {
         generation++;
         closeIoQueues(reason);
+        List<HostQueue> half;
+        synchronized (settingUp) {
+            half = List.copyOf(settingUp);
+            settingUp.clear();
+        }
+        for (HostQueue q : half) {
+            q.close(reason); // a connection still being set up: its Connect would otherwise wait for an answer
+        }
         HostQueue admin = adminQueue;
         if (admin != null) {
             admin.close(reason);
