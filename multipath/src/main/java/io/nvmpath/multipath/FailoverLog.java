@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -55,7 +54,7 @@ public final class FailoverLog {
         FailoverEvent was = r.event;
         if (was != e) {
             if (was != null) {
-                leave(was, r);
+                leave(was);
             }
             r.event = e;
             e.join(WriteFences.hasSideEffects(req));
@@ -84,7 +83,7 @@ public final class FailoverLog {
         }
     }
 
-    private void leave(FailoverEvent e, HeadRequest r) {
+    private void leave(FailoverEvent e) {
         if (e.done()) {
             close(e);
         }
@@ -145,9 +144,5 @@ public final class FailoverLog {
 
     static long millis(long nanos) {
         return TimeUnit.NANOSECONDS.toMillis(nanos);
-    }
-
-    static boolean same(Object a, Object b) {
-        return Objects.equals(a, b);
     }
 }

@@ -151,7 +151,7 @@ final class Portals {
         long delay = p.backoff.nextMillis();
         String what = nqn == null ? "discovery portal " + address : "portal " + address + " " + nqn;
         p.warnings.warn(what + ": " + Multipath.rootMessage(why) + "; retrying in " + delay + " ms (backing off to "
-                + TimeUnit.MILLISECONDS.toSeconds(delayCap(p)) + " s)", null);
+                + TimeUnit.MILLISECONDS.toSeconds(delayCap()) + " s)", null);
         manager.executor().schedule(() -> {
             if (!manager.closed() && known(address, nqn)) {
                 if (nqn == null) {
@@ -163,7 +163,7 @@ final class Portals {
         }, delay, TimeUnit.MILLISECONDS);
     }
 
-    private long delayCap(Portal p) {
+    private long delayCap() {
         return Math.max(Backoff.FLOOR_MILLIS, manager.options().controller().reconnectDelay().toMillis()) * Backoff.MAX_FACTOR;
     }
 

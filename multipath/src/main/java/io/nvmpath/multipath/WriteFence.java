@@ -40,8 +40,6 @@ final class WriteFence {
     private volatile boolean released;
     private volatile Method method;
     private volatile long releasedNanos;
-    /** The controller a Cross-Controller Reset was sent through, or null. */
-    private volatile String ccrVia;
 
     WriteFence(ControllerInstance lost, long openedNanos, long deadlineNanos) {
         this.lost = lost;
@@ -66,12 +64,10 @@ final class WriteFence {
         return ccr;
     }
 
-    void ccrVia(String via) {
-        this.ccrVia = via;
-    }
-
+    /** The controller a Cross-Controller Reset was sent through, for logs; null when none was. */
     String ccrVia() {
-        return ccrVia;
+        Controller c = ccrController;
+        return c == null ? null : c.address() + " cntlid " + c.cntlid();
     }
 
     void add(NamespaceHead h) {

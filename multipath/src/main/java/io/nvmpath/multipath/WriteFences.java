@@ -150,7 +150,6 @@ final class WriteFences {
         }
         Controller c = via;
         CrossControllerReset ccr = new CrossControllerReset(f.lost.cntlid(), lostId.ciu(), lostId.cirn());
-        f.ccrVia(c.address() + " cntlid " + c.cntlid());
         f.ccr(c, ccr);
         c.crossControllerReset(ccr).whenCompleteAsync((result, err) -> {
             if (err != null) {
