@@ -35,12 +35,21 @@ final class GatewayFixture implements AutoCloseable {
      * @param nbdExtra more keys of the {@code nbd} mapping, e.g. {@code ", tls: {...}"}
      */
     static GatewayFixture start(List<Portal> portals, String nbdExtra, int paths) throws Exception {
+        return start(portals, nbdExtra, "", paths);
+    }
+
+    /**
+     * As {@link #start(List, String, int)}, with more keys of the {@code multipath} mapping, e.g.
+     * {@code ", writeFailover: immediate"}.
+     */
+    static GatewayFixture start(List<Portal> portals, String nbdExtra, String multipathExtra, int paths)
+            throws Exception {
         Path state = Files.createTempDirectory("nvmpath-it-state");
         String yaml = "host: {stateFile: " + state.resolve("host.properties") + "}\n"
                 + "portals:\n" + portals.stream().map(p -> "  - {traddr: " + p.traddr() + ", trsvcid: " + p.trsvcid()
                 + ", subnqn: \"" + p.subnqn() + "\"}").collect(Collectors.joining("\n")) + "\n"
                 + "controller: {keepAliveTimeout: 2s, reconnectDelay: 1s, ctrlLossTimeout: forever, connectTimeout: 2s}\n"
-                + "multipath: {noPathTimeout: 60s}\n"
+                + "multipath: {noPathTimeout: 60s" + multipathExtra + "}\n"
                 + "nbd: {listen: {address: 127.0.0.1, port: 0}" + nbdExtra + "}\n"
                 + "http: {listen: {address: 127.0.0.1, port: 0}}\n";
         GatewayApp app = GatewayApp.start(GatewayConfigLoader.parse(yaml));

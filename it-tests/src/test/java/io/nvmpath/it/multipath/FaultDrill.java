@@ -4,9 +4,15 @@ import io.nvmpath.server.bench.Bench;
 import io.nvmpath.server.bench.BenchConfig;
 import io.nvmpath.server.bench.BenchResult;
 
+import io.nvmpath.multipath.FailoverRecord;
+
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -45,6 +51,58 @@ final class FaultDrill {
     private static final Duration FAILBACK_LIMIT = Duration.ofSeconds(20);
 
     private FaultDrill() {
+    }
+
+    /**
+     * The drills of one test class, for its closing table: per fault, the read and the write stall
+     * and how the writes' fence was released.
+     */
+    static final class Table {
+        private final Map<String, Map<String, Outcome>> rows = new TreeMap<>();
+
+        synchronized void add(Outcome o) {
+            rows.computeIfAbsent(o.fault(), k -> new TreeMap<>()).put(o.rw(), o);
+        }
+
+        /** The table, one line per fault. */
+        synchronized String render(String title) {
+            StringBuilder b = new StringBuilder(title).append('\n');
+            b.append(String.format("%-30s %12s %13s  %-24s %s%n", "fault", "read stall", "write stall",
+                    "fence (writes fenced)", "failover causes"));
+            rows.forEach((fault, byRw) -> {
+                Outcome r = byRw.get("randread");
+                Outcome w = byRw.get("randwrite");
+                List<FailoverRecord> events = new ArrayList<>();
+                byRw.values().forEach(o -> events.addAll(events(o)));
+                String fence = w == null ? "-" : fenceOf(events(w));
+                String causes = events.stream().map(FailoverRecord::cause).distinct().sorted()
+                        .collect(Collectors.joining(", "));
+                b.append(String.format("%-30s %9s ms %10s ms  %-24s %s%n", fault, r == null ? "-" : r.stallMs(),
+                        w == null ? "-" : w.stallMs(), fence, causes.isEmpty() ? "-" : causes));
+            });
+            return b.toString();
+        }
+
+        private static List<FailoverRecord> events(Outcome o) {
+            return o.result().head() == null ? List.of() : o.result().head().events();
+        }
+
+        /** e.g. "ccr 12 ms (16)", "time 4001 ms (32)", "none": the longest wait per method. */
+        private static String fenceOf(List<FailoverRecord> events) {
+            Map<String, long[]> byMethod = new TreeMap<>();
+            for (FailoverRecord f : events) {
+                if (f.fenced() > 0) {
+                    long[] m = byMethod.computeIfAbsent(f.fenceMethod(), k -> new long[2]);
+                    m[0] = Math.max(m[0], f.fenceWaitMillis());
+                    m[1] += f.fenced();
+                }
+            }
+            if (byMethod.isEmpty()) {
+                return "none";
+            }
+            return byMethod.entrySet().stream().map(e -> e.getKey() + " " + e.getValue()[0] + " ms (" + e.getValue()[1] + ")")
+                    .collect(Collectors.joining(", "));
+        }
     }
 
     /**

@@ -42,8 +42,12 @@ class MultipathAgainstKernelTargetIT {
         target = NvmetGuest.start("multipath-vs-nvmet");
     }
 
+    private static final FaultDrill.Table TABLE = new FaultDrill.Table();
+
     @AfterAll
     static void shutdown() {
+        System.out.println(TABLE.render("Failover drills against Linux nvmet (KATO " + KATO.toMillis()
+                + " ms, CQT 0, no Cross-Controller Reset; stall = longest gap between completions):"));
         if (target != null) {
             target.close();
         }
@@ -120,6 +124,7 @@ class MultipathAgainstKernelTargetIT {
             }
             default -> throw new IllegalStateException(drill.name());
         }
+        TABLE.add(o);
         if (drill == Drill.GUEST_FROZEN) {
             assertThat(o.stallMs()).as("I/O waits while every path is lost: about the freeze")
                     .isGreaterThanOrEqualTo(KATO.toMillis());

@@ -47,6 +47,7 @@ class MultipathAgainstOwnTargetIT {
     static final String LEAK_DETECTION = "nvmpath.it.leakDetection";
 
     private static ResourceLeakDetector.Level leakLevel;
+    private static final FaultDrill.Table TABLE = new FaultDrill.Table();
     private NvmeTarget target;
 
     @BeforeAll
@@ -56,6 +57,12 @@ class MultipathAgainstOwnTargetIT {
             leakLevel = ResourceLeakDetector.getLevel();
             ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.valueOf(level.trim().toUpperCase(java.util.Locale.ROOT)));
         }
+    }
+
+    @AfterAll
+    static void printTable() {
+        System.out.println(TABLE.render("Failover drills against the project's target (KATO " + KATO.toMillis()
+                + " ms, CQT 0, Cross-Controller Reset on; stall = longest gap between completions):"));
     }
 
     @AfterAll
@@ -145,6 +152,7 @@ class MultipathAgainstOwnTargetIT {
                         target.setFault(1, Fault.NONE);
                     });
         };
+        TABLE.add(o);
         if (drill != Drill.ALL_PATHS_DOWN_THEN_PORT_2_BACK) {
             assertThat(o.duringFault().getOrDefault(p2, 0L)).as("port 2 serves while port 1 is out").isPositive();
         }

@@ -31,8 +31,10 @@ record ConfigDiff(List<String> needsRestart, GatewayConfig effective, List<Gatew
         // the iopolicy and write failover apply at once; the timers are the multipath layer's, from its start
         if (!om.noPathTimeout().equals(nm.noPathTimeout()) || !om.failback().equals(nm.failback())
                 || !om.failbackDelay().equals(nm.failbackDelay()) || !om.delayedRemoval().equals(nm.delayedRemoval())
-                || !om.unreportedQuiesceTime().equals(nm.unreportedQuiesceTime())) {
-            restart.add("multipath (noPathTimeout, failback, failbackDelay, delayedRemoval, unreportedQuiesceTime)");
+                || !om.unreportedQuiesceTime().equals(nm.unreportedQuiesceTime())
+                || !om.marginal().equals(nm.marginal())) {
+            restart.add("multipath (noPathTimeout, failback, failbackDelay, delayedRemoval, unreportedQuiesceTime,"
+                    + " marginal)");
         }
         if (!old.nbd().listen().equals(next.nbd().listen())) {
             restart.add("nbd.listen");
@@ -48,7 +50,8 @@ record ConfigDiff(List<String> needsRestart, GatewayConfig effective, List<Gatew
         }
         GatewayConfig effective = new GatewayConfig(old.host(), next.portals(), old.controller(),
                 new GatewayConfig.Multipath(nm.iopolicy(), om.noPathTimeout(), om.failback(), om.failbackDelay(),
-                        om.delayedRemoval(), nm.writeFailover(), om.unreportedQuiesceTime()), next.subsystems(),
+                        om.delayedRemoval(), nm.writeFailover(), om.unreportedQuiesceTime(), om.marginal()),
+                next.subsystems(),
                 new GatewayConfig.Nbd(old.nbd().listen(), old.nbd().tls(), next.nbd().allow(), old.nbd().maxPayload()),
                 next.exports(), old.http(), next.log());
         List<GatewayConfig.Portal> removed = old.portals().stream().filter(p -> !next.portals().contains(p)).toList();

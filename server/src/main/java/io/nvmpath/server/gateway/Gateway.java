@@ -156,6 +156,7 @@ public final class Gateway implements AutoCloseable {
         return MultipathOptions.defaults().withIoPolicy(IoPolicy.fromLabel(m.iopolicy())).withNoPathTimeout(noPath)
                 .withWriteFailover(WriteFailover.fromLabel(m.writeFailover()))
                 .withUnreportedQuiesceTime(m.unreportedQuiesceTime())
+                .withMarginal(m.marginal().failures(), m.marginal().window(), m.marginal().hold())
                 .withFailback(FailbackMode.valueOf(m.failback().toUpperCase(Locale.ROOT)), m.failbackDelay())
                 .withDelayedRemoval(m.delayedRemoval()).withController(co);
     }

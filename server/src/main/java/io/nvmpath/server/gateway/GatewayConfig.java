@@ -51,7 +51,16 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
 
     /** Multipath options for every subsystem. */
     public record Multipath(String iopolicy, Duration noPathTimeout, String failback, Duration failbackDelay,
-                            Duration delayedRemoval, String writeFailover, Duration unreportedQuiesceTime) {
+                            Duration delayedRemoval, String writeFailover, Duration unreportedQuiesceTime,
+                            Marginal marginal) {
+    }
+
+    /**
+     * When a path that keeps failing is held back: {@code failures} losses within {@code window} make
+     * it marginal for {@code hold} (0 s: never held back).
+     */
+    public record Marginal(int failures, Duration window, Duration hold) {
+        public static final Marginal DEFAULT = new Marginal(3, Duration.ofSeconds(10), Duration.ofSeconds(30));
     }
 
     /** Per-subsystem overrides; null fields take the multipath section's. */

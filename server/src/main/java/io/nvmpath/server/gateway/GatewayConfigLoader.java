@@ -55,6 +55,7 @@ import java.util.regex.Pattern;
  *   delayedRemoval: 0s
  *   writeFailover: safe       # safe: a write its path lost waits until that controller cannot run it; immediate
  *   unreportedQuiesceTime: 1s # the Command Quiesce Time assumed for a controller that reports CQT 0
+ *   marginal: {failures: 3, window: 10s, hold: 30s}   # a path lost that often is held back; hold 0s: never
  * subsystems:                 # per subsystem, by NQN
  *   nqn.2026-11.example:array1: {iopolicy: round-robin, preferredPath: "10.0.0.1:4420", writeFailover: immediate}
  * nbd:
@@ -86,7 +87,8 @@ public final class GatewayConfigLoader {
     private static final Set<String> CONTROLLER = Set.of("keepAliveTimeout", "reconnectDelay", "ctrlLossTimeout",
             "ioTimeout", "connectTimeout", "ioQueues", "ioQueueSize", "headerDigest", "dataDigest");
     private static final Set<String> MULTIPATH = Set.of("iopolicy", "noPathTimeout", "failback", "failbackDelay",
-            "delayedRemoval", "writeFailover", "unreportedQuiesceTime");
+            "delayedRemoval", "writeFailover", "unreportedQuiesceTime", "marginal");
+    private static final Set<String> MARGINAL = Set.of("failures", "window", "hold");
     private static final Set<String> SUBSYSTEM = Set.of("iopolicy", "preferredPath", "writeFailover");
     private static final Set<String> NBD = Set.of("listen", "tls", "allow", "maxPayload");
     private static final Set<String> TLS = Set.of("mode", "certificate", "key", "keyPassphrase", "clientCa");
@@ -230,7 +232,24 @@ public final class GatewayConfigLoader {
         return new GatewayConfig.Multipath(iopolicy(f, "numa"), duration(f, "noPathTimeout", Duration.ofSeconds(30),
                 true), failback, duration(f, "failbackDelay", Duration.ofSeconds(10), false),
                 duration(f, "delayedRemoval", Duration.ZERO, false), writeFailover(f, "safe"),
-                duration(f, "unreportedQuiesceTime", Duration.ofSeconds(1), false));
+                duration(f, "unreportedQuiesceTime", Duration.ofSeconds(1), false), marginal(f));
+    }
+
+    private static GatewayConfig.Marginal marginal(YamlFields mp) {
+        if (!mp.has("marginal")) {
+            return GatewayConfig.Marginal.DEFAULT;
+        }
+        YamlFields f = YamlFields.of(mp.get("marginal"), mp.at("marginal"), MARGINAL);
+        GatewayConfig.Marginal d = GatewayConfig.Marginal.DEFAULT;
+        int failures = f.integer("failures", d.failures());
+        if (failures < 1 || failures > 100) {
+            throw new ConfigException(f.at("failures"), failures + " is out of 1..100");
+        }
+        Duration window = duration(f, "window", d.window(), false);
+        if (window.isZero()) {
+            throw new ConfigException(f.at("window"), "the window must be longer than 0s");
+        }
+        return new GatewayConfig.Marginal(failures, window, duration(f, "hold", d.hold(), false));
     }
 
     private static String writeFailover(YamlFields f, String absent) {

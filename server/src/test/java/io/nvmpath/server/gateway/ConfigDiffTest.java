@@ -21,7 +21,8 @@ class ConfigDiffTest {
         ConfigDiff d = ConfigDiff.between(old, next);
 
         assertThat(d.needsRestart()).containsExactly("controller",
-                "multipath (noPathTimeout, failback, failbackDelay, delayedRemoval, unreportedQuiesceTime)", "nbd.listen");
+                "multipath (noPathTimeout, failback, failbackDelay, delayedRemoval, unreportedQuiesceTime, marginal)",
+                "nbd.listen");
         assertThat(d.effective().nbd().listen()).isEqualTo(old.nbd().listen());
         assertThat(d.effective().nbd().allow()).containsExactly("10.1.0.0/16");
         assertThat(d.effective().multipath().iopolicy()).isEqualTo("round-robin");

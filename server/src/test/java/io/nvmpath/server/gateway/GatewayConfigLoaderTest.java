@@ -132,4 +132,18 @@ class GatewayConfigLoaderTest {
         assertThat(c.multipath().unreportedQuiesceTime()).isEqualTo(java.time.Duration.ofSeconds(2));
         assertThat(c.subsystems().get("nqn.2026-11.a:b").writeFailover()).isEqualTo("immediate");
     }
+
+    @Test
+    void should_read_when_a_path_is_marginal_and_refuse_a_window_of_nothing() {
+        assertThat(GatewayConfigLoader.parse("").multipath().marginal()).isEqualTo(GatewayConfig.Marginal.DEFAULT);
+        GatewayConfig.Marginal m = GatewayConfigLoader.parse("multipath: {marginal: {failures: 5, hold: 0s}}\n")
+                .multipath().marginal();
+        assertThat(m).isEqualTo(new GatewayConfig.Marginal(5, java.time.Duration.ofSeconds(10), java.time.Duration.ZERO));
+        assertThatThrownBy(() -> GatewayConfigLoader.parse("multipath: {marginal: {window: 0s}}\n"))
+                .hasMessageStartingWith("multipath.marginal.window: the window must be longer than 0s");
+        assertThatThrownBy(() -> GatewayConfigLoader.parse("multipath: {marginal: {failures: 0}}\n"))
+                .hasMessageStartingWith("multipath.marginal.failures: 0 is out of 1..100");
+        assertThatThrownBy(() -> GatewayConfigLoader.parse("multipath: {marginal: {failure: 2}}\n"))
+                .hasMessageContaining("failure");
+    }
 }
