@@ -1,9 +1,12 @@
 package io.nvmpath.it.multipath;
 
 import io.netty.util.ResourceLeakDetector;
+import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.multipath.ControllerPathIo;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.MultipathOptions;
 import io.nvmpath.server.bench.Bench;
@@ -34,7 +37,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * <p>Faults: an ANA flip of port 1 to inaccessible (the controller answers with ANA status), port 1
  * down (connections reset: a hard loss), port 1 blackholed (silent: only keep-alive notices, after about
- * KATO), and both ports down, then port 2 back (I/O waits in the head, shorter than no_path_timeout).
+ * KATO), both ports down, then port 2 back (I/O waits in the head, shorter than no_path_timeout), port 1
+ * answering too late (the I/O timeout resets its controller), port 1 answering with a path error, and
+ * the host resetting port 1's controller.
  */
 class MultipathAgainstOwnTargetIT {
     static final Duration KATO = Duration.ofMillis(1500);
@@ -88,9 +93,16 @@ class MultipathAgainstOwnTargetIT {
         return "127.0.0.1:" + target.port(port);
     }
 
+    /** The I/O timeout of the I/O-timeout drill (the others keep the default, 30 s). */
+    static final Duration IO_TIMEOUT = Duration.ofSeconds(1);
+
     private BenchConfig config(RwMode rw, IoPolicy policy) {
+        return config(rw, policy, new ControllerOptions().ioTimeout());
+    }
+
+    private BenchConfig config(RwMode rw, IoPolicy policy, Duration ioTimeout) {
         ControllerOptions co = new ControllerOptions().keepAliveTimeout(KATO).reconnectDelay(RECONNECT_DELAY)
-                .connectTimeout(Duration.ofSeconds(1));
+                .connectTimeout(Duration.ofSeconds(1)).ioTimeout(ioTimeout);
         return BenchConfig.builder(TargetConfig.DEMO_NQN, new TransportAddress("127.0.0.1", target.port(1)),
                         new TransportAddress("127.0.0.1", target.port(2)))
                 .multipath(MultipathOptions.defaults().withController(co)).ioPolicy(policy)
@@ -107,7 +119,19 @@ class MultipathAgainstOwnTargetIT {
         /** Port 1 answers nothing for 2 x KATO: a silent loss, seen by keep-alive after about KATO. */
         PORT_BLACKHOLE,
         /** Both ports down for 1.8 s, then port 2 back, then port 1: I/O waits in the head meanwhile. */
-        ALL_PATHS_DOWN_THEN_PORT_2_BACK
+        ALL_PATHS_DOWN_THEN_PORT_2_BACK,
+        /**
+         * Port 1 holds its completions 3 s for 1.5 s, with an I/O timeout of 1 s: the host resets port 1's
+         * controller when a command times out, as Linux does.
+         */
+        PORT_DELAY_PAST_IO_TIMEOUT,
+        /**
+         * Port 1 answers its next 64 I/O commands with Internal Path Error (0x300): each is requeued, and
+         * goes to port 1 again, which stays the best path (as in Linux).
+         */
+        PATH_ERROR_STATUS,
+        /** The host resets port 1's controller (as its ANA transition timeout would): it reconnects at once. */
+        HOST_RESETS_PORT_1
     }
 
     @ParameterizedTest(name = "randread: {0}")
@@ -123,7 +147,8 @@ class MultipathAgainstOwnTargetIT {
     }
 
     private void drill(Drill drill, RwMode rw) throws Exception {
-        BenchConfig c = config(rw, IoPolicy.NUMA);
+        BenchConfig c = drill == Drill.PORT_DELAY_PAST_IO_TIMEOUT ? config(rw, IoPolicy.NUMA, IO_TIMEOUT)
+                : config(rw, IoPolicy.NUMA);
         String p1 = path(1);
         String p2 = path(2);
         FaultDrill.Outcome o = switch (drill) {
@@ -151,21 +176,39 @@ class MultipathAgainstOwnTargetIT {
                         assertThat(w.getOrDefault(p1, 0L)).as("port 1 still down").isZero();
                         target.setFault(1, Fault.NONE);
                     });
+            case PORT_DELAY_PAST_IO_TIMEOUT -> FaultDrill.run("port 1 delay past I/O timeout", c, p1, p2,
+                    b -> target.setFault(1, new Fault.Delay(3000)), Duration.ofMillis(1500),
+                    b -> target.setFault(1, Fault.NONE));
+            case HOST_RESETS_PORT_1 -> FaultDrill.run("host resets port 1", c, p1, p2,
+                    b -> controllerOf(b, target.port(1)).reset("failover drill"), Duration.ofMillis(500), b -> { });
+            case PATH_ERROR_STATUS -> FaultDrill.run("port 1 path error status", c, p1, p2,
+                    b -> target.setFault(1, new Fault.Fail(64, Status.INTERNAL_PATH_ERROR)), Duration.ofMillis(500),
+                    b -> target.setFault(1, Fault.NONE));
         };
         TABLE.add(o);
-        if (drill != Drill.ALL_PATHS_DOWN_THEN_PORT_2_BACK) {
+        // a path error leaves port 1 live and optimized: the requests it failed go to it again (as Linux)
+        if (drill != Drill.ALL_PATHS_DOWN_THEN_PORT_2_BACK && drill != Drill.PATH_ERROR_STATUS) {
             assertThat(o.duringFault().getOrDefault(p2, 0L)).as("port 2 serves while port 1 is out").isPositive();
         }
         long bound = switch (drill) {
-            case ANA_FLIP_TO_INACCESSIBLE, PORT_DOWN -> 1000;
+            case ANA_FLIP_TO_INACCESSIBLE, PORT_DOWN, PATH_ERROR_STATUS, HOST_RESETS_PORT_1 -> 1000;
+            case PORT_DELAY_PAST_IO_TIMEOUT -> IO_TIMEOUT.toMillis() + 2000;
             case PORT_BLACKHOLE -> KATO.toMillis() + 1500;
             case ALL_PATHS_DOWN_THEN_PORT_2_BACK -> 1500 + 300 + 5000;
         };
-        if (rw == RwMode.RANDWRITE && drill != Drill.ANA_FLIP_TO_INACCESSIBLE) {
+        if (rw == RwMode.RANDWRITE && drill != Drill.ANA_FLIP_TO_INACCESSIBLE && drill != Drill.PATH_ERROR_STATUS) {
             // writes lost with a connection wait behind the write fence: 2 x KATO + 1 s (CQT 0) at most
             bound += KATO.toMillis() * 2 + MultipathOptions.defaults().unreportedQuiesceTime().toMillis();
         }
         assertThat(o.stallMs()).as("stall of %s", drill).isLessThan(bound);
+    }
+
+    /** The controller the bench's multipath layer has on {@code port}. */
+    private static Controller controllerOf(Bench b, int port) {
+        return b.multipath().subsystem(TargetConfig.DEMO_NQN).controllers().stream()
+                .filter(io -> io instanceof ControllerPathIo c && c.controller().address().trsvcid() == port)
+                .map(io -> ((ControllerPathIo) io).controller()).findFirst()
+                .orElseThrow(() -> new AssertionError("no controller on port " + port));
     }
 
     /** Waits (at most 10 s) for a window of completions that includes {@code path}; returns it. */
