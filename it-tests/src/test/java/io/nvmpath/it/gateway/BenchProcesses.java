@@ -92,9 +92,15 @@ final class BenchProcesses implements AutoCloseable {
 
     /** utime + stime of {@code p} in seconds (its own process: bin/nvmpath execs java, nbdkit runs with -f). */
     static double cpuSeconds(Process p) throws IOException {
+        double[] t = cpuTimes(p);
+        return t[0] + t[1];
+    }
+
+    /** {utime, stime} of {@code p} in seconds: time in the process's own code and in the kernel for it. */
+    static double[] cpuTimes(Process p) throws IOException {
         String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS; // fields 14 and 15 of stat(5)
+        return new double[] {Long.parseLong(f[11]) / TICKS, Long.parseLong(f[12]) / TICKS}; // fields 14, 15 of stat(5)
     }
 
     /** The peak RSS of {@code p} (VmHWM) in KiB, since it started or since {@link #resetPeakRss}. */

@@ -212,6 +212,7 @@ class NbdBenchmark {
         }
         Map<String, Map<String, List<Double>>> all = new LinkedHashMap<>();
         Map<String, Map<String, List<Double>>> cpuAll = new LinkedHashMap<>();
+        Map<String, Map<String, List<Double>>> sysAll = new LinkedHashMap<>();
         String[][] workloads = {{"4k randread qd32", "randread", "4k", "32"}, {"1M seqread qd8", "read", "1m", "8"}};
         for (int round = 0; round < ROUNDS; round++) {
             for (String[] w : workloads) {
@@ -232,9 +233,13 @@ class NbdBenchmark {
                                 }
                             });
                     Thread.sleep(2000); // fio's ramp_time: its numbers start here
-                    double cpu0 = s.process() == null ? Double.NaN : BenchProcesses.cpuSeconds(s.process());
+                    double[] t0 = s.process() == null ? new double[] {Double.NaN, Double.NaN}
+                            : BenchProcesses.cpuTimes(s.process());
                     Tool.Result r = run.join();
-                    double cpu = s.process() == null ? Double.NaN : BenchProcesses.cpuSeconds(s.process()) - cpu0;
+                    double[] t1 = s.process() == null ? new double[] {Double.NaN, Double.NaN}
+                            : BenchProcesses.cpuTimes(s.process());
+                    double cpu = t1[0] + t1[1] - t0[0] - t0[1];
+                    double sysShare = (t1[1] - t0[1]) / cpu;
                     r.requireOk(w[0] + " " + s.name());
                     JsonNode job = JSON.readTree(r.out().substring(r.out().indexOf('{'))).get("jobs").get(0);
                     assertThat(job.get("error").asInt()).isZero();
@@ -250,6 +255,8 @@ class NbdBenchmark {
                             k -> new ArrayList<>()).add(v);
                     cpuAll.computeIfAbsent(w[0], k -> new LinkedHashMap<>()).computeIfAbsent(s.name(),
                             k -> new ArrayList<>()).add(c);
+                    sysAll.computeIfAbsent(w[0], k -> new LinkedHashMap<>()).computeIfAbsent(s.name(),
+                            k -> new ArrayList<>()).add(sysShare);
                     System.out.printf(Locale.ROOT, "round %d %-18s %-30s %12.0f %s, CPU %.3f %s%n", round + 1, w[0],
                             s.name(), v, seq ? "MiB/s" : "IOPS", c, seq ? "s/GiB" : "µs/IO");
                 }
@@ -260,7 +267,8 @@ class NbdBenchmark {
                 best.computeIfAbsent(w, k -> new LinkedHashMap<>()).put(name, median(values))));
         StringBuilder table = new StringBuilder("\nfio nbd engine, median of " + ROUNDS + " rounds (2 cores, every "
                 + "server and fio on the same machine); CPU is the serving process's own (utime+stime over the measured"
-                + " 8 s: for the gateway over a separate target, not the target's; for serve --demo, with its target)\n");
+                + " 8 s: for the gateway over a separate target, not the target's; for serve --demo, with its target);"
+                + " kernel = the share of that CPU that is stime (socket copies, TCP, syscalls)\n");
         for (var w : best.entrySet()) {
             double base = w.getValue().getOrDefault("nbdkit memory", Double.NaN);
             double proxyBase = w.getValue().getOrDefault("nbdkit nbd proxy", Double.NaN);
@@ -268,14 +276,15 @@ class NbdBenchmark {
             boolean small = w.getKey().startsWith("4k");
             Map<String, List<Double>> cpus = cpuAll.get(w.getKey());
             double proxyCpu = cpus.containsKey("nbdkit nbd proxy") ? median(cpus.get("nbdkit nbd proxy")) : Double.NaN;
-            table.append(String.format(Locale.ROOT, "%n%-18s %-30s %12s %10s %10s %10s %12s %10s%n", w.getKey(),
+            table.append(String.format(Locale.ROOT, "%n%-18s %-30s %12s %10s %10s %10s %12s %10s %7s%n", w.getKey(),
                     "server", small ? "IOPS" : "MiB/s", "vs nbdkit", "vs proxy", "vs pinned",
-                    small ? "CPU µs/IO" : "CPU s/GiB", "CPU vs proxy"));
+                    small ? "CPU µs/IO" : "CPU s/GiB", "CPU vs proxy", "kernel"));
             for (var e : w.getValue().entrySet()) {
                 double cpu = median(cpus.get(e.getKey()));
-                table.append(String.format(Locale.ROOT, "%-18s %-30s %12.0f %9.2fx %9.2fx %9.2fx %12.3f %9.2fx%n", "",
-                        e.getKey(), e.getValue(), e.getValue() / base, e.getValue() / proxyBase,
-                        e.getValue() / w.getValue().get("serve (pinned to 1 path)"), cpu, cpu / proxyCpu));
+                double sys = median(sysAll.get(w.getKey()).get(e.getKey()));
+                table.append(String.format(Locale.ROOT, "%-18s %-30s %12.0f %9.2fx %9.2fx %9.2fx %12.3f %9.2fx %6.0f%%%n",
+                        "", e.getKey(), e.getValue(), e.getValue() / base, e.getValue() / proxyBase,
+                        e.getValue() / w.getValue().get("serve (pinned to 1 path)"), cpu, cpu / proxyCpu, sys * 100));
             }
             List<Double> heads = all.get(w.getKey()).get("serve (head over 2 paths)");
             List<Double> pinned = all.get(w.getKey()).get("serve (pinned to 1 path)");
