@@ -70,15 +70,18 @@ kh_name_ok() {
 # kh_run SECS CMD: run CMD in its own session (process group) with output to $WORK/out,
 # at most SECS seconds (0: no limit). Sets KH_RC and KH_TIMEDOUT (1 when it was killed).
 kh_run() {
-    local secs=$1 cmd=$2 pid wd=""
-    rm -f "$WORK/timeout"
+    local secs=$1 cmd=$2 pid wd="" mark
     setsid sh -c "$cmd" >"$WORK/out" 2>&1 </dev/null &
     pid=$!
+    # the watchdog's mark is this command's own: a watchdog that outlived its command (below)
+    # could otherwise time out whatever command runs when it fires
+    mark="$WORK/timeout.$pid"
+    rm -f "$mark"
     if [ "$secs" -gt 0 ]; then
         # watchdog: kill the command's group at the deadline; if wait still does not return
         # (a process stuck in the kernel, e.g. I/O on a path-less multipath device), interrupt
         # the session's wait with SIGUSR1 so that the answer comes anyway
-        setsid sh -c "sleep $secs; touch $WORK/timeout; kill -KILL -$pid 2>/dev/null; sleep 3; kill -USR1 $$" \
+        setsid sh -c "sleep $secs; touch $mark; kill -KILL -$pid 2>/dev/null; sleep 3; kill -USR1 $$" \
             </dev/null >/dev/null 2>&1 &
         wd=$!
     fi
@@ -86,11 +89,17 @@ kh_run() {
         wait "$pid"
         KH_RC=$?
         kill -0 "$pid" 2>/dev/null || break      # reaped: KH_RC is its exit status
-        [ -e "$WORK/timeout" ] && break          # interrupted by the watchdog
+        [ -e "$mark" ] && break                  # interrupted by the watchdog
     done
-    [ -n "$wd" ] && kill -KILL -"$wd" 2>/dev/null
+    # the watchdog's group, and the watchdog itself in case it has not called setsid yet (a command
+    # that ends at once gets here first: killing the group alone missed it, and it fired later)
+    if [ -n "$wd" ]; then
+        kill -KILL -"$wd" 2>/dev/null
+        kill -KILL "$wd" 2>/dev/null
+    fi
     KH_TIMEDOUT=0
-    [ -e "$WORK/timeout" ] && KH_TIMEDOUT=1
+    [ -e "$mark" ] && KH_TIMEDOUT=1
+    rm -f "$mark"
     return 0
 }
 
