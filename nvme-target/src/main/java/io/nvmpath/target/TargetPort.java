@@ -64,7 +64,7 @@ final class TargetPort {
 
     /** Binds the listener (again, after {@link Fault.Down}, on the same port). */
     synchronized void bind(EventLoopGroup group) throws InterruptedException, java.io.IOException {
-        ServerBootstrap b = new ServerBootstrap()
+        ServerBootstrap b = Transport.configureChildren(new ServerBootstrap(), group)
                 .group(group)
                 .channel(Transport.of(group).serverSocketChannel())
                 .option(ChannelOption.SO_REUSEADDR, true)

@@ -1,5 +1,8 @@
 package io.nvmpath.transport;
 
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoopGroup;
 import io.netty.channel.IoHandler;
@@ -15,15 +18,22 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringAdaptiveBufferRingAllocator;
+import io.netty.channel.uring.IoUringBufferRingConfig;
+import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Collections;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.WeakHashMap;
 
 /**
  * The socket transport every event loop and channel of the process uses: Linux's io_uring where the
@@ -44,8 +54,20 @@ public enum Transport {
     /** The system property that sets the transport; it wins over {@link #ENV}. */
     public static final String PROPERTY = "nvmpath.transport";
 
+    /**
+     * {@code -Dnvmpath.iouring.receiveRing=true}: io_uring groups receive into a ring of provided
+     * buffers (multishot receive, one buffer group per event loop) instead of one receive request per
+     * read. An experiment, off by default, compared in the NBD benchmark's variants.
+     */
+    public static final String RECEIVE_RING_PROPERTY = "nvmpath.iouring.receiveRing";
+    /** The buffer group of the receive ring on every event loop of a ring group. */
+    static final short RECEIVE_RING_GROUP = 1;
+
     private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
     private static volatile Transport processTransport;
+    /** Groups whose event loops have the receive ring: their channels must name its buffer group. */
+    private static final Set<EventLoopGroup> RING_GROUPS = Collections.synchronizedSet(
+            Collections.newSetFromMap(new WeakHashMap<>()));
 
     private final String configName;
     private final Class<? extends IoHandler> handlerType;
@@ -80,16 +102,57 @@ public enum Transport {
 
     /** The factory of this transport's I/O handlers, one per event loop. */
     public IoHandlerFactory ioHandlerFactory() {
+        return ioHandlerFactory(false);
+    }
+
+    private IoHandlerFactory ioHandlerFactory(boolean receiveRing) {
         return switch (this) {
-            case IO_URING -> IoUringIoHandler.newFactory();
+            case IO_URING -> receiveRing ? IoUringIoHandler.newFactory(new IoUringIoHandlerConfig().setBufferRingConfig(
+                    IoUringBufferRingConfig.builder().bufferGroupId(RECEIVE_RING_GROUP).bufferRingSize((short) 256)
+                            .batchSize(64).allocator(new IoUringAdaptiveBufferRingAllocator()).build()))
+                    : IoUringIoHandler.newFactory();
             case EPOLL -> EpollIoHandler.newFactory();
             case NIO -> NioIoHandler.newFactory();
         };
     }
 
-    /** An event loop group of this transport; its threads are named {@code poolName-N-M}. */
+    /**
+     * An event loop group of this transport; its threads are named {@code poolName-N-M}. On io_uring
+     * with {@link #RECEIVE_RING_PROPERTY} set, its loops receive into a buffer ring.
+     */
     public MultiThreadIoEventLoopGroup newGroup(int threads, String poolName) {
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(poolName, true), ioHandlerFactory());
+        return newGroup(threads, poolName, Boolean.getBoolean(RECEIVE_RING_PROPERTY));
+    }
+
+    /** As {@link #newGroup(int, String)}, with or without the receive ring (io_uring only). */
+    MultiThreadIoEventLoopGroup newGroup(int threads, String poolName, boolean receiveRing) {
+        boolean ring = receiveRing && this == IO_URING;
+        MultiThreadIoEventLoopGroup g = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(poolName, true),
+                ioHandlerFactory(ring));
+        if (ring) {
+            RING_GROUPS.add(g);
+        }
+        return g;
+    }
+
+    /** Sets what a client channel on {@code group} (or one of its loops) needs from its transport. */
+    public static Bootstrap configure(Bootstrap b, EventLoopGroup group) {
+        if (hasReceiveRing(group)) {
+            b.option(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECEIVE_RING_GROUP);
+        }
+        return b;
+    }
+
+    /** Sets what the accepted channels of a listener on {@code group} need from its transport. */
+    public static ServerBootstrap configureChildren(ServerBootstrap b, EventLoopGroup group) {
+        if (hasReceiveRing(group)) {
+            b.childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECEIVE_RING_GROUP);
+        }
+        return b;
+    }
+
+    private static boolean hasReceiveRing(EventLoopGroup group) {
+        return RING_GROUPS.contains(group) || group instanceof EventLoop loop && RING_GROUPS.contains(loop.parent());
     }
 
     /** The client socket channel class of this transport. */

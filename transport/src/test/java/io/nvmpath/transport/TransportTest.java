@@ -65,11 +65,25 @@ class TransportTest {
     void should_carry_bytes_over_loopback_on_each_available_transport(Transport transport) throws Exception {
         assumeTrue(transport.isAvailable(), () -> transport + " unavailable here: "
                 + transport.unavailabilityCause().map(Throwable::toString).orElse("?"));
-        MultiThreadIoEventLoopGroup group = transport.newGroup(1, "transport-test");
+        echo(transport.newGroup(1, "transport-test"), transport, 4);
+    }
+
+    @Test
+    void should_carry_bytes_over_loopback_with_io_uring_receiving_into_a_buffer_ring() throws Exception {
+        assumeTrue(Transport.IO_URING.isAvailable(), () -> "io_uring unavailable here: "
+                + Transport.IO_URING.unavailabilityCause().map(Throwable::toString).orElse("?"));
+        // more than one ring buffer's worth, so that a message arrives in several of them
+        echo(Transport.IO_URING.newGroup(1, "transport-ring-test", true), Transport.IO_URING, 1 << 20);
+    }
+
+    private static void echo(MultiThreadIoEventLoopGroup group, Transport transport, int bytes) throws Exception {
         try {
             assertThat(Transport.of(group)).isEqualTo(transport);
             CompletableFuture<String> echoed = new CompletableFuture<>();
-            Channel server = new ServerBootstrap().group(group).channel(Transport.of(group).serverSocketChannel())
+            StringBuilder got = new StringBuilder();
+            String sent = "ping".repeat(bytes / 4);
+            Channel server = Transport.configureChildren(new ServerBootstrap(), group).group(group)
+                    .channel(Transport.of(group).serverSocketChannel())
                     .childHandler(new ChannelInboundHandlerAdapter() {
                         @Override
                         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -77,18 +91,22 @@ class TransportTest {
                         }
                     })
                     .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
-            Channel client = new Bootstrap().group(group).channel(Transport.of(group).socketChannel())
+            Channel client = Transport.configure(new Bootstrap(), group).group(group)
+                    .channel(Transport.of(group).socketChannel())
                     .handler(new ChannelInboundHandlerAdapter() {
                         @Override
                         public void channelRead(ChannelHandlerContext ctx, Object msg) {
                             ByteBuf b = (ByteBuf) msg;
-                            echoed.complete(b.toString(StandardCharsets.US_ASCII));
+                            got.append(b.toString(StandardCharsets.US_ASCII));
                             b.release();
+                            if (got.length() >= sent.length()) {
+                                echoed.complete(got.toString());
+                            }
                         }
                     })
                     .connect(server.localAddress()).sync().channel();
-            client.writeAndFlush(Unpooled.copiedBuffer("ping", StandardCharsets.US_ASCII)).sync();
-            assertThat(echoed.get(10, TimeUnit.SECONDS)).isEqualTo("ping");
+            client.writeAndFlush(Unpooled.copiedBuffer(sent, StandardCharsets.US_ASCII)).sync();
+            assertThat(echoed.get(10, TimeUnit.SECONDS)).isEqualTo(sent);
             client.close().sync();
             server.close().sync();
         } finally {

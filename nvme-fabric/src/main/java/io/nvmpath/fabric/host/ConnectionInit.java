@@ -61,7 +61,7 @@ final class ConnectionInit extends ChannelInboundHandlerAdapter {
     static CompletableFuture<HostQueue> open(EventLoop loop, TransportAddress address, int qid, int size,
                                              ControllerOptions options, HostQueue.Owner owner) {
         ConnectionInit init = new ConnectionInit(loop, address, qid, size, options, owner);
-        Bootstrap b = new Bootstrap()
+        Bootstrap b = Transport.configure(new Bootstrap(), loop)
                 .group(loop)
                 .channel(Transport.of(loop).socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)

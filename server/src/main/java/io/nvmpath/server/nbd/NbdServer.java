@@ -165,7 +165,7 @@ public final class NbdServer implements AutoCloseable {
         if (listener != null || closing) {
             throw new IllegalStateException(closing ? "closed" : "already started");
         }
-        ServerBootstrap b = new ServerBootstrap()
+        ServerBootstrap b = Transport.configureChildren(new ServerBootstrap(), group)
                 .group(group)
                 .channel(Transport.of(group).serverSocketChannel())
                 .option(ChannelOption.SO_REUSEADDR, true)
