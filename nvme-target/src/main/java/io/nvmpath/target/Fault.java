@@ -44,7 +44,12 @@ public sealed interface Fault {
         }
     }
 
-    /** Connections stay open but nothing is answered: a silent path loss. */
+    /**
+     * Connections stay open but nothing is read or answered: a silent path loss, as a network
+     * partition is. No keep-alive arrives either, so a controller behind the port times out after
+     * KATO and stops within its Command Quiesce Time; the connections it closed then are closed on
+     * the wire only when the fault ends.
+     */
     record Blackhole() implements Fault {
         @Override
         public String label() {

@@ -325,7 +325,9 @@ public final class NvmeTarget implements AutoCloseable {
     public int cutConnections(int portRef) {
         TargetPort p = resolve(portRef);
         List<CompletableFuture<Void>> cuts = new ArrayList<>();
-        for (TargetQueue q : p.queues()) {
+        // the connections open now: a host that reconnects while these close must not be cut too (the
+        // set's iterator could show its new connection)
+        for (TargetQueue q : List.copyOf(p.queues())) {
             cuts.add(q.cut(p + ": connections cut"));
         }
         try {

@@ -257,7 +257,9 @@ final class TargetController {
         }
         katoTimer = target.scheduler().schedule(loop, this::checkKeepAlive, katoCheckMillis, TimeUnit.MILLISECONDS);
         long idle = TimeUnit.NANOSECONDS.toMillis(target.scheduler().nanoTime() - lastKeepAliveNanos);
-        if (!port.blackholed() && idle > katoMillis) {
+        // a blackholed port receives no keep-alive either: the controller times out as one behind a
+        // network partition would, and stops within its CQT (its connections stay silent, see TargetQueue.close)
+        if (idle > katoMillis) {
             log.warn("{}: controller {} for {}: no keep-alive for {} ms (KATO {} ms)", port, cntlid, hostNqn,
                     idle, katoMillis);
             keepAliveExpired();

@@ -16,6 +16,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -191,6 +192,10 @@ final class TargetPort {
         throttle = next instanceof Fault.Throttle t ? new IoThrottle(t, target.scheduler()::nanoTime) : null;
         fault = next;
         log.info("port {} ({}:{}): fault {} -> {}", id, address, boundPort, prev.label(), next.label());
+        if (prev instanceof Fault.Blackhole && !(next instanceof Fault.Blackhole)) {
+            silentlyClosed.forEach(io.netty.channel.Channel::close);
+            silentlyClosed.clear();
+        }
         if (releasing != null && !(next instanceof Fault.Down)) {
             // completions the old fault holds go now, not at the old cap's pace or after the old
             // delay; a port going down drops them with its connections instead, as it drops
@@ -205,6 +210,23 @@ final class TargetPort {
                 q.close("port " + id + " down");
             }
         }
+    }
+
+    /**
+     * Connections the target closed while the port was blackholed: closed for the target (nothing is
+     * read or sent), closed on the wire when the blackhole ends.
+     */
+    private final List<io.netty.channel.Channel> silentlyClosed = new ArrayList<>();
+
+    /** Closes {@code ch} on the wire once the port is heard again (at once if it is). */
+    void closeWhenHeard(io.netty.channel.Channel ch) {
+        synchronized (this) {
+            if (fault instanceof Fault.Blackhole) {
+                silentlyClosed.add(ch);
+                return;
+            }
+        }
+        ch.close();
     }
 
     void register(TargetQueue q) {

@@ -187,7 +187,12 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         }
         log.debug("{} queue {} from {}: closing ({})", port, qid, remote, reason);
         if (ctx != null) {
-            ctx.close();
+            if (port.blackholed()) {
+                // nothing leaves a blackholed port, a close neither: the host must find the loss itself
+                port.closeWhenHeard(ctx.channel());
+            } else {
+                ctx.close();
+            }
         }
         teardown();
     }

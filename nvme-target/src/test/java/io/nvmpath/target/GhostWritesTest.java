@@ -214,4 +214,34 @@ class GhostWritesTest {
             b.close();
         }
     }
+
+    @Test
+    void should_stop_a_controller_behind_a_blackhole_at_its_keep_alive_deadline_plus_the_command_quiesce_time()
+            throws Exception {
+        start(CrossControllerResetTest.subsystem().withCqt(500));
+        Controller b = connect(2, Duration.ofSeconds(5));
+        Controller a = connect(1, Duration.ofSeconds(1));
+        try {
+            int lost = a.cntlid();
+            target.setFault(1, Fault.parse("ghost-writes 3000"));
+            CompletableFuture<NvmeRequest> write = writeBlock(a, 0x7E);
+            passMarker(a);
+            target.setFault(1, new Fault.Blackhole()); // a partition: no keep-alive reaches the controller now
+
+            // its last keep-alive was at time 0: the deadline is KATO 1000 + CQT 500 = 1500 ms
+            clock.advance(Duration.ofMillis(1500));
+            assertThat(target.whenControllerGone(SUB, lost)).as("stopped behind the blackhole")
+                    .succeedsWithin(Duration.ofSeconds(WAIT_SECONDS));
+            clock.advance(Duration.ofMillis(2000));
+            assertThat(target.writesSettled()).isTrue();
+            assertThat(readBlock(b)).as("the held write, due at 3000 ms, was dropped").isZero();
+
+            target.setFault(1, Fault.NONE);
+            assertThat(write).as("never answered: the host fails it once the connection is gone")
+                    .failsWithin(Duration.ofSeconds(WAIT_SECONDS));
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
 }
