@@ -102,7 +102,8 @@ class MultipathAgainstOwnTargetIT {
 
     private BenchConfig config(RwMode rw, IoPolicy policy, Duration ioTimeout) {
         ControllerOptions co = new ControllerOptions().keepAliveTimeout(KATO).reconnectDelay(RECONNECT_DELAY)
-                .connectTimeout(Duration.ofSeconds(1)).ioTimeout(ioTimeout);
+                // generous: the first connection of a cold JVM under paranoid leak detection on a busy machine
+                .connectTimeout(Duration.ofSeconds(3)).ioTimeout(ioTimeout);
         return BenchConfig.builder(TargetConfig.DEMO_NQN, new TransportAddress("127.0.0.1", target.port(1)),
                         new TransportAddress("127.0.0.1", target.port(2)))
                 .multipath(MultipathOptions.defaults().withController(co)).ioPolicy(policy)
