@@ -23,8 +23,10 @@ import java.security.SecureRandom;
  * {@code nvme_auth_gen_shared_secret} ({@code drivers/nvme/common/auth.c}): both values big-endian
  * and left-padded with zeros to the size of p ({@code crypto_kpp_maxsize}; {@code mpi_write_to_sgl}
  * fills leading bytes with zero), so a 2048-bit group always gives 256 bytes, even when the value's
- * top byte is zero. The peer's value is checked as the kernel's {@code dh_is_pubkey_valid} does for
- * its safe-prime groups: 1 < y < p - 1 and y^q = 1 mod p with q = (p - 1) / 2.
+ * top byte is zero. The peer's value must satisfy 1 < y < p - 1 (the range check of the kernel's
+ * {@code dh_is_pubkey_valid}) and y^q = 1 mod p with q = (p - 1) / 2, the SP 800-56A subgroup check that
+ * {@code dh_is_pubkey_valid} makes when its group carries q; the private exponent's size is the JDK's
+ * choice, which the peer cannot see.
  *
  * <p>Not thread-safe; one instance per authentication transaction.
  */

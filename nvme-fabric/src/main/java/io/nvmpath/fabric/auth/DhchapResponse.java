@@ -45,7 +45,7 @@ public final class DhchapResponse {
 
     /**
      * R2 = HMAC(Kc, C2' || S2 || T_ID || 00h || "Controller" || NQNc || 00h || NQNh): the NQNs in the
-     * other order, and a zero byte where R1 has SC_C (in every kernel, 6.12 and later).
+     * other order, and a zero byte where R1 has SC_C (so in every kernel read, 6.12 to the 2026 sources).
      *
      * @param ctrlKey the controller secret transformed with the subsystem NQN
      * @param challenge C2 of the Reply, or its augmented form

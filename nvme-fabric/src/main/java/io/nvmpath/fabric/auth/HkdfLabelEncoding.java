@@ -9,7 +9,7 @@ public enum HkdfLabelEncoding {
      * RFC 8446 section 7.1: u16 length big-endian, then {@code "tls13 " + label} and the context, each
      * prefixed with its length byte. The kernel's {@code hkdf_expand_label}
      * ({@code drivers/nvme/common/auth.c}, used by {@code nvme_auth_derive_tls_psk} for secure channel
-     * concatenation since Linux 6.14), SPDK, and libnvme 1.16 on (libnvme PR 1040/1051, nvme-cli 2.16).
+     * concatenation, Linux 6.14 on), SPDK, and libnvme 1.16 on (libnvme PR 1040/1051; nvme-cli 2.16's default).
      */
     RFC_8446,
     /**
@@ -17,7 +17,8 @@ public enum HkdfLabelEncoding {
      * inserts a retained PSK with {@code gen-tls-key --insert} / {@code check-tls-key --insert}: the
      * u16 length little-endian, then {@code "tls13 "}, the label and the context with no length bytes.
      * libnvme 1.16 keeps it as {@code nvme_generate_tls_key_identity_compat} /
-     * {@code nvme_insert_tls_key_compat}; its {@code test/psk.c} has vectors for both.
+     * {@code nvme_insert_tls_key_compat} (nvme-cli 2.16's {@code --compat}); its {@code test/psk.c} has
+     * identity vectors for both encodings.
      */
     LIBNVME_LEGACY;
 

@@ -2,8 +2,8 @@ package io.nvmpath.fabric.auth;
 
 /**
  * SC_C, the secure channel concatenation byte of AUTH_Negotiate, hashed into the host response (Linux
- * {@code NVME_AUTH_SECP_*}, {@code include/linux/nvme.h}, since 6.14). Linux 6.12 sends and hashes
- * {@link #NONE} only.
+ * {@code NVME_AUTH_SECP_*}, {@code include/linux/nvme.h}). Secure channel concatenation came after
+ * 6.12, in 6.14: Linux 6.12 sends and hashes {@link #NONE} only.
  */
 public enum SecureChannel {
     /** 00h: no secure channel concatenation. */

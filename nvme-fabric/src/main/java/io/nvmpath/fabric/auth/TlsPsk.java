@@ -178,7 +178,7 @@ public final class TlsPsk {
     /**
      * The generated PSK of secure channel concatenation: HMAC(KS, C1 || C2) with the DH-HMAC-CHAP hash,
      * KS the session key (kernel {@code nvme_auth_generate_psk}, NVMe Base 8.3.4.5.9). Linux 6.12 does
-     * not do secure channel concatenation; 6.14 does.
+     * not do secure channel concatenation; it came in 6.14.
      */
     public static byte[] generatedPsk(AuthHash hash, byte[] sessionKey, byte[] c1, byte[] c2) {
         if (c1.length != hash.length() || c2.length != hash.length()) {
