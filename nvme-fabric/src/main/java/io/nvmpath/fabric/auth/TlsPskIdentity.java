@@ -57,7 +57,8 @@ public record TlsPskIdentity(int version, boolean generated, AuthHash hash, Stri
     /** Parses an identity string (a ClientHello's or a keyring description). */
     public static TlsPskIdentity parse(String s) {
         String[] f = s.split(" ", -1);
-        if (f.length < 3 || f.length > 4 || f[0].length() != 8 || !f[0].startsWith("NVMe")) {
+        if (f.length < 3 || f.length > 4 || f[0].length() != 8 || !f[0].startsWith("NVMe") || f[1].isEmpty()
+                || f[2].isEmpty() || (f.length == 4 && f[3].isEmpty())) {
             throw new IllegalArgumentException("TLS PSK identity: not NVMe<v><t><hh> <hostnqn> <subsysnqn> [digest]");
         }
         int version = f[0].charAt(4) - '0';
