@@ -143,14 +143,16 @@ download() {   # download packages not yet in $DEBS
 }
 
 # library closure of the user-space packages (Depends/PreDepends, lib* only)
+# (resolved again when GUEST_PKGS changes: the list it was made for is in closure.pkgs)
 CLOSURE_FILE="$CACHE/closure.txt"
-if [ ! -s "$CLOSURE_FILE" ] || [ -n "${FORCE:-}" ]; then
+if [ ! -s "$CLOSURE_FILE" ] || [ "$(cat "$CACHE/closure.pkgs" 2>/dev/null)" != "$GUEST_PKGS" ] || [ -n "${FORCE:-}" ]; then
     suite_update_once
     suite_apt_cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
         --no-replaces --no-enhances $GUEST_PKGS 2>/dev/null \
       | grep -v '^[ <]' | sed 's/:amd64$//' | sort -u \
       | grep -E '^lib' | grep -vE '^(libperl|libpython|libc6-|libgcc-s1-|libc-dev)' > "$CLOSURE_FILE.tmp"
     mv "$CLOSURE_FILE.tmp" "$CLOSURE_FILE"
+    echo "$GUEST_PKGS" > "$CACHE/closure.pkgs"
 fi
 # shellcheck disable=SC2046,SC2086  # word splitting of the package lists is intended
 download "$KERNEL_PKG" $GUEST_PKGS $(cat "$CLOSURE_FILE")
