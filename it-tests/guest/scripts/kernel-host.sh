@@ -186,7 +186,7 @@ kh_setup() {
     mkdir -p /etc/nvme "$JOBS" "$WORK"
     echo "$HOST_NQN" > /etc/nvme/hostnqn
     echo "$HOST_ID" > /etc/nvme/hostid
-    # modprobe by full path: the trixie flavour's busybox would run its own applet (PATH does not count)
+    # modprobe by full path: busybox sh runs its own applet in preference to PATH
     if [ -d /sys/module/nvme_core ]; then
         kh_log "nvme_core is loaded already: its parameters stay as they are"
     elif ! /usr/sbin/modprobe nvme_core multipath=Y ${NVME_IOPOLICY:+iopolicy=$NVME_IOPOLICY}; then
