@@ -10,7 +10,10 @@
 # (QEMU is killed by its PID); 2: usage or set-up error.
 #
 # Environment (all optional):
-#   NVMP_GUEST_CACHE  cache folder from setup.sh (default /var/cache/nvmpath-guest)
+#   GUEST_FLAVOUR     bookworm (default, kernel 6.1) | trixie (kernel 6.12): which build of
+#                     setup.sh to boot, by its default cache folder
+#   NVMP_GUEST_CACHE  cache folder from setup.sh (default /var/cache/nvmpath-guest, or
+#                     /var/cache/nvmpath-guest-trixie for GUEST_FLAVOUR=trixie); wins over GUEST_FLAVOUR
 #   GUEST_TIMEOUT     hard timeout in seconds for the whole VM (default 300)
 #   GUEST_ACCEL       auto | kvm | tcg (default auto: KVM if /dev/kvm is usable, else TCG)
 #   GUEST_CPUS        vCPUs (default 2)      GUEST_MEM  MiB of RAM (default 1536)
@@ -39,7 +42,12 @@ if [ $# -gt 0 ]; then
 fi
 EXTRA_QEMU=("$@")
 
-CACHE="${NVMP_GUEST_CACHE:-/var/cache/nvmpath-guest}"
+case "${GUEST_FLAVOUR:-bookworm}" in
+    bookworm) DEFAULT_CACHE=/var/cache/nvmpath-guest ;;
+    trixie)   DEFAULT_CACHE=/var/cache/nvmpath-guest-trixie ;;
+    *) echo "run.sh: unknown GUEST_FLAVOUR '${GUEST_FLAVOUR}' (bookworm, trixie)" >&2; exit 2 ;;
+esac
+CACHE="${NVMP_GUEST_CACHE:-$DEFAULT_CACHE}"
 TIMEOUT="${GUEST_TIMEOUT:-300}"
 CPUS="${GUEST_CPUS:-2}"
 MEM="${GUEST_MEM:-1536}"
@@ -49,7 +57,7 @@ GFWD_ADDR="${GUESTFWD_ADDR:-10.0.2.100}"
 # vmlinux (uncompressed ELF, PVH entry) skips the bzImage's xz decompressor: ~4 s less under TCG
 if [ -s "$CACHE/vmlinux" ]; then KERNEL_IMG="$CACHE/vmlinux"; else KERNEL_IMG="$CACHE/vmlinuz"; fi
 for f in vmlinuz initramfs.img; do
-    [ -s "$CACHE/$f" ] || { echo "run.sh: $CACHE/$f missing: run setup.sh first" >&2; exit 2; }
+    [ -s "$CACHE/$f" ] || { echo "run.sh: $CACHE/$f missing: run setup.sh ${GUEST_FLAVOUR:-} first" >&2; exit 2; }
 done
 QEMU=$(command -v qemu-system-x86_64) || { echo "run.sh: qemu-system-x86_64 not installed (setup.sh)" >&2; exit 2; }
 
@@ -141,7 +149,9 @@ done
 cat "$CACHE/initramfs.img" "$TMP/payload.cpio.gz" > "$TMP/initrd.cpio.gz"
 
 LOG="$TMP/console.log"
-APPEND="console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init ${GUEST_APPEND:-}"
+# the flavour's own kernel parameters, when its setup wrote any (the trixie flavour does)
+CACHE_APPEND=""; [ -s "$CACHE/cmdline" ] && CACHE_APPEND=$(head -1 "$CACHE/cmdline")
+APPEND="console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init${CACHE_APPEND:+ $CACHE_APPEND} ${GUEST_APPEND:-}"
 QARGS=(-nodefaults -no-user-config -machine q35 "${ACCEL_ARGS[@]}"
        -smp "$CPUS" -m "$MEM" -display none -serial stdio -monitor none -no-reboot
        -kernel "$KERNEL_IMG" -initrd "$TMP/initrd.cpio.gz" -append "$APPEND"

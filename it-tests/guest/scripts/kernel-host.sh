@@ -195,14 +195,15 @@ kh_setup() {
     mkdir -p /etc/nvme "$JOBS" "$WORK"
     echo "$HOST_NQN" > /etc/nvme/hostnqn
     echo "$HOST_ID" > /etc/nvme/hostid
+    # modprobe by full path: busybox sh runs its own applet in preference to PATH
     if [ -d /sys/module/nvme_core ]; then
         kh_log "nvme_core is loaded already: its parameters stay as they are"
-    elif ! modprobe nvme_core multipath=Y ${NVME_IOPOLICY:+iopolicy=$NVME_IOPOLICY}; then
+    elif ! /usr/sbin/modprobe nvme_core multipath=Y ${NVME_IOPOLICY:+iopolicy=$NVME_IOPOLICY}; then
         echo "modprobe nvme_core failed"; return 1
     fi
     mp=$(cat /sys/module/nvme_core/parameters/multipath 2>/dev/null)
     [ "$mp" = Y ] || { echo "nvme_core multipath=$mp (want Y)"; return 1; }
-    modprobe nvme_tcp || { echo "modprobe nvme_tcp failed"; return 1; }
+    /usr/sbin/modprobe nvme_tcp || { echo "modprobe nvme_tcp failed"; return 1; }
     [ -c /dev/nvme-fabrics ] || { echo "no /dev/nvme-fabrics"; return 1; }
     kh_log "nvme_core multipath=$mp iopolicy=$(cat /sys/module/nvme_core/parameters/iopolicy 2>/dev/null)" \
         "hostnqn=$(cat /etc/nvme/hostnqn) hostid=$(cat /etc/nvme/hostid)"

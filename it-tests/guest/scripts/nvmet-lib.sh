@@ -95,7 +95,8 @@ nvmet_backing() {
 nvmet_setup() {
     local S P p g n i
     nvmet_log "modprobe nvmet nvmet-tcp loop"
-    modprobe nvmet && modprobe nvmet-tcp && modprobe loop || return 1
+    # full path: busybox sh runs its own modprobe applet in preference to PATH
+    /usr/sbin/modprobe nvmet && /usr/sbin/modprobe nvmet-tcp && /usr/sbin/modprobe loop || return 1
     [ -d "$NVMET" ] || mount -t configfs configfs /sys/kernel/config || return 1
     [ -d "$NVMET" ] || { echo "nvmet: $NVMET missing" >&2; return 1; }
 

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -340,6 +341,7 @@ public final class GuestVm implements AutoCloseable {
         private final Map<Integer, Integer> guestForwards = new LinkedHashMap<>();
         private Duration hardTimeout = Duration.ofMinutes(15);
         private Duration bootTimeout = Duration.ofSeconds(120);
+        private GuestFlavour flavour = GuestFlavour.BOOKWORM;
         private Path guestDir;
         private Path logDir;
 
@@ -395,6 +397,12 @@ public final class GuestVm implements AutoCloseable {
         /** How long {@link #start()} waits for {@value GuestVm#BOOTED_MARKER}; default 120 s. */
         public Builder bootTimeout(Duration timeout) {
             this.bootTimeout = timeout;
+            return this;
+        }
+
+        /** Which guest build to boot (run.sh's NVMP_GUEST_CACHE); default {@link GuestFlavour#BOOKWORM}. */
+        public Builder flavour(GuestFlavour flavour) {
+            this.flavour = Objects.requireNonNull(flavour, "flavour");
             return this;
         }
 
@@ -469,12 +477,13 @@ public final class GuestVm implements AutoCloseable {
             e.put("GUEST_ENV", env.entrySet().stream()
                     .map(kv -> kv.getKey() + "=" + kv.getValue()).collect(Collectors.joining(" ")));
             e.put("GUEST_TIMEOUT", Long.toString(Math.max(30, hardTimeout.toSeconds())));
+            e.put("NVMP_GUEST_CACHE", flavour.cache().toString());
             pb.redirectErrorStream(true);
             pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             BufferedWriter log = Files.newBufferedWriter(logFile, StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, attempt == 1 ? StandardOpenOption.TRUNCATE_EXISTING : StandardOpenOption.APPEND);
             log.write("[GuestVm] " + Instant.now() + " attempt " + attempt + ": " + String.join(" ", pb.command())
-                    + " HOSTFWD='" + e.get("HOSTFWD") + "' GUESTFWD='" + e.get("GUESTFWD") + "' GUEST_ENV='"
+                    + " NVMP_GUEST_CACHE=" + e.get("NVMP_GUEST_CACHE") + " HOSTFWD='" + e.get("HOSTFWD") + "' GUESTFWD='" + e.get("GUESTFWD") + "' GUEST_ENV='"
                     + e.get("GUEST_ENV") + "'");
             log.newLine();
             log.flush();

@@ -146,6 +146,12 @@ public final class KernelHostGuest implements AutoCloseable {
      */
     public static KernelHostGuest start(String name, Map<Integer, Integer> guestPortToHostPort, Duration readyTimeout)
             throws IOException {
+        return start(name, guestPortToHostPort, readyTimeout, GuestFlavour.BOOKWORM);
+    }
+
+    /** {@link #start(String, Map, Duration)} with a guest of {@code flavour} (its kernel and user space). */
+    public static KernelHostGuest start(String name, Map<Integer, Integer> guestPortToHostPort, Duration readyTimeout,
+                                        GuestFlavour flavour) throws IOException {
         if (guestPortToHostPort.containsKey(CONTROL_GUEST_PORT)) {
             throw new IllegalArgumentException("guest port " + CONTROL_GUEST_PORT + " is the control channel's");
         }
@@ -160,6 +166,7 @@ public final class KernelHostGuest implements AutoCloseable {
         try {
             GuestVm.Builder b = GuestVm.builder(name, dir.resolve("scripts").resolve("kernel-host.sh"))
                     .guestDir(dir)
+                    .flavour(flavour)
                     .env("CONTROL_PORT", Integer.toString(CONTROL_GUEST_PORT))
                     .env("CONTROL_TOKEN", token)
                     .env("HOST_NQN", HOST_NQN)

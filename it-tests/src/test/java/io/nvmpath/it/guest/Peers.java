@@ -17,6 +17,9 @@ import org.junit.jupiter.api.Assumptions;
  * calling {@link #assumeGuest()} is skipped, or fails when the system property
  * {@value #REQUIRE_PEERS} is {@code "true"} (CI sets it, so a broken set-up cannot pass as
  * "all skipped").
+ *
+ * <p>Each {@link GuestFlavour} has its own cache: {@link #assumeGuest()} asks for the default
+ * (bookworm, kernel 6.1), {@link #assumeTrixieGuest()} for the trixie build (kernel 6.12).
  */
 public final class Peers {
 
@@ -67,14 +70,18 @@ public final class Peers {
         return Optional.empty();
     }
 
-    /** The guest cache folder: {@code $NVMP_GUEST_CACHE}, else {@value #DEFAULT_CACHE}. */
+    /** The default guest's cache folder: {@code $NVMP_GUEST_CACHE}, else {@value #DEFAULT_CACHE}. */
     public static Path guestCache() {
-        String env = System.getenv(CACHE_ENV);
-        return Path.of(env != null && !env.isBlank() ? env : DEFAULT_CACHE);
+        return GuestFlavour.BOOKWORM.cache();
     }
 
-    /** Why the guest cannot be used, or empty when it can. */
+    /** Why the default guest cannot be used, or empty when it can. */
     public static Optional<String> guestUnavailableReason() {
+        return guestUnavailableReason(GuestFlavour.BOOKWORM);
+    }
+
+    /** Why a guest of {@code flavour} cannot be used, or empty when it can. */
+    public static Optional<String> guestUnavailableReason(GuestFlavour flavour) {
         Optional<Path> dir = findGuestDir();
         if (dir.isEmpty()) {
             String prop = System.getProperty(GUEST_DIR);
@@ -88,7 +95,7 @@ public final class Peers {
         if (findOnPath("socat").isEmpty()) {
             return Optional.of("socat missing");
         }
-        Path cache = guestCache();
+        Path cache = flavour.cache();
         if (!Files.isRegularFile(cache.resolve("initramfs.img"))) {
             return Optional.of("no " + cache.resolve("initramfs.img"));
         }
@@ -104,15 +111,26 @@ public final class Peers {
     }
 
     /**
-     * Skips the calling test (JUnit assumption) when the guest cannot be used, or fails it when
-     * {@value #REQUIRE_PEERS} is "true". The message names the cause and the remedy.
+     * Skips the calling test (JUnit assumption) when the default guest cannot be used, or fails it
+     * when {@value #REQUIRE_PEERS} is "true". The message names the cause and the remedy.
      */
     public static void assumeGuest() {
-        Optional<String> why = guestUnavailableReason();
+        assumeGuest(GuestFlavour.BOOKWORM);
+    }
+
+    /** {@link #assumeGuest()} for the trixie guest (kernel 6.12, NVMe authentication and TLS). */
+    public static void assumeTrixieGuest() {
+        assumeGuest(GuestFlavour.TRIXIE);
+    }
+
+    /** {@link #assumeGuest()} for a guest of {@code flavour}. */
+    public static void assumeGuest(GuestFlavour flavour) {
+        Optional<String> why = guestUnavailableReason(flavour);
         if (why.isEmpty()) {
             return;
         }
-        String message = "QEMU guest not set up: run it-tests/guest/setup.sh (" + why.get() + ")";
+        String which = flavour == GuestFlavour.BOOKWORM ? "" : " (" + flavour.suite() + ")";
+        String message = "QEMU guest" + which + " not set up: run " + flavour.setupCommand() + " (" + why.get() + ")";
         if (required()) {
             Assertions.fail(message + " [" + REQUIRE_PEERS + "=true]");
         }
