@@ -163,6 +163,28 @@ final class TargetAuthentication {
         }
     }
 
+    /**
+     * Whether a transaction is under way (begun by the host and neither done nor reset): the
+     * queue then arms its expiry, as nvmet's {@code auth_expired_work}.
+     */
+    boolean inProgress() {
+        return step != Step.NEGOTIATE && step != Step.DONE;
+    }
+
+    /**
+     * The host let the transaction stall past its time (nvmet: the KATO, else 120 s): it is dropped,
+     * as {@code nvmet_auth_expired_work} resets the step to Negotiate; the queue stays as it was.
+     */
+    void expire() {
+        if (!inProgress()) {
+            return;
+        }
+        log.info("host {} did not complete authentication on queue {} of {} in time (step {}): the transaction is reset",
+                hostNqn, qid, subsysNqn, step);
+        clear();
+        step = Step.NEGOTIATE; // a late message of the old transaction is then out of order
+    }
+
     private void negotiate(AuthNegotiate n) {
         clear();
         authenticated = false;

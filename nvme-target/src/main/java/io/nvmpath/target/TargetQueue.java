@@ -51,6 +51,8 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     /** Largest Authentication Send/Receive transfer: well above the biggest message (ffdhe8192, SHA-512). */
     private static final int MAX_AUTH_TRANSFER = 8192;
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+    /** How long an authentication transaction may stall without a KATO (nvmet: 120 s). */
+    static final long AUTH_EXPIRY_WITHOUT_KATO_MS = 120_000;
 
     /** Where the connection stands. */
     enum Phase {
@@ -104,6 +106,8 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     private TargetController controller;
     /** The queue's in-band authentication when its host has a key; {@code null} when it needs none. */
     private TargetAuthentication auth;
+    /** Drops a stalled authentication transaction, on the target's clock. */
+    private java.util.concurrent.ScheduledFuture<?> authExpiry;
     private int queueSize = PRE_CONNECT_LIMIT;
     private int sqhd;
     private boolean sqFlowDisabled;
@@ -168,6 +172,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         }
         transfers.clear();
         dropHeld();
+        cancelAuthExpiry();
         if (controller != null) {
             controller.queueClosed(this);
         }
@@ -451,6 +456,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             } finally {
                 msg.release();
             }
+            armAuthExpiry();
             respond(cid, Status.SUCCESS, 0);
         };
         if (sqe.sglIdentifier() == Sqe.SGL_DATA_BLOCK_OFFSET && sqe.sglLength() == tl && data.readableBytes() == tl) {
@@ -475,6 +481,9 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             return;
         }
         io.nvmpath.fabric.auth.AuthMessage m = auth.receive();
+        if (!auth.inProgress()) {
+            cancelAuthExpiry();
+        }
         if (m.size() > al) {
             log.info("{}: Authentication Receive of {} bytes for a {}-byte message", this, al, m.size());
             respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
@@ -484,6 +493,32 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         m.encode(b);
         b.writeZero(al - b.readableBytes());
         sendReadData(cid, b);
+    }
+
+    /**
+     * (Re)arms the expiry of the queue's authentication transaction after each Authentication Send,
+     * as nvmet: the controller's KATO, or 120 s without one.
+     */
+    private void armAuthExpiry() {
+        cancelAuthExpiry();
+        if (!auth.inProgress()) {
+            return;
+        }
+        long kato = controller.katoMillis();
+        TargetAuthentication a = auth;
+        authExpiry = target.scheduler().schedule(loop, () -> {
+            authExpiry = null;
+            if (phase != Phase.CLOSED) {
+                a.expire();
+            }
+        }, kato > 0 ? kato : AUTH_EXPIRY_WITHOUT_KATO_MS, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelAuthExpiry() {
+        if (authExpiry != null) {
+            authExpiry.cancel(false);
+            authExpiry = null;
+        }
     }
 
     /** The status of an Authentication Send/Receive that cannot run, or success. */

@@ -272,6 +272,27 @@ class DhchapAgainstTargetTest {
     }
 
     @Test
+    void should_drop_a_transaction_the_host_leaves_stalled_for_120_seconds_without_kato() throws Exception {
+        startTarget(new DhchapHost(secret(32, null), null, AuthHash.SHA256, DhGroup.NULL));
+        try (RawHost h = new RawHost(target.port(1))) {
+            h.initialize();
+            h.connect(1, 0, 31, 0xFFFF, TargetConfig.DEMO_NQN, HOST_NQN); // KATO 0
+            assertThat(resp(h).cqe().ok()).isTrue();
+            authSend(h, 2, AuthNegotiate.offerAll(9, io.nvmpath.fabric.auth.SecureChannel.NONE));
+            clock.advance(Duration.ofMillis(TargetQueue.AUTH_EXPIRY_WITHOUT_KATO_MS - 1));
+            assertThat(clock.pending()).as("the expiry is still armed").isPositive();
+            clock.advance(Duration.ofMillis(1));
+            // the Challenge is no longer owed: the transaction was reset to Negotiate
+            AuthFailure f = (AuthFailure) authReceive(h, 3);
+            assertThat(f.explanationCode()).isEqualTo(FailureExplanation.INCORRECT_MESSAGE);
+            // and a new transaction works from the start
+            authSend(h, 4, AuthNegotiate.offerAll(10, io.nvmpath.fabric.auth.SecureChannel.NONE));
+            assertThat(authReceive(h, 5)).isInstanceOf(io.nvmpath.fabric.auth.DhchapChallenge.class);
+        }
+        assertThat(logs.toString(StandardCharsets.UTF_8)).contains("did not complete authentication");
+    }
+
+    @Test
     void should_log_the_refusal_of_a_wrong_host_key_without_the_secret() throws Exception {
         startTarget(new DhchapHost(secret(32, AuthHash.SHA256), null, AuthHash.SHA256, DhGroup.NULL));
         connectFailure(new ControllerOptions().dhchapSecret(secret(32, AuthHash.SHA256)));
