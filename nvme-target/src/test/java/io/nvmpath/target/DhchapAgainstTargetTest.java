@@ -293,6 +293,34 @@ class DhchapAgainstTargetTest {
     }
 
     @Test
+    void should_take_an_authentication_send_whose_data_comes_through_r2t() throws Exception {
+        startTarget(new DhchapHost(secret(32, null), null, AuthHash.SHA384, DhGroup.FFDHE2048));
+        try (RawHost h = new RawHost(target.port(1))) {
+            h.initialize();
+            h.connect(1, 0, 31, 0xFFFF, TargetConfig.DEMO_NQN, HOST_NQN);
+            assertThat(resp(h).cqe().ok()).isTrue();
+            AuthNegotiate n = AuthNegotiate.offerAll(11, io.nvmpath.fabric.auth.SecureChannel.NONE);
+            Sqe sqe = Sqe.of(Opcodes.FABRICS).fctype(Opcodes.FCTYPE_AUTH_SEND).cid(2)
+                    .cdw(10, (0x01 << 8) | (0x01 << 16) | (0xE9 << 24)).cdw(11, n.size())
+                    .sgl(0, n.size(), Sqe.SGL_TRANSPORT_DATA_BLOCK);
+            h.send(new Pdu.CapsuleCmd(sqe, Unpooled.EMPTY_BUFFER));
+            Object o = h.next(WAIT);
+            assertThat(o).isInstanceOf(Pdu.R2T.class);
+            Pdu.R2T r2t = (Pdu.R2T) o;
+            assertThat(r2t.r2tl()).isEqualTo(n.size());
+            ByteBuf data = Unpooled.buffer(n.size());
+            n.encode(data);
+            h.send(new Pdu.H2CData(2, r2t.ttag(), 0, data, true));
+            assertThat(resp(h).cqe().ok()).isTrue();
+            io.nvmpath.fabric.auth.DhchapChallenge c = (io.nvmpath.fabric.auth.DhchapChallenge) authReceive(h, 3, 512);
+            assertThat(c.transactionId()).isEqualTo(11);
+            assertThat(c.hash()).isEqualTo(AuthHash.SHA384);
+            assertThat(c.dhGroup()).isEqualTo(DhGroup.FFDHE2048);
+            assertThat(c.dhValue()).hasSize(256);
+        }
+    }
+
+    @Test
     void should_log_the_refusal_of_a_wrong_host_key_without_the_secret() throws Exception {
         startTarget(new DhchapHost(secret(32, AuthHash.SHA256), null, AuthHash.SHA256, DhGroup.NULL));
         connectFailure(new ControllerOptions().dhchapSecret(secret(32, AuthHash.SHA256)));
@@ -311,15 +339,19 @@ class DhchapAgainstTargetTest {
     }
 
     private static AuthMessage authReceive(RawHost h, int cid) throws Exception {
+        return authReceive(h, cid, 256);
+    }
+
+    private static AuthMessage authReceive(RawHost h, int cid, int al) throws Exception {
         Sqe sqe = Sqe.of(Opcodes.FABRICS).fctype(Opcodes.FCTYPE_AUTH_RECV).cid(cid)
-                .cdw(10, (0x01 << 8) | (0x01 << 16) | (0xE9 << 24)).cdw(11, 256)
-                .sgl(0, 256, Sqe.SGL_TRANSPORT_DATA_BLOCK);
+                .cdw(10, (0x01 << 8) | (0x01 << 16) | (0xE9 << 24)).cdw(11, al)
+                .sgl(0, al, Sqe.SGL_TRANSPORT_DATA_BLOCK);
         h.send(new Pdu.CapsuleCmd(sqe, Unpooled.EMPTY_BUFFER));
         Object o = h.next(WAIT);
         assertThat(o).isInstanceOf(Pdu.C2HData.class);
         Pdu.C2HData d = (Pdu.C2HData) o;
         try {
-            assertThat(d.data().readableBytes()).as("AL bytes, zero-filled").isEqualTo(256);
+            assertThat(d.data().readableBytes()).as("AL bytes, zero-filled").isEqualTo(al);
             AuthMessage m = AuthMessage.decode(d.data());
             assertThat(resp(h).cqe().ok()).isTrue();
             return m;
