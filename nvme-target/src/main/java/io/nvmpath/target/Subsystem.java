@@ -1,9 +1,11 @@
 package io.nvmpath.target;
 
 import io.nvmpath.fabric.nvme.Opcodes;
+import io.nvmpath.target.config.TargetConfig.DhchapHost;
 import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -22,6 +24,8 @@ final class Subsystem {
     final boolean crossControllerReset;
     private final boolean allowAnyHost;
     private final Set<String> hosts;
+    /** Hosts that must authenticate (DH-HMAC-CHAP), by host NQN. */
+    private final Map<String, DhchapHost> dhchap;
     final ConcurrentSkipListMap<Integer, Namespace> namespaces = new ConcurrentSkipListMap<>();
     final Set<TargetController> controllers = ConcurrentHashMap.newKeySet();
     /** The last controller instances removed (host, CNTLID, CIU, CIRN), most recent last. */
@@ -53,6 +57,7 @@ final class Subsystem {
         this.crossControllerReset = c.crossControllerReset();
         this.allowAnyHost = c.allowAnyHost();
         this.hosts = Set.copyOf(c.hosts());
+        this.dhchap = c.dhchap();
     }
 
     private Subsystem(String nqn) {
@@ -65,6 +70,7 @@ final class Subsystem {
         this.crossControllerReset = false;
         this.allowAnyHost = true;
         this.hosts = Set.of();
+        this.dhchap = Map.of();
     }
 
     static Subsystem discoverySubsystem() {
@@ -73,6 +79,11 @@ final class Subsystem {
 
     boolean allows(String hostNqn) {
         return allowAnyHost || hosts.contains(hostNqn);
+    }
+
+    /** The host's DH-HMAC-CHAP keys, or {@code null} when it connects without authentication. */
+    DhchapHost dhchap(String hostNqn) {
+        return dhchap.get(hostNqn);
     }
 
     /** Controller IDs are unique within the subsystem, 1..0xFFEF, reused only after wrapping. */

@@ -18,6 +18,7 @@ import io.nvmpath.fabric.tcp.Pdu;
 import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
+import io.nvmpath.target.config.TargetConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,6 +46,13 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     private static final int MAX_C2H_DATA = 128 * 1024;
     /** Commands a host may have outstanding before it has connected the queue. */
     private static final int PRE_CONNECT_LIMIT = 32;
+    /** Connect response dword 0, AUTHREQ ATR: the host must authenticate (Linux {@code NVME_CONNECT_AUTHREQ_ATR}). */
+    static final int CONNECT_AUTHREQ_ATR = 1 << 17;
+    /** Largest Authentication Send/Receive transfer: well above the biggest message (ffdhe8192, SHA-512). */
+    private static final int MAX_AUTH_TRANSFER = 8192;
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+    /** How long an authentication transaction may stall without a KATO (nvmet: 120 s). */
+    static final long AUTH_EXPIRY_WITHOUT_KATO_MS = 120_000;
 
     /** Where the connection stands. */
     enum Phase {
@@ -96,6 +104,10 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
     private Phase phase = Phase.AWAIT_ICREQ;
     private int qid = -1;
     private TargetController controller;
+    /** The queue's in-band authentication when its host has a key; {@code null} when it needs none. */
+    private TargetAuthentication auth;
+    /** Drops a stalled authentication transaction, on the target's clock. */
+    private java.util.concurrent.ScheduledFuture<?> authExpiry;
     private int queueSize = PRE_CONNECT_LIMIT;
     private int sqhd;
     private boolean sqFlowDisabled;
@@ -160,6 +172,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         }
         transfers.clear();
         dropHeld();
+        cancelAuthExpiry();
         if (controller != null) {
             controller.queueClosed(this);
         }
@@ -272,6 +285,12 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             respond(cid, Status.CMD_SEQ_ERROR | Status.DNR, 0);
             return;
         }
+        if (auth != null && !auth.authenticated()) {
+            // nvmet_check_auth_status: only the Fabrics commands until the queue has authenticated
+            data.release();
+            respond(cid, Status.AUTH_REQUIRED | Status.DNR, 0);
+            return;
+        }
         if (qid == 0) {
             try {
                 controller.executeAdmin(this, sqe, data);
@@ -328,6 +347,8 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
                     controller.property(this, sqe);
                 }
             }
+            case Opcodes.FCTYPE_AUTH_SEND -> authSend(sqe, data.retain());
+            case Opcodes.FCTYPE_AUTH_RECV -> authReceive(sqe);
             case Opcodes.FCTYPE_DISCONNECT -> {
                 respond(cid, Status.SUCCESS, 0);
                 ctx.channel().eventLoop().execute(() -> close("Disconnect"));
@@ -372,6 +393,8 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             respond(cid, Status.CONNECT_INVALID_HOST | Status.DNR, 0);
             return;
         }
+        TargetConfig.DhchapHost keys = sub.dhchap(hostnqn);
+        int authreq = keys == null ? 0 : CONNECT_AUTHREQ_ATR;
         int maxQueue = wantQid == 0 ? 32 : target.config().limits().ioQueueSize();
         if (sqsize0 == 0 || sqsize0 + 1 > maxQueue || (wantQid == 0 && sqsize0 < 31)) {
             connectError(cid, 0, 44);
@@ -383,8 +406,8 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
                 return;
             }
             TargetController c = target.createController(sub, port, this, hostnqn, hostId, kato);
-            attach(c, 0, sqsize0 + 1, cattr);
-            respond(cid, Status.SUCCESS, c.cntlid);
+            attach(c, 0, sqsize0 + 1, cattr, keys, hostnqn, subnqn);
+            respond(cid, Status.SUCCESS, c.cntlid | authreq);
             return;
         }
         TargetController c = target.findController(sub, cntlid, hostnqn);
@@ -400,16 +423,120 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             connectError(cid, 0, 42);
             return;
         }
-        attach(c, wantQid, sqsize0 + 1, cattr);
-        respond(cid, Status.SUCCESS, 0);
+        attach(c, wantQid, sqsize0 + 1, cattr, keys, hostnqn, subnqn);
+        respond(cid, Status.SUCCESS, authreq);
     }
 
-    private void attach(TargetController c, int qid, int size, int cattr) {
+    private void attach(TargetController c, int qid, int size, int cattr, TargetConfig.DhchapHost keys,
+                        String hostnqn, String subnqn) {
+        this.auth = keys == null ? null : new TargetAuthentication(keys, hostnqn, subnqn, qid, RANDOM);
         this.controller = c;
         this.qid = qid;
         this.queueSize = size;
         this.sqFlowDisabled = (cattr & 0x4) != 0;
         this.phase = Phase.CONNECTED;
+    }
+
+    /**
+     * Fabrics Authentication Send: SECP E9h, SPSP0/SPSP1 01h in CDW10 (bytes 1..3 are SPSP0, SPSP1,
+     * SECP), TL in CDW11; the message comes in the capsule or through R2T. Owns {@code data}.
+     */
+    private void authSend(Sqe sqe, ByteBuf data) {
+        int cid = sqe.cid();
+        int tl = sqe.cdw(11);
+        int bad = checkAuthCommand(sqe, tl);
+        if (bad != Status.SUCCESS) {
+            data.release();
+            respond(cid, bad, 0);
+            return;
+        }
+        Consumer<ByteBuf> then = msg -> {
+            try {
+                auth.send(msg);
+            } finally {
+                msg.release();
+            }
+            armAuthExpiry();
+            respond(cid, Status.SUCCESS, 0);
+        };
+        if (sqe.sglIdentifier() == Sqe.SGL_DATA_BLOCK_OFFSET && sqe.sglLength() == tl && data.readableBytes() == tl) {
+            then.accept(data); // in-capsule, as hosts send every Fabrics command
+        } else {
+            withWriteData(sqe, data, tl, then);
+        }
+    }
+
+    /** Fabrics Authentication Receive: the message the queue's step owes, AL bytes zero-filled as nvmet sends. */
+    private void authReceive(Sqe sqe) {
+        int cid = sqe.cid();
+        int al = sqe.cdw(11);
+        int bad = checkAuthCommand(sqe, al);
+        if (bad == Status.SUCCESS && sqe.sglIdentifier() != Sqe.SGL_TRANSPORT_DATA_BLOCK) {
+            bad = Status.SGL_INVALID_TYPE | Status.DNR;
+        } else if (bad == Status.SUCCESS && sqe.sglLength() != al) {
+            bad = Status.SGL_INVALID_DATA | Status.DNR;
+        }
+        if (bad != Status.SUCCESS) {
+            respond(cid, bad, 0);
+            return;
+        }
+        io.nvmpath.fabric.auth.AuthMessage m = auth.receive();
+        if (!auth.inProgress()) {
+            cancelAuthExpiry();
+        }
+        if (m.size() > al) {
+            log.info("{}: Authentication Receive of {} bytes for a {}-byte message", this, al, m.size());
+            respond(cid, Status.INVALID_FIELD | Status.DNR, 0);
+            return;
+        }
+        ByteBuf b = ctx.alloc().buffer(al);
+        m.encode(b);
+        b.writeZero(al - b.readableBytes());
+        sendReadData(cid, b);
+    }
+
+    /**
+     * (Re)arms the expiry of the queue's authentication transaction after each Authentication Send,
+     * as nvmet: the controller's KATO, or 120 s without one.
+     */
+    private void armAuthExpiry() {
+        cancelAuthExpiry();
+        if (!auth.inProgress()) {
+            return;
+        }
+        long kato = controller.katoMillis();
+        TargetAuthentication a = auth;
+        authExpiry = target.scheduler().schedule(loop, () -> {
+            authExpiry = null;
+            if (phase != Phase.CLOSED) {
+                a.expire();
+            }
+        }, kato > 0 ? kato : AUTH_EXPIRY_WITHOUT_KATO_MS, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelAuthExpiry() {
+        if (authExpiry != null) {
+            authExpiry.cancel(false);
+            authExpiry = null;
+        }
+    }
+
+    /** The status of an Authentication Send/Receive that cannot run, or success. */
+    private int checkAuthCommand(Sqe sqe, int length) {
+        if (phase != Phase.CONNECTED) {
+            return Status.CMD_SEQ_ERROR | Status.DNR;
+        }
+        int cdw10 = sqe.cdw(10);
+        int spsp0 = (cdw10 >>> 8) & 0xFF;
+        int spsp1 = (cdw10 >>> 16) & 0xFF;
+        int secp = cdw10 >>> 24;
+        if (auth == null || secp != io.nvmpath.fabric.auth.AuthMessage.SECP_DHCHAP
+                || spsp0 != io.nvmpath.fabric.auth.AuthMessage.SPSP || spsp1 != io.nvmpath.fabric.auth.AuthMessage.SPSP
+                || length <= 0 || length > MAX_AUTH_TRANSFER) {
+            // a host without a key has nothing to authenticate (nvmet: Invalid Field)
+            return Status.INVALID_FIELD | Status.DNR;
+        }
+        return Status.SUCCESS;
     }
 
     private void connectError(int cid, int iattr, int ipo) {

@@ -19,7 +19,8 @@ import static io.nvmpath.fabric.host.CommandFutures.unwrap;
 
 /**
  * The association of a host with one controller, set up anew on every connect and reconnect: the
- * admin queue and its Fabrics Connect, CAP, CC.EN then CSTS.RDY, Identify Controller, and the I/O
+ * admin queue and its Fabrics Connect (then in-band authentication when the controller asks,
+ * {@link Authentication}), CAP, CC.EN then CSTS.RDY, Identify Controller, and the I/O
  * queues with their own Connects (Linux {@code nvme_tcp_setup_ctrl}); and taken down again, with the
  * shutdown notification (CC.SHN) when the host disconnects.
  *
@@ -205,7 +206,14 @@ final class Association {
         r.callback(done -> {
             data.release();
             if (done.ok()) {
-                f.complete(done.result0() & 0xFFFF);
+                int dw0 = done.result0();
+                Authentication.ifRequired(q, qid, dw0, options, subsystemNqn, address).whenComplete((v, err) -> {
+                    if (err != null) {
+                        f.completeExceptionally(CommandFutures.unwrap(err));
+                    } else {
+                        f.complete(dw0 & 0xFFFF);
+                    }
+                });
             } else {
                 String hint = Status.code(done.status()) == Status.CONNECT_INVALID_PARAM
                         ? " (wrong subsystem NQN " + subsystemNqn + "?)"

@@ -61,6 +61,27 @@ public final class Commands {
         out.setBytes(index, b);
     }
 
+    /**
+     * Fabrics Authentication Send ({@code struct nvmf_auth_send_command}): CDW10 byte 1 SPSP0, byte 2
+     * SPSP1, byte 3 SECP (the reserved byte first: SECP is the top byte), CDW11 the transfer length TL;
+     * the message in the data buffer.
+     */
+    public static NvmeRequest authSend(ByteBuf message) {
+        return NvmeRequest.write(Sqe.of(Opcodes.FABRICS).fctype(Opcodes.FCTYPE_AUTH_SEND)
+                .cdw(10, authCdw10()).cdw(11, message.readableBytes()), message);
+    }
+
+    /** Fabrics Authentication Receive: CDW10 as {@link #authSend}, CDW11 the allocation length AL. */
+    public static NvmeRequest authReceive(int allocationLength) {
+        return NvmeRequest.read(Sqe.of(Opcodes.FABRICS).fctype(Opcodes.FCTYPE_AUTH_RECV)
+                .cdw(10, authCdw10()).cdw(11, allocationLength), allocationLength);
+    }
+
+    private static int authCdw10() {
+        int sp = io.nvmpath.fabric.auth.AuthMessage.SPSP;
+        return (sp << 8) | (sp << 16) | (io.nvmpath.fabric.auth.AuthMessage.SECP_DHCHAP << 24);
+    }
+
     /** Property Get; the value comes back in dword 0 (and 1 for 8-byte properties). */
     public static NvmeRequest propertyGet(int offset, boolean eightBytes) {
         return NvmeRequest.noData(Sqe.of(Opcodes.FABRICS).fctype(Opcodes.FCTYPE_PROPERTY_GET)

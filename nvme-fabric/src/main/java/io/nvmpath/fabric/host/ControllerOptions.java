@@ -1,5 +1,6 @@
 package io.nvmpath.fabric.host;
 
+import io.nvmpath.fabric.auth.DhchapSecret;
 import io.nvmpath.fabric.time.Scheduler;
 
 import java.time.Duration;
@@ -34,6 +35,8 @@ public final class ControllerOptions {
     private int maxPduData = 8 << 20;
     private boolean disableSqFlowControl;
     private Scheduler scheduler = Scheduler.SYSTEM;
+    private DhchapSecret dhchapSecret;
+    private DhchapSecret dhchapCtrlSecret;
 
     public ControllerOptions copy() {
         ControllerOptions o = new ControllerOptions();
@@ -55,6 +58,8 @@ public final class ControllerOptions {
         o.maxPduData = maxPduData;
         o.disableSqFlowControl = disableSqFlowControl;
         o.scheduler = scheduler;
+        o.dhchapSecret = dhchapSecret;
+        o.dhchapCtrlSecret = dhchapCtrlSecret;
         return o;
     }
 
@@ -243,6 +248,33 @@ public final class ControllerOptions {
 
     public ControllerOptions scheduler(Scheduler s) {
         this.scheduler = Objects.requireNonNull(s);
+        return this;
+    }
+
+    /**
+     * The host's DH-HMAC-CHAP secret ({@code nvme connect --dhchap-secret}), or {@code null}: used on
+     * every queue whose Connect response asks for authentication (AUTHREQ ATR).
+     */
+    public DhchapSecret dhchapSecret() {
+        return dhchapSecret;
+    }
+
+    public ControllerOptions dhchapSecret(DhchapSecret secret) {
+        this.dhchapSecret = secret;
+        return this;
+    }
+
+    /**
+     * The controller's secret ({@code --dhchap-ctrl-secret}), or {@code null}: when set, the host
+     * also challenges the controller and checks its response R2 (bidirectional authentication).
+     * Needs {@link #dhchapSecret}.
+     */
+    public DhchapSecret dhchapCtrlSecret() {
+        return dhchapCtrlSecret;
+    }
+
+    public ControllerOptions dhchapCtrlSecret(DhchapSecret secret) {
+        this.dhchapCtrlSecret = secret;
         return this;
     }
 

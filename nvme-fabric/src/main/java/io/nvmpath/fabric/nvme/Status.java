@@ -33,6 +33,11 @@ public final class Status {
     public static final int CONNECT_INVALID_HOST = 0x184;
     public static final int INVALID_LOG_PAGE = 0x109;
     /**
+     * Authentication Required (SCT 1h SC 91h, Linux {@code NVME_SC_AUTH_REQUIRED}): the queue has not
+     * completed in-band authentication, which its Connect response asked for (AUTHREQ ATR).
+     */
+    public static final int AUTH_REQUIRED = 0x191;
+    /**
      * Cross-Controller Reset in Progress (SCT 1h SC 3Fh): this controller already has a reset of the
      * impacted controller in progress.
      */
@@ -95,6 +100,7 @@ public final class Status {
         NAMES.put(0x102, "Invalid Queue Size");
         NAMES.put(0x105, "Asynchronous Event Request Limit Exceeded");
         NAMES.put(INVALID_LOG_PAGE, "Invalid Log Page");
+        NAMES.put(AUTH_REQUIRED, "Authentication Required");
         NAMES.put(CCR_IN_PROGRESS, "Cross-Controller Reset in Progress");
         NAMES.put(CCR_LOG_FULL, "Cross-Controller Reset Log Page Full");
         NAMES.put(CCR_LIMIT_EXCEEDED, "Cross-Controller Reset Limit Exceeded");

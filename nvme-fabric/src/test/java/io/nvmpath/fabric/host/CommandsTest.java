@@ -43,6 +43,27 @@ class CommandsTest {
     }
 
     @Test
+    void authentication_send_and_receive_put_spsp0_spsp1_secp_at_bytes_41_to_43_and_tl_al_at_44() {
+        ByteBuf msg = Unpooled.buffer(72).writeZero(72);
+        ByteBuf b = bytes(Commands.authSend(msg).sqe());
+        assertThat(b.getUnsignedByte(4)).as("FCTYPE Authentication Send").isEqualTo((short) 0x05);
+        assertThat(b.getUnsignedByte(40)).as("reserved").isZero();
+        assertThat(b.getUnsignedByte(41)).as("SPSP0").isEqualTo((short) 0x01);
+        assertThat(b.getUnsignedByte(42)).as("SPSP1").isEqualTo((short) 0x01);
+        assertThat(b.getUnsignedByte(43)).as("SECP").isEqualTo((short) 0xE9);
+        assertThat(b.getIntLE(44)).as("TL").isEqualTo(72);
+        b.release();
+        msg.release();
+        NvmeRequest recv = Commands.authReceive(4096);
+        ByteBuf r = bytes(recv.sqe());
+        assertThat(r.getUnsignedByte(4)).as("FCTYPE Authentication Receive").isEqualTo((short) 0x06);
+        assertThat(r.getUnsignedByte(43)).as("SECP").isEqualTo((short) 0xE9);
+        assertThat(r.getIntLE(44)).as("AL").isEqualTo(4096);
+        assertThat(recv.dataLength()).isEqualTo(4096);
+        r.release();
+    }
+
+    @Test
     void property_set_uses_attrib_40_offset_44_value_48() {
         ByteBuf b = bytes(Commands.propertySet(0x14, 0x460001, false).sqe());
         assertThat(b.getUnsignedByte(4)).isEqualTo((short) 0x00);

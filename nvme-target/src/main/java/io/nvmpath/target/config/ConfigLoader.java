@@ -6,8 +6,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.nvmpath.config.ConfigException;
+import io.nvmpath.fabric.auth.AuthHash;
+import io.nvmpath.fabric.auth.DhGroup;
+import io.nvmpath.fabric.auth.DhchapSecret;
 import io.nvmpath.config.YamlFields;
 import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.target.config.TargetConfig.DhchapHost;
 import io.nvmpath.target.config.TargetConfig.Limits;
 import io.nvmpath.target.config.TargetConfig.ListenConfig;
 import io.nvmpath.target.config.TargetConfig.NamespaceConfig;
@@ -66,6 +70,8 @@ public final class ConfigLoader {
     private static final Set<String> TOP_KEYS = keys("subsystems", "ports", "discovery", "admin", "anatt", "limits");
     private static final Set<String> SUBSYSTEM_KEYS = keys("nqn", "serial", "model", "firmware", "allowAnyHost",
             "hosts", "namespaces", "cqt", "crossControllerReset");
+    private static final Set<String> HOST_KEYS = keys("nqn", "dhchapKey", "dhchapKeyFile", "dhchapCtrlKey",
+            "dhchapCtrlKeyFile", "dhchapHash", "dhchapDhGroup");
     private static final Set<String> NAMESPACE_KEYS = keys("nsid", "size", "path", "lbaSize", "anaGroup", "nguid",
             "eui64", "uuid", "readOnly");
     private static final Set<String> PORT_KEYS = keys("id", "address", "port", "advertise", "subsystems", "anaStates");
@@ -120,12 +126,87 @@ public final class ConfigLoader {
     private SubsystemConfig subsystem(JsonNode node, String at) {
         YamlFields f = YamlFields.of(node, at, SUBSYSTEM_KEYS);
         String nqn = f.string("nqn", null);
-        List<String> hosts = f.list("hosts", YamlFields::asString);
+        Map<String, DhchapHost> dhchap = new LinkedHashMap<>();
+        List<String> hosts = f.list("hosts", (n, hat, i) -> host(n, hat, dhchap));
         boolean allowAnyHost = f.bool("allowAnyHost", hosts.isEmpty());
         List<NamespaceConfig> namespaces = f.list("namespaces", (n, nat, i) -> namespace(n, nat));
         return new SubsystemConfig(nqn, f.string("serial", nqn == null ? null : serialOf(nqn)),
                 f.string("model", DEFAULT_MODEL), f.string("firmware", DEFAULT_FIRMWARE), allowAnyHost, hosts,
-                namespaces, f.integer("cqt", 0), f.bool("crossControllerReset", true));
+                namespaces, f.integer("cqt", 0), f.bool("crossControllerReset", true), dhchap);
+    }
+
+    /**
+     * A host entry: its NQN, or a mapping with {@code nqn} and its DH-HMAC-CHAP settings, each secret
+     * inline ({@code dhchapKey}, {@code dhchapCtrlKey}) or in a file ({@code dhchapKeyFile},
+     * {@code dhchapCtrlKeyFile}, relative to the configuration file's directory), in the
+     * {@code DHHC-1:<hh>:<base64>:} form of nvme-cli and nvmet. A bad secret is refused naming the
+     * field and what is wrong, never the secret.
+     */
+    private String host(JsonNode node, String at, Map<String, DhchapHost> dhchap) {
+        if (!node.isObject()) {
+            return YamlFields.asString(node, at);
+        }
+        YamlFields f = YamlFields.of(node, at, HOST_KEYS);
+        String nqn = f.string("nqn", null);
+        if (nqn == null) {
+            throw new ConfigException(f.at("nqn"), "required");
+        }
+        DhchapSecret hostKey = secret(f, "dhchapKey");
+        DhchapSecret ctrlKey = secret(f, "dhchapCtrlKey");
+        String hashName = f.string("dhchapHash", null);
+        String groupName = f.string("dhchapDhGroup", null);
+        if (hostKey == null) {
+            for (String k : List.of("dhchapCtrlKey", "dhchapCtrlKeyFile", "dhchapHash", "dhchapDhGroup")) {
+                if (f.has(k)) {
+                    throw new ConfigException(f.at(k), "needs dhchapKey or dhchapKeyFile");
+                }
+            }
+            return nqn;
+        }
+        AuthHash hash = hashName == null ? null : AuthHash.fromName(hashName.strip());
+        if (hashName != null && hash == null) {
+            throw new ConfigException(f.at("dhchapHash"), "\"" + hashName
+                    + "\" is not hmac(sha256), hmac(sha384) or hmac(sha512)");
+        }
+        DhGroup group = groupName == null ? null : DhGroup.fromName(groupName.strip());
+        if (groupName != null && group == null) {
+            throw new ConfigException(f.at("dhchapDhGroup"), "\"" + groupName
+                    + "\" is not null or ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192");
+        }
+        dhchap.put(nqn, new DhchapHost(hostKey, ctrlKey, hash, group));
+        return nqn;
+    }
+
+    /** The secret of {@code key} (inline) or {@code key}File, or {@code null} when neither is given. */
+    private DhchapSecret secret(YamlFields f, String key) {
+        String fileKey = key + "File";
+        if (f.has(key) && f.has(fileKey)) {
+            throw new ConfigException(f.at(fileKey), "give " + key + " or " + fileKey + ", not both");
+        }
+        String text;
+        String at;
+        if (f.has(key)) {
+            at = f.at(key);
+            text = YamlFields.asString(f.get(key), at);
+        } else if (f.has(fileKey)) {
+            at = f.at(fileKey);
+            Path file = Path.of(YamlFields.asString(f.get(fileKey), at));
+            if (baseDir != null) {
+                file = baseDir.resolve(file).normalize();
+            }
+            try {
+                text = YamlFields.readFile(file);
+            } catch (ConfigException e) {
+                throw new ConfigException(at, e.getMessage());
+            }
+        } else {
+            return null;
+        }
+        try {
+            return DhchapSecret.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(at, e.getMessage()); // names the problem, never the secret
+        }
     }
 
     private NamespaceConfig namespace(JsonNode node, String at) {

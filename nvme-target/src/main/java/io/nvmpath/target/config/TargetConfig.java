@@ -1,5 +1,9 @@
 package io.nvmpath.target.config;
 
+import io.nvmpath.fabric.auth.AuthHash;
+import io.nvmpath.fabric.auth.DhGroup;
+import io.nvmpath.fabric.auth.DhchapSecret;
+
 import io.nvmpath.config.ConfigException;
 import io.nvmpath.fabric.nvme.AnaState;
 
@@ -51,13 +55,21 @@ public record TargetConfig(List<SubsystemConfig> subsystems, List<PortConfig> po
      */
     public record SubsystemConfig(String nqn, String serial, String model, String firmware, boolean allowAnyHost,
                                   List<String> hosts, List<NamespaceConfig> namespaces, int cqt,
-                                  boolean crossControllerReset) {
+                                  boolean crossControllerReset, Map<String, DhchapHost> dhchap) {
         /** Largest CQT: the field is 16 bits of milliseconds. */
         public static final int MAX_CQT = 0xFFFF;
 
         public SubsystemConfig {
             hosts = hosts == null ? List.of() : List.copyOf(hosts);
             namespaces = namespaces == null ? List.of() : List.copyOf(namespaces);
+            dhchap = dhchap == null ? Map.of() : Map.copyOf(dhchap);
+        }
+
+        /** A subsystem whose hosts connect without in-band authentication. */
+        public SubsystemConfig(String nqn, String serial, String model, String firmware, boolean allowAnyHost,
+                               List<String> hosts, List<NamespaceConfig> namespaces, int cqt,
+                               boolean crossControllerReset) {
+            this(nqn, serial, model, firmware, allowAnyHost, hosts, namespaces, cqt, crossControllerReset, Map.of());
         }
 
         /** A subsystem with the defaults of the newer keys: CQT 0, Cross-Controller Reset on. */
@@ -69,12 +81,39 @@ public record TargetConfig(List<SubsystemConfig> subsystems, List<PortConfig> po
         /** This subsystem with another Command Quiesce Time. */
         public SubsystemConfig withCqt(int millis) {
             return new SubsystemConfig(nqn, serial, model, firmware, allowAnyHost, hosts, namespaces, millis,
-                    crossControllerReset);
+                    crossControllerReset, dhchap);
         }
 
         /** This subsystem with Cross-Controller Reset on or off. */
         public SubsystemConfig withCrossControllerReset(boolean on) {
-            return new SubsystemConfig(nqn, serial, model, firmware, allowAnyHost, hosts, namespaces, cqt, on);
+            return new SubsystemConfig(nqn, serial, model, firmware, allowAnyHost, hosts, namespaces, cqt, on,
+                    dhchap);
+        }
+
+        /** This subsystem with DH-HMAC-CHAP keys for some hosts (host NQN to its keys). */
+        public SubsystemConfig withDhchap(Map<String, DhchapHost> keys) {
+            return new SubsystemConfig(nqn, serial, model, firmware, allowAnyHost, hosts, namespaces, cqt,
+                    crossControllerReset, keys);
+        }
+    }
+
+    /**
+     * The in-band authentication of one host on one subsystem, as nvmet's configfs
+     * {@code hosts/<nqn>/dhchap_key}, {@code dhchap_ctrl_key}, {@code dhchap_hash} and
+     * {@code dhchap_dhgroup}: a host with a key must authenticate on every queue (Connect answers
+     * AUTHREQ ATR) before any other command than the Fabrics ones is accepted.
+     *
+     * @param hostKey the host's secret, which the host's response R1 must prove
+     * @param ctrlKey the controller's secret, for the response R2 to a host that challenges the
+     *                controller (bidirectional authentication); {@code null} for none
+     * @param hash the HMAC the controller chooses when the host offers it (nvmet's default SHA-256)
+     * @param dhGroup the DH group the controller chooses when the host offers it (nvmet's default null)
+     */
+    public record DhchapHost(DhchapSecret hostKey, DhchapSecret ctrlKey, AuthHash hash, DhGroup dhGroup) {
+        public DhchapHost {
+            java.util.Objects.requireNonNull(hostKey, "hostKey");
+            hash = hash == null ? AuthHash.SHA256 : hash;
+            dhGroup = dhGroup == null ? DhGroup.NULL : dhGroup;
         }
     }
 
@@ -178,6 +217,12 @@ public record TargetConfig(List<SubsystemConfig> subsystems, List<PortConfig> po
             }
             for (int h = 0; h < s.hosts().size(); h++) {
                 requireNqn(s.hosts().get(h), at + ".hosts[" + h + "]");
+            }
+            for (String host : s.dhchap().keySet()) {
+                if (!s.allowAnyHost() && !s.hosts().contains(host)) {
+                    throw new ConfigException(at + ".hosts", "DH-HMAC-CHAP keys for " + host
+                            + ", which is not an allowed host");
+                }
             }
             List<Integer> seen = new ArrayList<>();
             for (int n = 0; n < s.namespaces().size(); n++) {

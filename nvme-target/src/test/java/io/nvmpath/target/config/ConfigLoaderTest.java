@@ -171,6 +171,66 @@ class ConfigLoaderTest {
         assertThat(c.subsystems().get(0).hosts()).containsExactly("nqn.2014-08.org.nvmexpress:uuid:1234");
     }
 
+    private static final String HOST_KEY = io.nvmpath.fabric.auth.DhchapSecret
+            .generate(32, io.nvmpath.fabric.auth.AuthHash.SHA256, new java.security.SecureRandom()).format();
+    private static final String CTRL_KEY = io.nvmpath.fabric.auth.DhchapSecret
+            .generate(48, null, new java.security.SecureRandom()).format();
+
+    @Test
+    void should_read_dhchap_keys_of_a_host_inline_and_from_a_file(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("ctrl.key"), CTRL_KEY + "\n");
+        Path file = dir.resolve("target.yaml");
+        Files.writeString(file, BASE.replace("  - nqn: nqn.2026-11.test:a\n", "  - nqn: nqn.2026-11.test:a\n"
+                + "    hosts:\n"
+                + "      - nqn.2026-11.test:plain\n"
+                + "      - nqn: nqn.2026-11.test:keyed\n"
+                + "        dhchapKey: \"" + HOST_KEY + "\"\n"
+                + "        dhchapCtrlKeyFile: ctrl.key\n"
+                + "        dhchapHash: hmac(sha512)\n"
+                + "        dhchapDhGroup: ffdhe3072\n"));
+        SubsystemConfig s = ConfigLoader.load(file).subsystems().get(0);
+
+        assertThat(s.hosts()).containsExactly("nqn.2026-11.test:plain", "nqn.2026-11.test:keyed");
+        assertThat(s.dhchap()).containsOnlyKeys("nqn.2026-11.test:keyed");
+        TargetConfig.DhchapHost k = s.dhchap().get("nqn.2026-11.test:keyed");
+        assertThat(k.hostKey().format()).isEqualTo(HOST_KEY);
+        assertThat(k.ctrlKey().format()).isEqualTo(CTRL_KEY);
+        assertThat(k.hash()).isEqualTo(io.nvmpath.fabric.auth.AuthHash.SHA512);
+        assertThat(k.dhGroup()).isEqualTo(io.nvmpath.fabric.auth.DhGroup.FFDHE3072);
+        assertThat(k.toString()).doesNotContain(HOST_KEY.split(":")[2]).doesNotContain(CTRL_KEY.split(":")[2]);
+    }
+
+    @Test
+    void should_default_to_sha256_and_the_null_group_as_nvmet() {
+        TargetConfig c = ConfigLoader.parse(BASE.replace("  - nqn: nqn.2026-11.test:a\n", "  - nqn: nqn.2026-11.test:a\n"
+                + "    hosts: [{nqn: nqn.2026-11.test:keyed, dhchapKey: \"" + HOST_KEY + "\"}]\n"));
+        TargetConfig.DhchapHost k = c.subsystems().get(0).dhchap().get("nqn.2026-11.test:keyed");
+
+        assertThat(k.hash()).isEqualTo(io.nvmpath.fabric.auth.AuthHash.SHA256);
+        assertThat(k.dhGroup()).isEqualTo(io.nvmpath.fabric.auth.DhGroup.NULL);
+        assertThat(k.ctrlKey()).isNull();
+    }
+
+    @Test
+    void should_refuse_a_bad_dhchap_key_naming_the_field_and_never_the_secret() {
+        String bad = HOST_KEY.substring(0, HOST_KEY.length() - 6) + "AAAA=:"; // the CRC no longer matches
+        assertThatThrownBy(() -> ConfigLoader.parse(BASE.replace("  - nqn: nqn.2026-11.test:a\n",
+                "  - nqn: nqn.2026-11.test:a\n    hosts: [{nqn: nqn.2026-11.test:keyed, dhchapKey: \"" + bad + "\"}]\n")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("subsystems[0].hosts[0].dhchapKey: DH-HMAC-CHAP secret")
+                .message().doesNotContain(bad.split(":")[2]);
+        assertThatThrownBy(() -> ConfigLoader.parse(BASE.replace("  - nqn: nqn.2026-11.test:a\n",
+                "  - nqn: nqn.2026-11.test:a\n    hosts: [{nqn: nqn.2026-11.test:keyed, dhchapCtrlKey: \""
+                        + CTRL_KEY + "\"}]\n")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("subsystems[0].hosts[0].dhchapCtrlKey: needs dhchapKey or dhchapKeyFile");
+        assertThatThrownBy(() -> ConfigLoader.parse(BASE.replace("  - nqn: nqn.2026-11.test:a\n",
+                "  - nqn: nqn.2026-11.test:a\n    hosts: [{nqn: nqn.2026-11.test:keyed, dhchapKey: \"" + HOST_KEY
+                        + "\", dhchapHash: md5}]\n")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("subsystems[0].hosts[0].dhchapHash: \"md5\" is not");
+    }
+
     @Test
     void should_read_the_command_quiesce_time_and_cross_controller_reset_of_a_subsystem() {
         TargetConfig c = ConfigLoader.parse(BASE.replace("  - nqn: nqn.2026-11.test:a\n",
