@@ -89,9 +89,11 @@ final class ConnectionInit extends ChannelInboundHandlerAdapter {
         });
         options.scheduler().schedule(loop, () -> {
             if (!init.ready.isDone()) {
-                init.queue.close("no ICResp within " + options.connectTimeout().toMillis() + " ms");
-                init.ready.completeExceptionally(new TransportException(
-                        address + ": connection setup timed out (no ICResp)"));
+                // one message whether or not the TCP connection was up yet (then closing the queue
+                // reports nothing): the set-up did not finish within the connect timeout
+                String why = "no ICResp within " + options.connectTimeout().toMillis() + " ms";
+                init.queue.close(why);
+                init.ready.completeExceptionally(new TransportException(address + ": " + why));
             }
         }, options.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
         return init.ready;
