@@ -1,7 +1,7 @@
 /**
  * The key material and computations of NVMe in-band authentication (DH-HMAC-CHAP, NVMe Base
  * specification 8.3.4) and of NVMe/TCP TLS PSKs (NVMe TCP Transport 3.6.1, TP8018), as pure functions
- * and values with no I/O: {@code io.nvmpath.fabric.host.Authentication} (the host) and the target's
+ * and values with no I/O: the host's {@code Authentication} and the target's
  * {@code TargetAuthentication} (the controller) drive them from the Authentication Send/Receive
  * commands (see {@code docs/dhchap.md}); the TLS handshake is later work.
  *
