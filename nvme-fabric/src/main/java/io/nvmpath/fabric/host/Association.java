@@ -301,7 +301,17 @@ final class Association {
                         EventLoop loop = group.next();
                         all.add(ConnectionInit.open(loop, address, qid, size, options, owner).thenCompose(q -> {
                             opened.add(q);
-                            settingUp.add(q);
+                            synchronized (settingUp) {
+                                // a teardown that came while this connection opened has already closed
+                                // what it found set up: this one closes here, before its Connect is sent
+                                // (an unanswered Connect would hold its data until the connection closes)
+                                if (gen != generation) {
+                                    q.close("association abandoned");
+                                    throw new java.util.concurrent.CompletionException(
+                                            new TransportException("superseded"));
+                                }
+                                settingUp.add(q);
+                            }
                             q.instance(inst);
                             return fabricsConnect(q, thisQid, size - 1, cntlid).thenApply(x -> {
                                 q.ioInCapsule(inCapsule);
@@ -341,7 +351,7 @@ final class Association {
 
     /** Ends the current association: its generation goes stale, every queue closes (aborting its commands). */
     void teardown(String reason) {
-        generation++;
+        generation++; // before settingUp's lock below: a set-up step that takes the lock later sees it
         closeIoQueues(reason);
         List<HostQueue> half;
         synchronized (settingUp) {
