@@ -11,7 +11,8 @@
 #                (a loop device rather than null_blk, so that written data reads back)
 #   port 1: tcp 0.0.0.0:4420, group 1 optimized,      group 2 non-optimized
 #   port 2: tcp 0.0.0.0:4421, group 1 non-optimized,  group 2 optimized
-#   both ports carry the subsystem; any host may connect (no DH-CHAP, no TLS)
+#   both ports carry the subsystem; any host may connect (no DH-CHAP, no TLS) until
+#   nvmet_host_key gives one host a secret (kernels with CONFIG_NVME_TARGET_AUTH: the trixie guest)
 
 # BEGIN FACTS
 NVMET_SUBNQN=nqn.2026-11.test:sub1
@@ -80,6 +81,41 @@ nvmet_port_remove() {
 # nvmet_port_add PORTID: link the subsystem again; nvmet listens again
 nvmet_port_add() {
     ln -s "$NVMET/subsystems/$NVMET_SUBNQN" "$NVMET/ports/$1/subsystems/$NVMET_SUBNQN"
+}
+
+# nvmet_w_secret FILE VALUE: nvmet_w for a secret: a failure names the attribute, never the value
+nvmet_w_secret() {
+    local err
+    if ! err=$( { echo "$2" > "$1"; } 2>&1 ); then
+        echo "nvmet: cannot write the secret to ${1#"$NVMET"/}: ${err##*: }" >&2
+        return 1
+    fi
+}
+
+# nvmet_host_key HOSTNQN HASH DHGROUP KEY [CTRLKEY]: DH-HMAC-CHAP for one host. Creates
+# hosts/HOSTNQN with its secret (and the controller's, for bidirectional authentication), the
+# HMAC ("hmac(sha256)", ...) and DH group ("null", "ffdhe2048", ...) the target insists on, and
+# makes it the subsystem's allowed host: attr_allow_any_host goes to 0, so hosts without an
+# entry are refused from then on.
+nvmet_host_key() {
+    local H="$NVMET/hosts/$1" S="$NVMET/subsystems/$NVMET_SUBNQN"
+    [ -d "$H" ] || mkdir "$H" || return 1
+    nvmet_w "$H/dhchap_hash" "$2" || return 1
+    nvmet_w "$H/dhchap_dhgroup" "$3" || return 1
+    nvmet_w_secret "$H/dhchap_key" "$4" || return 1
+    if [ -n "${5:-}" ]; then nvmet_w_secret "$H/dhchap_ctrl_key" "$5" || return 1; fi
+    # nvmet refuses an allowed_hosts link while any host is allowed
+    nvmet_w "$S/attr_allow_any_host" 0 || return 1
+    [ -L "$S/allowed_hosts/$1" ] || ln -s "$H" "$S/allowed_hosts/$1" || return 1
+}
+
+# nvmet_host_remove HOSTNQN: the host is no longer allowed and its entry (with its secrets) goes;
+# with no allowed host left, any host may connect again
+nvmet_host_remove() {
+    local S="$NVMET/subsystems/$NVMET_SUBNQN"
+    rm -f "$S/allowed_hosts/$1" || return 1
+    [ ! -d "$NVMET/hosts/$1" ] || rmdir "$NVMET/hosts/$1" || return 1
+    if [ -z "$(ls "$S/allowed_hosts")" ]; then nvmet_w "$S/attr_allow_any_host" 1 || return 1; fi
 }
 
 # nvmet_backing NSID DEVICE: tmpfs file of the namespace's size with its LBA 0 marker, on DEVICE
@@ -172,7 +208,7 @@ nvmet_state_line() {
 }
 
 nvmet_teardown() {
-    local p g ns
+    local p g ns h
     for p in "$NVMET"/ports/*; do
         [ -d "$p" ] || continue
         rm -f "$p/subsystems/$NVMET_SUBNQN"
@@ -183,7 +219,9 @@ nvmet_teardown() {
         [ -d "$ns" ] || continue
         echo 0 > "$ns/enable"; rmdir "$ns"
     done
+    for h in "$NVMET/subsystems/$NVMET_SUBNQN"/allowed_hosts/*; do [ -L "$h" ] && rm -f "$h"; done
     rmdir "$NVMET/subsystems/$NVMET_SUBNQN" 2>/dev/null
+    for h in "$NVMET"/hosts/*; do [ -d "$h" ] && rmdir "$h"; done
     losetup -d /dev/loop0 2>/dev/null
     losetup -d /dev/loop1 2>/dev/null
     umount "$NVMET_BACKING" 2>/dev/null

@@ -23,6 +23,10 @@
 #     port-add PORT       link it again (the port listens again)
 #     show                OK port1=linked grp1=optimized grp2=non-optimized port2=... 
 #     ping                OK pong
+#     host-key NQN HASH DHGROUP KEY [CTRLKEY]
+#                         DH-HMAC-CHAP for host NQN (nvmet_host_key): only allowed hosts from
+#                         then on; the log shows the command without its secrets
+#     host-remove NQN     the host's entry and secrets go (nvmet_host_remove)
 #     sh CMD...           run CMD with sh -c (output to the console), OK rc=<exit code>
 #     quit                OK bye; the payload tears the target down and exits 0
 # With "sh SCRIPT --control" the script serves one such session on stdin/stdout (busybox
@@ -51,7 +55,11 @@ nvmet_control_session() {
     while IFS= read -r line; do
         line=${line%"$cr"}
         [ -n "$line" ] || continue
-        nvmet_log "control: <- $line" >&2
+        case "$line" in
+            # the secrets stay out of the console log
+            host-key\ *) nvmet_log "control: <- $(echo "$line" | cut -d' ' -f1-4) <secrets>" >&2 ;;
+            *) nvmet_log "control: <- $line" >&2 ;;
+        esac
         # shellcheck disable=SC2086  # split the command into words (globbing is off)
         set -- $line
         cmd=$1; shift
@@ -84,6 +92,20 @@ nvmet_control_session() {
             if nvmet_port_linked "$1"; then nvmet_reply "ERR port $1 is already linked"; continue; fi
             if err=$(nvmet_port_add "$1" 2>&1 </dev/null); then
                 nvmet_reply "OK port-add $1"
+            else
+                nvmet_reply "ERR $err"
+            fi ;;
+        host-key)
+            if [ $# -lt 4 ] || [ $# -gt 5 ]; then nvmet_reply "ERR usage: host-key NQN HASH DHGROUP KEY [CTRLKEY]"; continue; fi
+            if err=$(nvmet_host_key "$@" 2>&1 </dev/null); then
+                nvmet_reply "OK host-key $1 hash=$(cat "$NVMET/hosts/$1/dhchap_hash") dhgroup=$(cat "$NVMET/hosts/$1/dhchap_dhgroup")"
+            else
+                nvmet_reply "ERR $err"
+            fi ;;
+        host-remove)
+            if [ $# -ne 1 ]; then nvmet_reply "ERR usage: host-remove NQN"; continue; fi
+            if err=$(nvmet_host_remove "$1" 2>&1 </dev/null); then
+                nvmet_reply "OK host-remove $1"
             else
                 nvmet_reply "ERR $err"
             fi ;;

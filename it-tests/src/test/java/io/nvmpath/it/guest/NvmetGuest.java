@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Locale;
 
@@ -93,6 +94,14 @@ public final class NvmetGuest implements AutoCloseable {
      * @throws GuestVm.GuestException when the target is not ready within {@code readyTimeout}
      */
     public static NvmetGuest start(String name, Duration readyTimeout) throws IOException {
+        return start(name, readyTimeout, GuestFlavour.BOOKWORM);
+    }
+
+    /**
+     * {@link #start(String, Duration)} on a guest of {@code flavour}: {@link GuestFlavour#TRIXIE}'s
+     * nvmet (Linux 6.12) has DH-HMAC-CHAP ({@link #hostKey}) and NVMe/TCP TLS.
+     */
+    public static NvmetGuest start(String name, Duration readyTimeout, GuestFlavour flavour) throws IOException {
         Path dir = Peers.guestDir();
         NvmetFacts facts = NvmetFacts.load(dir);
         long t0 = System.nanoTime();
@@ -105,6 +114,7 @@ public final class NvmetGuest implements AutoCloseable {
         try {
             GuestVm.Builder b = GuestVm.builder(name, dir.resolve("scripts").resolve("nvmet-target.sh"))
                     .guestDir(dir)
+                    .flavour(flavour)
                     .guestFile(dir.resolve("scripts").resolve("nvmet-lib.sh"))
                     .env("CONTROL_PORT", Integer.toString(CONTROL_GUEST_PORT))
                     .env("CONTROL_TOKEN", token)
@@ -180,6 +190,28 @@ public final class NvmetGuest implements AutoCloseable {
         command("port-add " + port);
     }
 
+    /**
+     * Gives host {@code hostNqn} a DH-HMAC-CHAP secret on the subsystem, and the controller's secret
+     * when {@code ctrlKey} is not null (bidirectional authentication); from then on only hosts so
+     * configured may connect ({@code attr_allow_any_host} 0). {@code hash} and {@code dhGroup} are
+     * what nvmet insists on, in its spelling ("hmac(sha256)", "ffdhe2048", "null"). The secrets are
+     * kept out of the guest's console log. Needs a kernel with NVMe target authentication
+     * ({@link GuestFlavour#TRIXIE}).
+     */
+    public void hostKey(String hostNqn, String hash, String dhGroup, String key, String ctrlKey) {
+        for (String word : new String[] {hostNqn, hash, dhGroup, key, ctrlKey == null ? "" : ctrlKey}) {
+            if (word.chars().anyMatch(Character::isWhitespace)) {
+                throw new IllegalArgumentException("no blanks in a host-key argument");
+            }
+        }
+        command("host-key " + hostNqn + " " + hash + " " + dhGroup + " " + key + (ctrlKey == null ? "" : " " + ctrlKey));
+    }
+
+    /** Removes host {@code hostNqn}'s entry and secrets; with none left, any host may connect again. */
+    public void removeHost(String hostNqn) {
+        command("host-remove " + hostNqn);
+    }
+
     /** The guest's state line, e.g. "port1=linked grp1=optimized grp2=non-optimized port2=...". */
     public String show() {
         return command("show");
@@ -211,8 +243,9 @@ public final class NvmetGuest implements AutoCloseable {
             throw new IllegalArgumentException("one line only: " + line);
         }
         if (closed || broken) {
-            throw new GuestVm.GuestException("control channel is " + (closed ? "closed" : "broken") + "; cannot send: " + line);
+            throw new GuestVm.GuestException("control channel is " + (closed ? "closed" : "broken") + "; cannot send: " + redacted(line));
         }
+        String shown = redacted(line);
         String answer;
         try {
             control.setSoTimeout((int) Math.max(1, timeout.toMillis()));
@@ -221,23 +254,32 @@ public final class NvmetGuest implements AutoCloseable {
             answer = in.readLine();
         } catch (SocketTimeoutException e) {
             broken = true;
-            throw new GuestVm.GuestException("no answer to '" + line + "' within " + timeout.toSeconds() + " s" + vm.tail(), e);
+            throw new GuestVm.GuestException("no answer to '" + shown + "' within " + timeout.toSeconds() + " s" + vm.tail(), e);
         } catch (IOException e) {
             broken = true;
-            throw new GuestVm.GuestException("control channel failed on '" + line + "': " + e + vm.tail(), e);
+            throw new GuestVm.GuestException("control channel failed on '" + shown + "': " + e + vm.tail(), e);
         }
         if (answer == null) {
             broken = true;
-            throw new GuestVm.GuestException("control channel closed by the guest on '" + line + "'" + vm.tail());
+            throw new GuestVm.GuestException("control channel closed by the guest on '" + shown + "'" + vm.tail());
         }
         if (answer.equals("OK") || answer.startsWith("OK ")) {
             return answer.substring(2).trim();
         }
         if (answer.startsWith("ERR")) {
-            throw new GuestVm.GuestException("guest refused '" + line + "': " + answer.substring(3).trim());
+            throw new GuestVm.GuestException("guest refused '" + shown + "': " + answer.substring(3).trim());
         }
         broken = true;
-        throw new GuestVm.GuestException("unexpected answer to '" + line + "': " + answer);
+        throw new GuestVm.GuestException("unexpected answer to '" + shown + "': " + answer);
+    }
+
+    /** The command as messages show it: a host-key command without its secrets. */
+    private static String redacted(String line) {
+        if (!line.startsWith("host-key ")) {
+            return line;
+        }
+        String[] w = line.split(" ");
+        return String.join(" ", Arrays.copyOf(w, Math.min(w.length, 4))) + " <secrets>";
     }
 
     /** Sends "quit" (the guest tears the target down and powers off), then stops the VM. */
