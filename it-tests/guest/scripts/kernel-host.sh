@@ -113,7 +113,12 @@ kh_control_session() {
     while IFS= read -r line; do
         line=${line%"$cr"}
         [ -n "$line" ] || continue
-        kh_log "control: <- $line" >&2
+        # NVMe secrets (DHHC-1:..., NVMeTLSkey-1:...) stay out of the console log
+        case "$line" in
+            *DHHC-1:*|*NVMeTLSkey-1:*)
+                kh_log "control: <- $(echo "$line" | sed -E 's/(DHHC-1|NVMeTLSkey-1):[^ ]*/\1:<secret>/g')" >&2 ;;
+            *) kh_log "control: <- $line" >&2 ;;
+        esac
         # shellcheck disable=SC2086  # split the command into words (globbing is off)
         set -- $line
         cmd=$1; shift

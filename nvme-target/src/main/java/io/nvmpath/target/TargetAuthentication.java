@@ -101,8 +101,10 @@ final class TargetAuthentication {
             return;
         }
         if (m instanceof AuthFailure f) {
-            log.info("host {} aborted authentication on queue {} of {}: AUTH_Failure RESCODE {}h RESCODE_EXP {}h",
-                    hostNqn, qid, subsysNqn, Integer.toHexString(f.reasonCode()), Integer.toHexString(f.explanation()));
+            FailureExplanation why = f.explanationCode();
+            log.info("host {} aborted authentication on queue {} of {}: AUTH_Failure RESCODE {}h RESCODE_EXP {}h{}",
+                    hostNqn, qid, subsysNqn, Integer.toHexString(f.reasonCode()), Integer.toHexString(f.explanation()),
+                    why == null ? "" : " (" + why.description() + ")");
             clear();
             authenticated = false;
             step = Step.NEGOTIATE;
