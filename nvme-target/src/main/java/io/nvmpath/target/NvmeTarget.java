@@ -191,6 +191,18 @@ public final class NvmeTarget implements AutoCloseable {
     }
 
     /** Sets the ANA state of {@code group} through one port; controllers on that port get the event. */
+    /**
+     * Replaces host {@code hostNqn}'s DH-HMAC-CHAP keys on subsystem {@code nqn} ({@code null}: the host
+     * no longer authenticates), as a write of nvmet's {@code hosts/<nqn>/dhchap_key}: associations
+     * already authenticated stay; the next Connect of that host authenticates with these.
+     *
+     * @throws IllegalArgumentException for an unknown subsystem
+     */
+    public void setDhchap(String nqn, String hostNqn, TargetConfig.DhchapHost keys) {
+        subsystem(nqn).dhchap(hostNqn, keys);
+        log.info("subsystem {}: DH-HMAC-CHAP keys of host {} {}", nqn, hostNqn, keys == null ? "removed" : "replaced");
+    }
+
     public void setAnaState(int portRef, int group, AnaState state) {
         TargetPort p = resolve(portRef);
         if (group < 1 || group > IdentifyData.ANA_GROUP_MAX) {

@@ -24,8 +24,8 @@ final class Subsystem {
     final boolean crossControllerReset;
     private final boolean allowAnyHost;
     private final Set<String> hosts;
-    /** Hosts that must authenticate (DH-HMAC-CHAP), by host NQN. */
-    private final Map<String, DhchapHost> dhchap;
+    /** Hosts that must authenticate (DH-HMAC-CHAP), by host NQN; replaced whole when a key changes. */
+    private volatile Map<String, DhchapHost> dhchap;
     final ConcurrentSkipListMap<Integer, Namespace> namespaces = new ConcurrentSkipListMap<>();
     final Set<TargetController> controllers = ConcurrentHashMap.newKeySet();
     /** The last controller instances removed (host, CNTLID, CIU, CIRN), most recent last. */
@@ -84,6 +84,21 @@ final class Subsystem {
     /** The host's DH-HMAC-CHAP keys, or {@code null} when it connects without authentication. */
     DhchapHost dhchap(String hostNqn) {
         return dhchap.get(hostNqn);
+    }
+
+    /**
+     * Gives {@code hostNqn} new DH-HMAC-CHAP keys ({@code null}: none, it connects without
+     * authentication), as writing nvmet's {@code hosts/<nqn>/dhchap_key}: queues authenticated before
+     * keep their association; every later transaction uses these.
+     */
+    synchronized void dhchap(String hostNqn, DhchapHost keys) {
+        Map<String, DhchapHost> next = new java.util.HashMap<>(dhchap);
+        if (keys == null) {
+            next.remove(hostNqn);
+        } else {
+            next.put(hostNqn, keys);
+        }
+        dhchap = Map.copyOf(next);
     }
 
     /** Controller IDs are unique within the subsystem, 1..0xFFEF, reused only after wrapping. */

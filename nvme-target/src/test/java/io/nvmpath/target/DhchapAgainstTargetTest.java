@@ -15,7 +15,9 @@ import io.nvmpath.fabric.auth.DhGroup;
 import io.nvmpath.fabric.auth.DhchapSecret;
 import io.nvmpath.fabric.host.Commands;
 import io.nvmpath.fabric.host.Controller;
+import io.nvmpath.fabric.host.ControllerListener;
 import io.nvmpath.fabric.host.ControllerOptions;
+import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.fabric.nvme.Opcodes;
@@ -41,6 +43,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -106,9 +109,9 @@ class DhchapAgainstTargetTest {
         target = NvmeTarget.start(cfg.validate(), clock);
     }
 
-    private Controller connect(ControllerOptions o) throws Exception {
+    private Controller connect(ControllerOptions o, ControllerListener... listeners) throws Exception {
         return Controller.connect(new TransportAddress("127.0.0.1", target.port(1)), TargetConfig.DEMO_NQN,
-                o.hostNqn(HOST_NQN).ioQueues(2), hostLoops).get(20, TimeUnit.SECONDS);
+                o.hostNqn(HOST_NQN).ioQueues(2), hostLoops, listeners).get(20, TimeUnit.SECONDS);
     }
 
     /** The message of the exception the connect fails with. */
@@ -177,6 +180,36 @@ class DhchapAgainstTargetTest {
         try (Controller c = connect(new ControllerOptions().dhchapSecret(hostKey).dhchapCtrlSecret(ctrlKey))) {
             assertWorks(c);
         }
+    }
+
+    @Test
+    void should_delete_the_controller_without_retrying_when_its_reconnect_is_refused() throws Exception {
+        DhchapSecret hostKey = secret(32, AuthHash.SHA256);
+        startTarget(new DhchapHost(hostKey, null, AuthHash.SHA256, DhGroup.FFDHE2048));
+        CompletableFuture<String> dead = new CompletableFuture<>();
+        ControllerListener l = new ControllerListener() {
+            @Override
+            public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
+                if (to == ControllerState.DEAD) {
+                    dead.complete(reason);
+                }
+            }
+        };
+        // a short reconnect delay and a long ctrl_loss_tmo: a retrying controller would not be dead for a minute
+        ControllerOptions o = new ControllerOptions().dhchapSecret(hostKey).reconnectDelay(Duration.ofMillis(20))
+                .ctrlLossTimeout(Duration.ofSeconds(60));
+        try (Controller c = connect(o, l)) {
+            assertWorks(c);
+            target.setDhchap(TargetConfig.DEMO_NQN, HOST_NQN, new DhchapHost(secret(32, AuthHash.SHA256), null,
+                    AuthHash.SHA256, DhGroup.FFDHE2048));
+            c.reset("test: the target's key was replaced");
+            String reason = dead.get(10, TimeUnit.SECONDS);
+            assertThat(reason).startsWith("authentication failed: the controller rejected the host's response");
+            assertThat(c.state()).isEqualTo(ControllerState.DEAD);
+        }
+        long refusals = logs.toString(StandardCharsets.UTF_8).lines()
+                .filter(line -> line.contains("failed authentication on queue 0")).count();
+        assertThat(refusals).as("authentication attempts the target refused").isEqualTo(1);
     }
 
     @Test

@@ -42,13 +42,6 @@ final class Authentication {
     static final int RECEIVE_LENGTH = 4096;
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    /** DH-HMAC-CHAP failed on a queue; the message is the one line an operator reads. */
-    static final class AuthenticationException extends RuntimeException {
-        AuthenticationException(String message) {
-            super(message);
-        }
-    }
-
     private final HostQueue queue;
     private final DhchapSecret hostSecret;
     private final DhchapSecret ctrlSecret;

@@ -149,10 +149,15 @@ final class ControllerLifecycle {
                 afterLive();
                 return;
             }
-            String why = unwrap(err).getMessage();
+            Throwable cause = unwrap(err);
+            String why = cause.getMessage();
             lastFailure = why;
             teardown(why);
-            if (!reconnect.retryLater(why, this::reconnectNow)) {
+            if (cause instanceof AuthenticationException) {
+                // the same secrets fail the same way: no retry storm (the portal's owner backs off)
+                log.warn("{}: {}; not reconnecting", controller, why);
+                delete(why);
+            } else if (!reconnect.retryLater(why, this::reconnectNow)) {
                 delete("ctrl_loss_tmo expired: " + why);
             }
         }, mgmt.eventLoop());
