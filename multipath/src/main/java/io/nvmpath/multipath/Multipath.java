@@ -1,6 +1,7 @@
 package io.nvmpath.multipath;
 
 import io.netty.channel.EventLoopGroup;
+import io.nvmpath.fabric.host.AuthenticationException;
 import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.fabric.nvme.AsyncEvent;
@@ -196,8 +197,12 @@ public final class Multipath implements AutoCloseable {
      * @param nqn the subsystem, null for a discovery controller
      * @param state "connecting", "connected" or "retrying"
      * @param lastError the last connect failure, or null
+     * @param failures connects that failed (each followed by a backoff), and controllers of the portal
+     *                 that were deleted
+     * @param authenticationFailures of those, the ones DH-HMAC-CHAP refused (host or controller side)
      */
-    public record PortalView(String kind, TransportAddress address, String nqn, String state, String lastError) {
+    public record PortalView(String kind, TransportAddress address, String nqn, String state, String lastError,
+                             long failures, long authenticationFailures) {
     }
 
     /** Every portal: configured, discovered and discovery controllers, sorted by address. */
@@ -251,7 +256,8 @@ public final class Multipath implements AutoCloseable {
         return scan.scan(cio);
     }
 
-    void controllerStateChanged(ControllerPathIo cio, ControllerState to, TransportAddress address, String nqn) {
+    void controllerStateChanged(ControllerPathIo cio, ControllerState to, TransportAddress address, String nqn,
+                                String reason) {
         MultipathSubsystem s = cio == null ? null : owner.get(cio);
         if (s == null) {
             return;
@@ -272,7 +278,7 @@ public final class Multipath implements AutoCloseable {
                 headMayGo(s, h);
             }
             if (!closed && portals.known(address, nqn)) {
-                portals.retry(address, nqn, new IllegalStateException("controller deleted"));
+                portals.retry(address, nqn, new IllegalStateException("controller deleted: " + reason));
             }
         }
         for (NamespaceHead h : s.heads()) {
@@ -294,6 +300,20 @@ public final class Multipath implements AutoCloseable {
         } else if (e.isNamespaceChange()) {
             cio.controller().changedNamespaces().whenCompleteAsync((l, err) -> scan.scan(cio), exec);
         }
+    }
+
+    /**
+     * Whether a connect failed, or a controller was deleted, because DH-HMAC-CHAP refused it: an
+     * {@link AuthenticationException} in the chain, or a deletion whose reason is one.
+     */
+    static boolean isAuthenticationFailure(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof AuthenticationException
+                    || String.valueOf(c.getMessage()).startsWith("controller deleted: authentication failed")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** An ANA error status came back through {@code io}: its ANA log is read again. */

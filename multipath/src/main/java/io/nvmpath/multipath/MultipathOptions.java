@@ -23,63 +23,71 @@ import java.time.Duration;
  * @param unreportedQuiesceTime the Command Quiesce Time assumed for a controller that reports none
  *                              (CQT 0): how long it may still execute commands after it noticed the loss
  * @param controller options for every controller the layer connects
+ * @param portalOptions adjusts {@code controller} per portal at each connect (its DH-HMAC-CHAP secrets)
  */
 public record MultipathOptions(IoPolicy ioPolicy, Duration noPathTimeout, int maxRetries, int maxFailovers,
                                long requeueLimitBytes, int marginalFailures, Duration marginalWindow,
                                Duration marginalHold, FailbackMode failback, Duration failbackDelay,
                                Duration delayedRemoval, WriteFailover writeFailover, Duration unreportedQuiesceTime,
-                               ControllerOptions controller) {
+                               ControllerOptions controller, PortalOptions portalOptions) {
 
     public static MultipathOptions defaults() {
         return new MultipathOptions(IoPolicy.NUMA, Duration.ofSeconds(30), 5, 16, 64L << 20, 3,
                 Duration.ofSeconds(10), Duration.ofSeconds(30), FailbackMode.IMMEDIATE, Duration.ofSeconds(10),
-                Duration.ZERO, WriteFailover.SAFE, Duration.ofSeconds(1), new ControllerOptions());
+                Duration.ZERO, WriteFailover.SAFE, Duration.ofSeconds(1), new ControllerOptions(), PortalOptions.SAME);
     }
 
     public MultipathOptions withIoPolicy(IoPolicy p) {
         return new MultipathOptions(p, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes, marginalFailures,
-                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
+                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller, portalOptions);
     }
 
     public MultipathOptions withNoPathTimeout(Duration d) {
         return new MultipathOptions(ioPolicy, d, maxRetries, maxFailovers, requeueLimitBytes, marginalFailures,
-                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
+                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller, portalOptions);
     }
 
     public MultipathOptions withMarginal(int failures, Duration window, Duration hold) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes, failures,
-                window, hold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
+                window, hold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller, portalOptions);
     }
 
     public MultipathOptions withFailback(FailbackMode mode, Duration delay) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
-                marginalFailures, marginalWindow, marginalHold, mode, delay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
+                marginalFailures, marginalWindow, marginalHold, mode, delay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller, portalOptions);
     }
 
     public MultipathOptions withDelayedRemoval(Duration d) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
-                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, d, writeFailover, unreportedQuiesceTime, controller);
+                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, d, writeFailover, unreportedQuiesceTime, controller, portalOptions);
     }
 
     public MultipathOptions withRequeueLimitBytes(long bytes) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, bytes, marginalFailures,
-                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller);
+                marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, controller, portalOptions);
     }
 
     public MultipathOptions withController(ControllerOptions c) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
-                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, c);
+                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover, unreportedQuiesceTime, c, portalOptions);
     }
 
     public MultipathOptions withWriteFailover(WriteFailover w) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
                 marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, w,
-                unreportedQuiesceTime, controller);
+                unreportedQuiesceTime, controller, portalOptions);
     }
 
     public MultipathOptions withUnreportedQuiesceTime(Duration d) {
         return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
                 marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover,
-                d, controller);
+                d, controller, portalOptions);
+    }
+
+    /** These options with {@code p} adjusting the controller options per portal. */
+    public MultipathOptions withPortalOptions(PortalOptions p) {
+        return new MultipathOptions(ioPolicy, noPathTimeout, maxRetries, maxFailovers, requeueLimitBytes,
+                marginalFailures, marginalWindow, marginalHold, failback, failbackDelay, delayedRemoval, writeFailover,
+                unreportedQuiesceTime, controller, java.util.Objects.requireNonNull(p, "portalOptions"));
     }
 }

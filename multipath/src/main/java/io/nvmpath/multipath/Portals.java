@@ -3,6 +3,7 @@ package io.nvmpath.multipath;
 import io.netty.channel.EventLoopGroup;
 import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerListener;
+import io.nvmpath.fabric.host.ControllerOptions;
 import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.Discovery;
 import io.nvmpath.fabric.host.TransportAddress;
@@ -20,6 +21,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The portals the path layer reaches subsystems through: configured ones ("direct"), those a
@@ -38,6 +40,9 @@ final class Portals {
         final Backoff backoff;
         volatile String state = "connecting";
         volatile String lastError;
+        /** Connects that failed, and of those the ones refused by DH-HMAC-CHAP (either side). */
+        final AtomicLong failures = new AtomicLong();
+        final AtomicLong authenticationFailures = new AtomicLong();
         /** A portal that keeps failing is warned about once, then at most once a minute. */
         final WarnLimiter warnings = new WarnLimiter(log, TimeUnit.MINUTES.toNanos(1));
 
@@ -89,7 +94,8 @@ final class Portals {
 
     /** Every portal, sorted by address then NQN. */
     List<Multipath.PortalView> views() {
-        return portals.values().stream().map(p -> new Multipath.PortalView(p.kind, p.address, p.nqn, p.state, p.lastError))
+        return portals.values().stream().map(p -> new Multipath.PortalView(p.kind, p.address, p.nqn, p.state, p.lastError,
+                        p.failures.get(), p.authenticationFailures.get()))
                 .sorted(Comparator.comparing((Multipath.PortalView v) -> v.address().toString())
                         .thenComparing(v -> String.valueOf(v.nqn())))
                 .toList();
@@ -109,7 +115,7 @@ final class Portals {
         ControllerListener l = new ControllerListener() {
             @Override
             public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
-                manager.onManagement(() -> manager.controllerStateChanged(holder[0], to, address, nqn));
+                manager.onManagement(() -> manager.controllerStateChanged(holder[0], to, address, nqn, reason));
             }
 
             @Override
@@ -117,7 +123,7 @@ final class Portals {
                 manager.onManagement(() -> manager.asyncEvent(holder[0], e));
             }
         };
-        Controller.connect(address, nqn, manager.options().controller(), group, l).whenCompleteAsync((c, err) -> {
+        Controller.connect(address, nqn, options(address, nqn), group, l).whenCompleteAsync((c, err) -> {
             if (err != null) {
                 attached.completeExceptionally(err);
                 retry(address, nqn, err);
@@ -141,11 +147,24 @@ final class Portals {
         return attached;
     }
 
-    /** Connects the portal again after the backoff delay, unless it was removed meanwhile. */
+    /** The options of this connect of the portal: the path layer's, as {@link PortalOptions} adjusts them. */
+    private ControllerOptions options(TransportAddress address, String nqn) {
+        return manager.options().portalOptions().forPortal(address, nqn, manager.options().controller());
+    }
+
+    /**
+     * Connects the portal again after the backoff delay, unless it was removed meanwhile. An
+     * authentication failure waits its backoff like any failed connect: a refused secret is not
+     * tried again at once, and a secret rotated meanwhile is used by the next attempt.
+     */
     void retry(TransportAddress address, String nqn, Throwable why) {
         Portal p = portals.get(key(address, nqn));
         if (manager.closed() || p == null) {
             return;
+        }
+        p.failures.incrementAndGet();
+        if (Multipath.isAuthenticationFailure(why)) {
+            p.authenticationFailures.incrementAndGet();
         }
         state(address, nqn, "retrying", why);
         long delay = p.backoff.nextMillis();
@@ -200,7 +219,7 @@ final class Portals {
                 }
             }
         };
-        return Controller.connect(address, Opcodes.DISCOVERY_NQN, manager.options().controller(), group, l)
+        return Controller.connect(address, Opcodes.DISCOVERY_NQN, options(address, null), group, l)
                 .whenComplete((c, err) -> {
                     if (err != null) {
                         retry(address, null, err);

@@ -24,6 +24,7 @@ import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.nvme.Sqe;
 import io.nvmpath.fabric.nvme.Status;
 import io.nvmpath.fabric.tcp.Pdu;
+import io.nvmpath.fabric.testing.LogCapture;
 import io.nvmpath.fabric.testing.ManualScheduler;
 import io.nvmpath.target.config.TargetConfig;
 import io.nvmpath.target.config.TargetConfig.DhchapHost;
@@ -35,8 +36,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -63,18 +62,15 @@ class DhchapAgainstTargetTest {
     private static final Duration WAIT = Duration.ofSeconds(5);
 
     private final ManualScheduler clock = new ManualScheduler();
-    private final ByteArrayOutputStream logs = new ByteArrayOutputStream();
+    private LogCapture logs;
     private final List<String> secrets = new ArrayList<>();
-    private PrintStream savedErr;
     private NvmeTarget target;
     private EventLoopGroup hostLoops;
 
     @BeforeEach
     void start() {
         hostLoops = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
-        // slf4j-simple writes to whatever System.err is at each line: keep a copy of everything logged
-        savedErr = System.err;
-        System.setErr(new PrintStream(new TeeStream(savedErr, logs), true, StandardCharsets.UTF_8));
+        logs = LogCapture.start();
     }
 
     @AfterEach
@@ -83,8 +79,8 @@ class DhchapAgainstTargetTest {
         if (target != null) {
             target.close();
         }
-        System.setErr(savedErr);
-        String logged = logs.toString(StandardCharsets.UTF_8);
+        logs.close();
+        String logged = logs.text();
         for (String s : secrets) {
             assertThat(logged).as("a secret in the log").doesNotContain(s).doesNotContain(keyPart(s));
         }
@@ -207,7 +203,7 @@ class DhchapAgainstTargetTest {
             assertThat(reason).startsWith("authentication failed: the controller rejected the host's response");
             assertThat(c.state()).isEqualTo(ControllerState.DEAD);
         }
-        long refusals = logs.toString(StandardCharsets.UTF_8).lines()
+        long refusals = logs.text().lines()
                 .filter(line -> line.contains("failed authentication on queue 0")).count();
         assertThat(refusals).as("authentication attempts the target refused").isEqualTo(1);
     }
@@ -301,7 +297,7 @@ class DhchapAgainstTargetTest {
             h.send(new Pdu.CapsuleCmd(identify, Unpooled.EMPTY_BUFFER));
             assertThat(resp(h).cqe().status()).as("still unauthenticated").isEqualTo(Status.AUTH_REQUIRED | Status.DNR);
         }
-        assertThat(logs.toString(StandardCharsets.UTF_8)).contains("does not offer hmac(sha256)");
+        assertThat(logs.text()).contains("does not offer hmac(sha256)");
     }
 
     @Test
@@ -322,7 +318,7 @@ class DhchapAgainstTargetTest {
             authSend(h, 4, AuthNegotiate.offerAll(10, io.nvmpath.fabric.auth.SecureChannel.NONE));
             assertThat(authReceive(h, 5)).isInstanceOf(io.nvmpath.fabric.auth.DhchapChallenge.class);
         }
-        assertThat(logs.toString(StandardCharsets.UTF_8)).contains("did not complete authentication");
+        assertThat(logs.text()).contains("did not complete authentication");
     }
 
     @Test
@@ -358,7 +354,7 @@ class DhchapAgainstTargetTest {
         startTarget(new DhchapHost(secret(32, AuthHash.SHA256), null, AuthHash.SHA256, DhGroup.NULL));
         connectFailure(new ControllerOptions().dhchapSecret(secret(32, AuthHash.SHA256)));
         // the log is captured (so the check in stop() means something) and names the reason
-        assertThat(logs.toString(StandardCharsets.UTF_8)).contains("the host's response R1 did not verify");
+        assertThat(logs.text()).contains("the host's response R1 did not verify");
     }
 
     private static void authSend(RawHost h, int cid, AuthMessage m) throws Exception {
@@ -400,25 +396,4 @@ class DhchapAgainstTargetTest {
     }
 
     /** Writes to two streams. */
-    private static final class TeeStream extends java.io.OutputStream {
-        private final java.io.OutputStream a;
-        private final java.io.OutputStream b;
-
-        TeeStream(java.io.OutputStream a, java.io.OutputStream b) {
-            this.a = a;
-            this.b = b;
-        }
-
-        @Override
-        public synchronized void write(int c) throws java.io.IOException {
-            a.write(c);
-            b.write(c);
-        }
-
-        @Override
-        public synchronized void write(byte[] buf, int off, int len) throws java.io.IOException {
-            a.write(buf, off, len);
-            b.write(buf, off, len);
-        }
-    }
 }

@@ -135,6 +135,18 @@ public final class DhchapSecret {
         return mac.doFinal();
     }
 
+    /** Same key bytes (compared in constant time) and same transformation. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof DhchapSecret d && d.transform == transform && java.security.MessageDigest.isEqual(d.key, key);
+    }
+
+    /** From the transformation and the length only: the key does not leak through hash tables. */
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(transform, key.length);
+    }
+
     /** Names the hash and the length; never the key. */
     @Override
     public String toString() {

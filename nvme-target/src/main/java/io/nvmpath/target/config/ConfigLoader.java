@@ -9,6 +9,7 @@ import io.nvmpath.config.ConfigException;
 import io.nvmpath.fabric.auth.AuthHash;
 import io.nvmpath.fabric.auth.DhGroup;
 import io.nvmpath.fabric.auth.DhchapSecret;
+import io.nvmpath.config.SecretText;
 import io.nvmpath.config.YamlFields;
 import io.nvmpath.fabric.nvme.AnaState;
 import io.nvmpath.target.config.TargetConfig.DhchapHost;
@@ -179,34 +180,8 @@ public final class ConfigLoader {
 
     /** The secret of {@code key} (inline) or {@code key}File, or {@code null} when neither is given. */
     private DhchapSecret secret(YamlFields f, String key) {
-        String fileKey = key + "File";
-        if (f.has(key) && f.has(fileKey)) {
-            throw new ConfigException(f.at(fileKey), "give " + key + " or " + fileKey + ", not both");
-        }
-        String text;
-        String at;
-        if (f.has(key)) {
-            at = f.at(key);
-            text = YamlFields.asString(f.get(key), at);
-        } else if (f.has(fileKey)) {
-            at = f.at(fileKey);
-            Path file = Path.of(YamlFields.asString(f.get(fileKey), at));
-            if (baseDir != null) {
-                file = baseDir.resolve(file).normalize();
-            }
-            try {
-                text = YamlFields.readFile(file);
-            } catch (ConfigException e) {
-                throw new ConfigException(at, e.getMessage());
-            }
-        } else {
-            return null;
-        }
-        try {
-            return DhchapSecret.parse(text);
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(at, e.getMessage()); // names the problem, never the secret
-        }
+        SecretText t = SecretText.read(f, key, baseDir, true);
+        return t == null ? null : t.parse(DhchapSecret::parse);
     }
 
     private NamespaceConfig namespace(JsonNode node, String at) {

@@ -71,7 +71,8 @@ final class ConfigPlan {
                 .append('\n');
         for (GatewayConfig.Portal x : c.portals()) {
             String line = (x.discovery() ? "discovery " : "direct    ") + x.traddr() + ":" + x.trsvcid()
-                    + (x.discovery() ? " (every subsystem it lists, kept connected)" : " " + x.subnqn());
+                    + (x.discovery() ? " (every subsystem it lists, kept connected)" : " " + x.subnqn())
+                    + (x.dhchap() == null ? "" : ", " + x.dhchap().describe());
             portals.add(line.replaceAll(" +", " "));
             t.append("  ").append(line).append('\n');
         }
@@ -91,7 +92,8 @@ final class ConfigPlan {
         t.append("multipath: ").append(multipath).append('\n');
         for (Map.Entry<String, GatewayConfig.Subsystem> s : c.subsystems().entrySet()) {
             String line = s.getKey() + ":" + (s.getValue().iopolicy() == null ? "" : " iopolicy " + s.getValue().iopolicy())
-                    + (s.getValue().preferredPath() == null ? "" : " preferred path " + s.getValue().preferredPath());
+                    + (s.getValue().preferredPath() == null ? "" : " preferred path " + s.getValue().preferredPath())
+                    + (s.getValue().dhchap() == null ? "" : " " + s.getValue().dhchap().describe());
             json.withArray("subsystems").add(line);
             t.append("  subsystem ").append(line).append('\n');
         }

@@ -54,8 +54,11 @@ record ConfigDiff(List<String> needsRestart, GatewayConfig effective, List<Gatew
                 next.subsystems(),
                 new GatewayConfig.Nbd(old.nbd().listen(), old.nbd().tls(), next.nbd().allow(), old.nbd().maxPayload()),
                 next.exports(), old.http(), next.log());
-        List<GatewayConfig.Portal> removed = old.portals().stream().filter(p -> !next.portals().contains(p)).toList();
-        List<GatewayConfig.Portal> added = next.portals().stream().filter(p -> !old.portals().contains(p)).toList();
+        // a portal is its endpoint: new secrets alone do not reconnect it (the next connect uses them)
+        List<GatewayConfig.Portal> removed = old.portals().stream()
+                .filter(p -> next.portals().stream().noneMatch(p::sameEndpoint)).toList();
+        List<GatewayConfig.Portal> added = next.portals().stream()
+                .filter(p -> old.portals().stream().noneMatch(p::sameEndpoint)).toList();
         return new ConfigDiff(List.copyOf(restart), effective, removed, added);
     }
 }

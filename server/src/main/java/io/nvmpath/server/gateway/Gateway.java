@@ -3,6 +3,7 @@ package io.nvmpath.server.gateway;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.ClientAuth;
 import io.nvmpath.fabric.host.ControllerOptions;
+import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.multipath.FailbackMode;
 import io.nvmpath.multipath.IoPolicy;
 import io.nvmpath.multipath.Multipath;
@@ -61,7 +62,7 @@ public final class Gateway implements AutoCloseable {
         // first: a bad file leaves nothing to close
         this.nbdTls = tls("nbd.tls", config.nbd().tls());
         this.loops = Transport.process().newGroup(threads, "nvmpath-io");
-        this.multipath = new Multipath(multipathOptions(config, identity), loops);
+        this.multipath = new Multipath(multipathOptions(config, identity).withPortalOptions(this::portalOptions), loops);
         this.exports = new ExportTable(this.config::get, this::closeConnections);
         this.nbd = new NbdServer(nbdConfig(config.nbd(), nbdTls), loops, exports);
         this.control = new RunningControl(multipath, this.config::get, this::reloader);
@@ -140,6 +141,19 @@ public final class Gateway implements AutoCloseable {
 
     private void closeConnections(String export, Predicate<SocketAddress> which, String reason) {
         nbd.disconnectExport(export, which, reason);
+    }
+
+    /**
+     * The controller options of one connect: the configured ones with the DH-HMAC-CHAP secrets of the
+     * portal or its subsystem, from the configuration in force (so a reload's new secrets apply from the
+     * next connect).
+     */
+    private ControllerOptions portalOptions(TransportAddress address, String nqn, ControllerOptions base) {
+        GatewayConfig.Dhchap d = config.get().dhchapFor(address.traddr(), address.trsvcid(), nqn);
+        if (d == null) {
+            return base;
+        }
+        return base.copy().dhchapSecret(d.secret()).dhchapCtrlSecret(d.ctrlSecret());
     }
 
     private static MultipathOptions multipathOptions(GatewayConfig c, HostIdentity id) {

@@ -36,10 +36,46 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
     public record Host(String nqn, String id, Path stateFile) {
     }
 
-    /** A direct controller ({@code subnqn} set) or a persistent discovery controller ({@code subnqn} null). */
-    public record Portal(String traddr, int trsvcid, String subnqn) {
+    /**
+     * A direct controller ({@code subnqn} set) or a persistent discovery controller ({@code subnqn} null).
+     *
+     * @param dhchap the secrets this portal authenticates with (over the subsystem's), or null
+     */
+    public record Portal(String traddr, int trsvcid, String subnqn, Dhchap dhchap) {
+        public Portal(String traddr, int trsvcid, String subnqn) {
+            this(traddr, trsvcid, subnqn, null);
+        }
+
         public boolean discovery() {
             return subnqn == null;
+        }
+
+        /** The same controller (address, port, subsystem), whatever the secrets. */
+        public boolean sameEndpoint(Portal o) {
+            return traddr.equals(o.traddr) && trsvcid == o.trsvcid && java.util.Objects.equals(subnqn, o.subnqn);
+        }
+    }
+
+    /**
+     * DH-HMAC-CHAP secrets ({@code nvme connect --dhchap-secret / --dhchap-ctrl-secret}), read from files
+     * in nvme-cli's {@code DHHC-1:..} form when the configuration is loaded (and again at each reload).
+     *
+     * @param secret the host's secret, which the host proves to the controller
+     * @param ctrlSecret the controller's secret, which the host then demands the controller prove
+     *                   (bidirectional authentication); null for none
+     * @param secretFile where {@code secret} was read from
+     * @param ctrlSecretFile where {@code ctrlSecret} was read from, or null
+     */
+    public record Dhchap(io.nvmpath.fabric.auth.DhchapSecret secret, io.nvmpath.fabric.auth.DhchapSecret ctrlSecret,
+                         Path secretFile, Path ctrlSecretFile) {
+        public Dhchap {
+            java.util.Objects.requireNonNull(secret, "secret");
+        }
+
+        /** The files, never the secrets (for plans and messages). */
+        public String describe() {
+            return "DH-HMAC-CHAP secret " + secretFile + (ctrlSecretFile == null ? " (unidirectional)"
+                    : ", controller secret " + ctrlSecretFile + " (bidirectional)");
         }
     }
 
@@ -63,11 +99,36 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
         public static final Marginal DEFAULT = new Marginal(3, Duration.ofSeconds(10), Duration.ofSeconds(30));
     }
 
-    /** Per-subsystem overrides; null fields take the multipath section's. */
-    public record Subsystem(String iopolicy, String preferredPath, String writeFailover) {
+    /**
+     * Per-subsystem overrides; null fields take the multipath section's.
+     *
+     * @param dhchap the secrets every controller of the subsystem authenticates with, unless its portal
+     *               has its own; null for none
+     */
+    public record Subsystem(String iopolicy, String preferredPath, String writeFailover, Dhchap dhchap) {
+        public Subsystem(String iopolicy, String preferredPath, String writeFailover) {
+            this(iopolicy, preferredPath, writeFailover, null);
+        }
+
         public Subsystem(String iopolicy, String preferredPath) {
             this(iopolicy, preferredPath, null);
         }
+    }
+
+    /**
+     * The DH-HMAC-CHAP secrets of a connect to {@code nqn} at {@code traddr:trsvcid} ({@code nqn} null:
+     * a discovery controller): the configured portal's own when it has some, else the subsystem's; null
+     * for none.
+     */
+    public Dhchap dhchapFor(String traddr, int trsvcid, String nqn) {
+        for (Portal p : portals) {
+            if (p.dhchap() != null && p.traddr().equals(traddr) && p.trsvcid() == trsvcid
+                    && java.util.Objects.equals(p.subnqn(), nqn)) {
+                return p.dhchap();
+            }
+        }
+        Subsystem s = nqn == null ? null : subsystems.get(nqn);
+        return s == null ? null : s.dhchap();
     }
 
     /** An address and port to listen on. */

@@ -13,7 +13,9 @@ import io.nvmpath.server.nbd.ClientNetwork;
 import io.nvmpath.server.tls.TlsMaterial;
 import io.nvmpath.server.tls.TlsMaterialException;
 import io.nvmpath.config.ConfigException;
+import io.nvmpath.config.SecretText;
 import io.nvmpath.config.YamlFields;
+import io.nvmpath.fabric.auth.DhchapSecret;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,6 +39,8 @@ import java.util.regex.Pattern;
  * portals:                    # direct controllers, or discovery controllers (no subnqn)
  *   - {traddr: 10.0.0.1, trsvcid: 4420, subnqn: nqn.2026-11.example:array1}
  *   - {traddr: 10.0.0.2, trsvcid: 8009}                       # discovery, kept connected
+ *   - {traddr: 10.0.0.3, subnqn: nqn.2026-11.example:secure,  # DH-HMAC-CHAP: files in nvme-cli's DHHC-1 form
+ *      dhchapSecretFile: host.key, dhchapCtrlSecretFile: ctrl.key}   # the controller's: bidirectional
  * controller:                 # durations: 500ms, 5s, 10m; ctrlLossTimeout may be "forever"
  *   keepAliveTimeout: 5s
  *   reconnectDelay: 10s
@@ -58,6 +62,7 @@ import java.util.regex.Pattern;
  *   marginal: {failures: 3, window: 10s, hold: 30s}   # a path lost that often is held back; hold 0s: never
  * subsystems:                 # per subsystem, by NQN
  *   nqn.2026-11.example:array1: {iopolicy: round-robin, preferredPath: "10.0.0.1:4420", writeFailover: immediate}
+ *   nqn.2026-11.example:secure: {dhchapSecretFile: host.key}  # every portal of it, discovered ones too
  * nbd:
  *   listen: {address: 127.0.0.1, port: 10809}
  *   tls: {mode: off, certificate: cert.pem, key: key.pem, keyPassphrase: pass.txt, clientCa: ca.pem}   # off, allow, require
@@ -71,7 +76,10 @@ import java.util.regex.Pattern;
  *   tls: {certificate: cert.pem, key: key.pem, keyPassphrase: pass.txt, clientCa: ca.pem}   # HTTPS
  *   token: api-token           # POST/DELETE need "Authorization: Bearer <its contents>"
  * </pre>
- * Relative file names are relative to the configuration file's directory.
+ * Relative file names are relative to the configuration file's directory. Secrets are only read from
+ * files (a {@code dhchapSecret} written into the configuration is refused); a portal's secrets apply to
+ * it, a subsystem's to each of its portals without their own; a changed secret file is read at the next
+ * reload and used from the next connect.
  */
 public final class GatewayConfigLoader {
     private static final ObjectMapper YAML = new YAMLMapper(YAMLFactory.builder()
@@ -83,13 +91,16 @@ public final class GatewayConfigLoader {
             "exports", "http", "log");
     private static final Set<String> LOG = Set.of("level");
     private static final Set<String> HOST = Set.of("nqn", "id", "stateFile");
-    private static final Set<String> PORTAL = Set.of("traddr", "trsvcid", "subnqn");
+    /** Keys of the secrets: the File forms are read; the inline ones are refused with a pointer to them. */
+    private static final Set<String> DHCHAP = Set.of("dhchapSecretFile", "dhchapCtrlSecretFile", "dhchapSecret",
+            "dhchapCtrlSecret");
+    private static final Set<String> PORTAL = union(Set.of("traddr", "trsvcid", "subnqn"), DHCHAP);
     private static final Set<String> CONTROLLER = Set.of("keepAliveTimeout", "reconnectDelay", "ctrlLossTimeout",
             "ioTimeout", "connectTimeout", "ioQueues", "ioQueueSize", "headerDigest", "dataDigest");
     private static final Set<String> MULTIPATH = Set.of("iopolicy", "noPathTimeout", "failback", "failbackDelay",
             "delayedRemoval", "writeFailover", "unreportedQuiesceTime", "marginal");
     private static final Set<String> MARGINAL = Set.of("failures", "window", "hold");
-    private static final Set<String> SUBSYSTEM = Set.of("iopolicy", "preferredPath", "writeFailover");
+    private static final Set<String> SUBSYSTEM = union(Set.of("iopolicy", "preferredPath", "writeFailover"), DHCHAP);
     private static final Set<String> NBD = Set.of("listen", "tls", "allow", "maxPayload");
     private static final Set<String> TLS = Set.of("mode", "certificate", "key", "keyPassphrase", "clientCa");
     private static final Set<String> EXPORT = Set.of("aliases", "readOnly", "allow");
@@ -123,13 +134,14 @@ public final class GatewayConfigLoader {
         YamlFields top = YamlFields.of(root, "", TOP);
         GatewayConfig.Host host = host(top);
         List<GatewayConfig.Portal> portals = top.list("portals", (n, at, i) -> portal(n, at));
+        checkPortalsUnique(portals, top.at("portals"));
         GatewayConfig.Controller controller = controller(sub(top, "controller", CONTROLLER));
         GatewayConfig.Multipath multipath = multipath(sub(top, "multipath", MULTIPATH));
         Map<String, GatewayConfig.Subsystem> subsystems = new LinkedHashMap<>();
         mapping(top, "subsystems", (n, at) -> {
             requireNqn(at.substring(at.indexOf('.') + 1), at);
             YamlFields f = YamlFields.of(n, at, SUBSYSTEM);
-            return new GatewayConfig.Subsystem(iopolicy(f, null), preferredPath(f), writeFailover(f, null));
+            return new GatewayConfig.Subsystem(iopolicy(f, null), preferredPath(f), writeFailover(f, null), dhchap(f));
         }, subsystems);
         GatewayConfig.Nbd nbd = nbd(sub(top, "nbd", NBD));
         Map<String, GatewayConfig.Export> exports = new LinkedHashMap<>();
@@ -190,7 +202,41 @@ public final class GatewayConfigLoader {
         }
     }
 
-    private static GatewayConfig.Portal portal(JsonNode node, String at) {
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> u = new java.util.HashSet<>(a);
+        u.addAll(b);
+        return Set.copyOf(u);
+    }
+
+    /**
+     * {@code dhchapSecretFile} and {@code dhchapCtrlSecretFile} of {@code f}, read and checked (CRC,
+     * length, form: the error names the field, never the secret); null when neither is given.
+     */
+    private GatewayConfig.Dhchap dhchap(YamlFields f) {
+        SecretText host = SecretText.read(f, "dhchapSecret", baseDir, false);
+        SecretText ctrl = SecretText.read(f, "dhchapCtrlSecret", baseDir, false);
+        if (host == null) {
+            if (ctrl != null) {
+                throw new ConfigException(ctrl.at(), "needs dhchapSecretFile: the host authenticates first");
+            }
+            return null;
+        }
+        return new GatewayConfig.Dhchap(host.parse(DhchapSecret::parse), ctrl == null ? null : ctrl.parse(DhchapSecret::parse),
+                host.file(), ctrl == null ? null : ctrl.file());
+    }
+
+    /** Two portals for the same controller would be one portal with two sets of secrets. */
+    private static void checkPortalsUnique(List<GatewayConfig.Portal> portals, String at) {
+        for (int i = 0; i < portals.size(); i++) {
+            for (int j = 0; j < i; j++) {
+                if (portals.get(i).sameEndpoint(portals.get(j))) {
+                    throw new ConfigException(at + "[" + i + "]", "the same portal as " + at + "[" + j + "]");
+                }
+            }
+        }
+    }
+
+    private GatewayConfig.Portal portal(JsonNode node, String at) {
         YamlFields f = YamlFields.of(node, at, PORTAL);
         String traddr = f.string("traddr", null);
         if (traddr == null) {
@@ -202,7 +248,7 @@ public final class GatewayConfigLoader {
         }
         int port = f.integer("trsvcid", subnqn == null ? 8009 : 4420);
         requirePort(port, f.at("trsvcid"), false);
-        return new GatewayConfig.Portal(traddr, port, subnqn);
+        return new GatewayConfig.Portal(traddr, port, subnqn, dhchap(f));
     }
 
     private static GatewayConfig.Controller controller(YamlFields f) {

@@ -55,7 +55,14 @@ public interface GatewayView {
      * @param subnqn the subsystem (null for discovery)
      * @param state "connected", "connecting" or "retrying"
      * @param lastError the last connect failure, or null
+     * @param failures connects that failed, and controllers of the portal that were deleted
+     * @param authenticationFailures of those, the ones DH-HMAC-CHAP refused
      */
-    record Portal(String kind, String traddr, int trsvcid, String subnqn, String state, String lastError) {
+    record Portal(String kind, String traddr, int trsvcid, String subnqn, String state, String lastError,
+                  long failures, long authenticationFailures) {
+        /** A portal that has not failed. */
+        public Portal(String kind, String traddr, int trsvcid, String subnqn, String state, String lastError) {
+            this(kind, traddr, trsvcid, subnqn, state, lastError, 0, 0);
+        }
     }
 }

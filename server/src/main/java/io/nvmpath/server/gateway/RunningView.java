@@ -84,7 +84,7 @@ final class RunningView implements GatewayView {
     @Override
     public List<Portal> portals() {
         return multipath.portals().stream().map(p -> new Portal(p.kind(), p.address().traddr(), p.address().trsvcid(),
-                p.nqn(), p.state(), p.lastError())).toList();
+                p.nqn(), p.state(), p.lastError(), p.failures(), p.authenticationFailures())).toList();
     }
 
     @Override

@@ -198,6 +198,9 @@ final class GatewayCollector extends Collector implements Collector.Describable 
         if (!PORTAL_STATES.contains(p.state())) {
             s.add(PORTAL_STATE, 1, portal, p.kind(), nqn, text(p.state()));
         }
+        // both reasons from the start, so that increase() has a series before the first failure
+        s.add(PORTAL_CONNECT_FAILURES, p.authenticationFailures(), portal, p.kind(), nqn, "authentication");
+        s.add(PORTAL_CONNECT_FAILURES, p.failures() - p.authenticationFailures(), portal, p.kind(), nqn, "connect");
     }
 
     // ---- labels ------------------------------------------------------------------------------

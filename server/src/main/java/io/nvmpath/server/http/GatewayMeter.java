@@ -137,6 +137,12 @@ public enum GatewayMeter {
     /** One-hot portal state (connected, connecting, retrying); {@code subsystem} is "" for a discovery portal. */
     PORTAL_STATE("nvmpath.portal.state", Type.GAUGE, null, "Portal state, one-hot (connected, connecting, retrying)",
             "portal", "kind", "subsystem", "state"),
+    /**
+     * Failed connects of the portal (and its controllers deleted), by {@code reason}: "authentication"
+     * when DH-HMAC-CHAP refused it, else "connect".
+     */
+    PORTAL_CONNECT_FAILURES("nvmpath.portal.connect.failures", Type.COUNTER, null,
+            "Failed connects of the portal, by reason (authentication, connect)", "portal", "kind", "subsystem", "reason"),
 
     /**
      * Direct memory in use by Netty: {@code source="pooled"} the pooled allocator, {@code "adaptive"}

@@ -67,6 +67,7 @@ import io.nvmpath.server.gateway.GatewayView;
  * <tr><td>nvmpath_export_bytes_total</td><td>counter</td><td>export, subsystem, nsid, op</td><td>their data</td></tr>
  * <tr><td>nvmpath_export_errors_total</td><td>counter</td><td>export, subsystem, nsid, error</td><td>failed NBD requests by error name</td></tr>
  * <tr><td>nvmpath_portal_state</td><td>gauge</td><td>portal, kind, subsystem, state</td><td>one-hot: connected, connecting, retrying</td></tr>
+ * <tr><td>nvmpath_portal_connect_failures_total</td><td>counter</td><td>portal, kind, subsystem, reason</td><td>failed connects: authentication (DH-HMAC-CHAP refused), connect (anything else)</td></tr>
  * <tr><td>nvmpath_netty_direct_memory_used_bytes</td><td>gauge</td><td>source</td><td>Netty direct memory (pooled, adaptive, platform)</td></tr>
  * <tr><td>jvm_*, process_*, system_*</td><td></td><td></td><td>Micrometer's JVM memory, GC, threads, processor, uptime, file descriptors</td></tr>
  * </table>

@@ -1,6 +1,12 @@
 package io.nvmpath.server.gateway;
 
+import io.nvmpath.fabric.auth.DhchapSecret;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,5 +40,27 @@ class ConfigDiffTest {
         assertThat(ConfigDiff.between(d.effective(), next).needsRestart())
                 .as("the next reload of the same file compares with what runs").isEqualTo(d.needsRestart());
         assertThat(ConfigDiff.between(old, old).needsRestart()).isEmpty();
+    }
+
+    @Test
+    void should_take_new_secrets_without_reconnecting_the_portal(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("host.key");
+        Path cfg = dir.resolve("gateway.yaml");
+        Files.writeString(cfg, "host: {stateFile: host.properties}\n"
+                + "portals: [{traddr: a, trsvcid: 4420, subnqn: \"nqn.2026-11.x:y\", dhchapSecretFile: host.key}]\n");
+        DhchapSecret first = DhchapSecret.generate(32, null, new SecureRandom());
+        Files.writeString(file, first.format());
+        GatewayConfig old = GatewayConfigLoader.load(cfg);
+        DhchapSecret rotated = DhchapSecret.generate(32, null, new SecureRandom());
+        Files.writeString(file, rotated.format());
+        GatewayConfig next = GatewayConfigLoader.load(cfg);
+
+        ConfigDiff d = ConfigDiff.between(old, next);
+
+        assertThat(d.needsRestart()).isEmpty();
+        assertThat(d.portalsRemoved()).isEmpty();
+        assertThat(d.portalsAdded()).isEmpty();
+        assertThat(d.effective().dhchapFor("a", 4420, "nqn.2026-11.x:y").secret())
+                .as("the next connect authenticates with the rotated secret").isEqualTo(rotated);
     }
 }

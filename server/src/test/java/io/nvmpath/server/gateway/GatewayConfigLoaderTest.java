@@ -1,11 +1,14 @@
 package io.nvmpath.server.gateway;
 
 import io.nvmpath.config.ConfigException;
+import io.nvmpath.fabric.auth.AuthHash;
+import io.nvmpath.fabric.auth.DhchapSecret;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.UUID;
 
@@ -145,5 +148,65 @@ class GatewayConfigLoaderTest {
                 .hasMessageStartingWith("multipath.marginal.failures: 0 is out of 1..100");
         assertThatThrownBy(() -> GatewayConfigLoader.parse("multipath: {marginal: {failure: 2}}\n"))
                 .hasMessageContaining("failure");
+    }
+
+    @Test
+    void should_read_dhchap_secrets_from_files_per_portal_and_per_subsystem(@TempDir Path dir) throws Exception {
+        DhchapSecret host = DhchapSecret.generate(32, AuthHash.SHA256, new SecureRandom());
+        DhchapSecret ctrl = DhchapSecret.generate(48, null, new SecureRandom());
+        DhchapSecret sub = DhchapSecret.generate(64, AuthHash.SHA512, new SecureRandom());
+        Files.writeString(dir.resolve("host.key"), host.format() + "\n"); // as nvme gen-dhchap-key > file writes it
+        Files.writeString(dir.resolve("ctrl.key"), ctrl.format());
+        Files.writeString(dir.resolve("sub.key"), sub.format());
+        Path cfg = dir.resolve("gateway.yaml");
+        Files.writeString(cfg, """
+                portals:
+                  - {traddr: 10.0.0.1, trsvcid: 4420, subnqn: nqn.2026-12.a:secure, dhchapSecretFile: host.key, dhchapCtrlSecretFile: ctrl.key}
+                  - {traddr: 10.0.0.2, trsvcid: 4420, subnqn: nqn.2026-12.a:secure}
+                subsystems:
+                  nqn.2026-12.a:secure: {dhchapSecretFile: sub.key}
+                """);
+        GatewayConfig c = GatewayConfigLoader.load(cfg);
+        GatewayConfig.Dhchap own = c.dhchapFor("10.0.0.1", 4420, "nqn.2026-12.a:secure");
+        assertThat(own.secret()).isEqualTo(host);
+        assertThat(own.ctrlSecret()).isEqualTo(ctrl);
+        assertThat(own.secretFile()).isEqualTo(dir.resolve("host.key"));
+        // a portal without its own, and a portal the configuration does not list (discovered): the subsystem's
+        assertThat(c.dhchapFor("10.0.0.2", 4420, "nqn.2026-12.a:secure").secret()).isEqualTo(sub);
+        assertThat(c.dhchapFor("10.0.0.9", 4421, "nqn.2026-12.a:secure").ctrlSecret()).isNull();
+        assertThat(c.dhchapFor("10.0.0.1", 4420, "nqn.2026-12.a:other")).isNull();
+        // what is shown of it names the files only
+        assertThat(own.describe()).contains("host.key").contains("ctrl.key").contains("bidirectional")
+                .doesNotContain(host.format()).doesNotContain(ctrl.format());
+        assertThat(c.toString()).doesNotContain(host.format().split(":")[2]).doesNotContain(sub.format().split(":")[2]);
+    }
+
+    @Test
+    void should_refuse_a_bad_secret_naming_the_field_and_not_the_secret(@TempDir Path dir) throws Exception {
+        DhchapSecret good = DhchapSecret.generate(32, null, new SecureRandom());
+        String[] f = good.format().split(":");
+        // flip one base64 character: the key's CRC-32 no longer matches
+        char c0 = f[2].charAt(0);
+        String bad = f[0] + ":" + f[1] + ":" + (c0 == 'A' ? 'B' : 'A') + f[2].substring(1) + ":";
+        Files.writeString(dir.resolve("bad.key"), bad);
+        Path cfg = dir.resolve("gateway.yaml");
+        Files.writeString(cfg, "portals: [{traddr: a, subnqn: nqn.2026-12.a:b, dhchapSecretFile: bad.key}]\n");
+        assertThatThrownBy(() -> GatewayConfigLoader.load(cfg)).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("portals[0].dhchapSecretFile: ").hasMessageContaining("CRC")
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain(bad).doesNotContain(f[2].substring(1)));
+        Files.writeString(cfg, "subsystems: {\"nqn.2026-12.a:b\": {dhchapSecretFile: missing.key}}\n");
+        assertThatThrownBy(() -> GatewayConfigLoader.load(cfg))
+                .hasMessage("subsystems.nqn.2026-12.a:b.dhchapSecretFile: " + dir.resolve("missing.key") + ": no such file");
+    }
+
+    @Test
+    void should_refuse_secrets_written_into_the_configuration_and_a_controller_secret_alone() {
+        assertError("portals: [{traddr: a, subnqn: nqn.2026-12.a:b, dhchapSecret: \"DHHC-1:00:xyz:\"}]",
+                "portals[0].dhchapSecret: secrets are not written into this configuration: put it in a file and name"
+                        + " that in dhchapSecretFile");
+        assertError("portals: [{traddr: a, subnqn: nqn.2026-12.a:b, dhchapCtrlSecretFile: c.key}]",
+                "portals[0].dhchapCtrlSecretFile: ");
+        assertError("portals: [{traddr: a, subnqn: nqn.2026-12.a:b}, {traddr: a, trsvcid: 4420, subnqn: nqn.2026-12.a:b}]",
+                "portals[1]: the same portal as portals[0]");
     }
 }
