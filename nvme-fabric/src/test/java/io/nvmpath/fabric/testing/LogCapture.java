@@ -7,9 +7,11 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Keeps a copy of everything written to {@code System.err} while open — where slf4j-simple writes
- * each log line (it looks {@code System.err} up per line) — and still writes it through. For tests
- * that assert what was logged, or that a secret never was.
+ * Keeps a copy of everything logged while open, and still lets it through: what is written to
+ * {@code System.err} (where slf4j-simple writes each line: it looks {@code System.err} up per line)
+ * and every record of {@code java.util.logging} (slf4j-jdk14's backend, whose console handler holds
+ * the {@code System.err} it started with), formatted as its console handler would. For tests that
+ * assert what was logged, or that a secret never was.
  *
  * <pre>{@code
  * try (LogCapture logs = LogCapture.start()) {
@@ -21,10 +23,31 @@ import java.nio.charset.StandardCharsets;
 public final class LogCapture implements AutoCloseable {
     private final PrintStream saved;
     private final ByteArrayOutputStream copy = new ByteArrayOutputStream();
+    private final java.util.logging.Handler julHandler = new java.util.logging.Handler() {
+        private final java.util.logging.Formatter format = new java.util.logging.SimpleFormatter();
+
+        @Override
+        public void publish(java.util.logging.LogRecord r) {
+            byte[] line = format.format(r).getBytes(StandardCharsets.UTF_8);
+            synchronized (copy) {
+                copy.write(line, 0, line.length);
+            }
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
 
     private LogCapture() {
         saved = System.err;
         System.setErr(new PrintStream(new Tee(saved, copy), true, StandardCharsets.UTF_8));
+        julHandler.setLevel(java.util.logging.Level.ALL);
+        java.util.logging.Logger.getLogger("").addHandler(julHandler);
     }
 
     /** Starts capturing; {@link #close()} puts the previous {@code System.err} back. */
@@ -41,6 +64,7 @@ public final class LogCapture implements AutoCloseable {
 
     @Override
     public void close() {
+        java.util.logging.Logger.getLogger("").removeHandler(julHandler);
         System.setErr(saved);
     }
 
