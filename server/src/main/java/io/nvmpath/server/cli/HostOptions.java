@@ -1,8 +1,13 @@
 package io.nvmpath.server.cli;
 
+import io.nvmpath.fabric.auth.DhchapSecret;
 import io.nvmpath.fabric.host.ControllerOptions;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.UUID;
 
 /** Who the host is and how it talks: the nvme-cli connect options every command shares. */
@@ -21,10 +26,25 @@ final class HostOptions {
     @Option(names = {"-G", "--data-digest"}, description = "Ask for the PDU data digest (CRC32C).")
     boolean dataDigest;
 
+    @Option(names = {"-S", "--dhchap-secret"}, paramLabel = "SECRET|FILE", converter = SecretConverter.class,
+            description = "DH-HMAC-CHAP secret the host authenticates with (DHHC-1:..:..: as nvme gen-dhchap-key"
+                    + " prints it), or a file holding it (which keeps it out of the process list).")
+    DhchapSecret dhchapSecret;
+
+    @Option(names = {"-C", "--dhchap-ctrl-secret"}, paramLabel = "SECRET|FILE", converter = SecretConverter.class,
+            description = "The controller's DH-HMAC-CHAP secret: the controller must prove it too (bidirectional)."
+                    + " Needs --dhchap-secret.")
+    DhchapSecret dhchapCtrlSecret;
+
     /** Options for a one-shot tool: default keep-alive, one I/O queue. */
     ControllerOptions toControllerOptions() {
+        if (dhchapCtrlSecret != null && dhchapSecret == null) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--dhchap-ctrl-secret needs --dhchap-secret: the host authenticates first");
+        }
         ControllerOptions o = new ControllerOptions().ioQueues(1)
-                .headerDigest(headerDigest).dataDigest(dataDigest);
+                .headerDigest(headerDigest).dataDigest(dataDigest)
+                .dhchapSecret(dhchapSecret).dhchapCtrlSecret(dhchapCtrlSecret);
         if (hostId != null) {
             o.hostId(hostId);
         }
@@ -32,6 +52,30 @@ final class HostOptions {
             o.hostNqn(hostNqn);
         }
         return o;
+    }
+
+    /**
+     * A DH-HMAC-CHAP secret given as itself ({@code DHHC-1:...}) or as the name of a file holding it; a
+     * bad one is refused naming what is wrong, never the secret.
+     */
+    static final class SecretConverter implements picocli.CommandLine.ITypeConverter<DhchapSecret> {
+        @Override
+        public DhchapSecret convert(String value) {
+            String text = value;
+            if (!value.startsWith(DhchapSecret.PREFIX)) {
+                try {
+                    text = Files.readString(Path.of(value), StandardCharsets.UTF_8);
+                } catch (IOException | java.nio.file.InvalidPathException e) {
+                    throw new picocli.CommandLine.TypeConversionException("not a DHHC-1 secret, and no file " + value
+                            + " to read one from (" + e.getClass().getSimpleName() + ")");
+                }
+            }
+            try {
+                return DhchapSecret.parse(text);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     /** Parses a UUID with a message naming the bad value. */
