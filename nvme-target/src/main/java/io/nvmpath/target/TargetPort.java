@@ -229,8 +229,20 @@ final class TargetPort {
         ch.close();
     }
 
+    /**
+     * A connection of this port set up its queue. One the listener accepted just before the port went
+     * down registers after {@link Fault.Down} closed the others: it is closed too, or it would outlive
+     * the fault.
+     */
     void register(TargetQueue q) {
-        queues.add(q);
+        boolean down;
+        synchronized (this) {
+            queues.add(q);
+            down = fault instanceof Fault.Down;
+        }
+        if (down) {
+            q.close("port " + id + " down");
+        }
     }
 
     void unregister(TargetQueue q) {
