@@ -23,12 +23,14 @@ public final class Ext4Drill {
     }
 
     public static void run(KernelHostGuest guest, int nbdPort, String export, List<Fault> faults) throws Exception {
-        guest.shOk("modprobe ext4; modprobe nbd nbds_max=2 max_part=0", Duration.ofSeconds(30));
-        guest.shOk("nbd-client " + KernelHostGuest.TARGET_ADDRESS + " " + nbdPort + " /dev/nbd0 -N "
+        // full paths: the trixie guest's busybox has modprobe, nbd-client and mke2fs applets that its
+        // shell prefers to PATH
+        guest.shOk("/usr/sbin/modprobe ext4; /usr/sbin/modprobe nbd nbds_max=2 max_part=0", Duration.ofSeconds(30));
+        guest.shOk("/usr/sbin/nbd-client " + KernelHostGuest.TARGET_ADDRESS + " " + nbdPort + " /dev/nbd0 -N "
                 + KernelHostGuest.quote(export) + " -b 4096", Duration.ofSeconds(60));
         String size = guest.shOk("blockdev --getsize64 /dev/nbd0", Duration.ofSeconds(10)).strip();
         System.out.println("kernel nbd-client attached " + export + ": " + size + " bytes");
-        guest.shOk("mkfs.ext4 -q -F -E nodiscard /dev/nbd0 && mkdir -p /mnt/x && mount -t ext4 /dev/nbd0 /mnt/x", LONG);
+        guest.shOk("/usr/sbin/mkfs.ext4 -q -F -E nodiscard /dev/nbd0 && mkdir -p /mnt/x && mount -t ext4 /dev/nbd0 /mnt/x", LONG);
         // 48 files of 512 KiB, each fsync'ed: I/O keeps flowing while the faults come and go
         guest.bg("writer", "set -e; for i in $(seq 1 48); do dd if=/dev/urandom of=/mnt/x/f$i bs=64k count=8"
                 + " conv=fsync 2>/dev/null; done; sync; cd /mnt/x && sha256sum f* > /tmp/sums; echo WROTE");
@@ -51,9 +53,9 @@ public final class Ext4Drill {
         String check = guest.shOk("cd /mnt/x && sha256sum -c /tmp/sums | grep -c ': OK$'", LONG).strip();
         assertThat(check).isEqualTo("48");
         guest.shOk("umount /mnt/x", LONG);
-        Result fsck = guest.sh("e2fsck -fn /dev/nbd0", LONG);
+        Result fsck = guest.sh("/usr/sbin/e2fsck -fn /dev/nbd0", LONG);
         assertThat(fsck.rc()).as("e2fsck -fn: %s", fsck.output()).isZero();
-        guest.shOk("nbd-client -d /dev/nbd0", Duration.ofSeconds(30));
+        guest.shOk("/usr/sbin/nbd-client -d /dev/nbd0", Duration.ofSeconds(30));
     }
 
     /**
