@@ -1,0 +1,68 @@
+package io.nvmpath.fabric.tls;
+
+import io.nvmpath.fabric.auth.AuthHash;
+import io.nvmpath.fabric.auth.HkdfLabelEncoding;
+import io.nvmpath.fabric.auth.TlsPsk;
+import io.nvmpath.fabric.auth.TlsPskIdentity;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+
+/**
+ * What one TLS handshake authenticates with: the PSK identity offered (or accepted) and the TLS PSK it
+ * names, with the hash that selects the cipher suite. {@link #toString()} shows the identity, never the
+ * key.
+ *
+ * @param identity the PSK identity, e.g. {@code NVMe0R01 <hostnqn> <subsysnqn>}
+ * @param key the TLS PSK (32 bytes for SHA-256, 48 for SHA-384)
+ * @param hash the identity's hash: SHA-256 or SHA-384
+ */
+public record PskCredentials(String identity, byte[] key, AuthHash hash) {
+    public PskCredentials {
+        Objects.requireNonNull(identity, "identity");
+        if (hash != AuthHash.SHA256 && hash != AuthHash.SHA384) {
+            throw new IllegalArgumentException("TLS PSK: " + hash + " is not SHA-256 or SHA-384");
+        }
+        if (key.length != hash.length()) {
+            throw new IllegalArgumentException("TLS PSK: " + key.length + " bytes for " + hash.hmacName());
+        }
+        key = key.clone();
+    }
+
+    /**
+     * The credentials of a configured PSK for a host and a subsystem: the version 0 identity of its
+     * retained PSK and the TLS PSK derived for it, as nvme-cli 2.13's {@code check-tls-key --insert}
+     * computes them ({@link HkdfLabelEncoding#LIBNVME_LEGACY}) — the key the Linux kernel and tlshd
+     * then find in the {@code .nvme} keyring under that identity.
+     */
+    public static PskCredentials of(TlsPsk psk, String hostNqn, String subsysNqn) {
+        HkdfLabelEncoding encoding = HkdfLabelEncoding.LIBNVME_LEGACY;
+        TlsPskIdentity id = psk.identity(0, hostNqn, subsysNqn, encoding);
+        return new PskCredentials(id.toString(), psk.tlsPsk(id, encoding), psk.hash());
+    }
+
+    @Override
+    public byte[] key() {
+        return key.clone();
+    }
+
+    byte[] identityBytes() {
+        return identity.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof PskCredentials c && c.identity.equals(identity) && c.hash == hash
+                && java.security.MessageDigest.isEqual(c.key, key);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(identity, hash);
+    }
+
+    @Override
+    public String toString() {
+        return "PskCredentials[" + identity + ", " + hash.hmacName() + "]";
+    }
+}
