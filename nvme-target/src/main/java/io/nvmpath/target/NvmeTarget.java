@@ -143,6 +143,7 @@ public final class NvmeTarget implements AutoCloseable {
             List<Subsystem> linked = pc.subsystems().stream().map(subsystems::get).toList();
             TargetPort p = new TargetPort(this, pc.id(), pc.address(), pc.port(), pc.advertise(), linked,
                     pc.anaStates(), false);
+            p.tlsPsk = pc.tlsPsk();
             ports.put(pc.id(), p);
             p.bind(group);
         }

@@ -1,5 +1,7 @@
 package io.nvmpath.target;
 
+import io.nvmpath.fabric.tls.PskCredentials;
+import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -47,6 +49,8 @@ final class TargetPort {
     private volatile IoThrottle throttle;
     private volatile Channel listener;
     private volatile int boundPort;
+    /** NVMe/TCP TLS on this port (TSAS TLS 1.3, required), or null for plain TCP; set before the first bind. */
+    volatile io.nvmpath.fabric.auth.TlsPsk tlsPsk;
 
     TargetPort(NvmeTarget target, int id, String address, int port, String advertise, List<Subsystem> subsystems,
                Map<Integer, AnaState> anaStates, boolean discoveryOnly) {
@@ -76,6 +80,12 @@ final class TargetPort {
                         ConnectionParams params = new ConnectionParams()
                                 .maxRxData(target.maxTransferBytes() + 4096);
                         TargetQueue q = new TargetQueue(target, TargetPort.this, params);
+                        io.nvmpath.fabric.auth.TlsPsk psk = tlsPsk;
+                        if (psk != null) {
+                            // below the PDU codec; a connection without TLS fails its handshake and closes
+                            ch.pipeline().addLast("tls", TlsPskHandler.server(identity -> PskCredentials.accepting(psk,
+                                    identity, nqn -> subsystem(nqn) != null)));
+                        }
                         ch.pipeline().addLast("pdu-decoder", new PduDecoder(PduType.Direction.H2C, params));
                         ch.pipeline().addLast("pdu-encoder", new PduEncoder(params));
                         ch.pipeline().addLast("queue", q);

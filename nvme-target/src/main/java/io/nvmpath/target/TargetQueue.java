@@ -1,5 +1,7 @@
 package io.nvmpath.target;
 
+import io.nvmpath.fabric.tls.PskCredentials;
+import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
@@ -157,7 +159,12 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("{} from {}: {}", port, remote, cause.toString());
+        if (cause instanceof io.nvmpath.fabric.tls.TlsHandshakeException) {
+            // why a host is refused: once per connection, with the alert
+            log.info("{}: connection from {} refused: {}", port, remote, cause.getMessage());
+        } else {
+            log.debug("{} from {}: {}", port, remote, cause.toString());
+        }
         close("connection error: " + cause.getMessage());
     }
 
@@ -392,6 +399,18 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             log.info("{}: host {} not allowed on {}", port, hostnqn, subnqn);
             respond(cid, Status.CONNECT_INVALID_HOST | Status.DNR, 0);
             return;
+        }
+        TlsPskHandler tls = ctx.pipeline().get(TlsPskHandler.class);
+        if (tls != null) {
+            // the TLS session is the identity's: a Connect for another host or subsystem is refused
+            // (Linux 6.12 nvmet let one host's PSK carry another host's Connect)
+            PskCredentials who = tls.handshake().getNow(null);
+            if (who == null || !who.hostNqn().equals(hostnqn) || !who.subsysNqn().equals(subnqn)) {
+                log.info("{}: Connect as host {} to {} refused: the TLS session is {}", port, hostnqn, subnqn,
+                        who == null ? "not established" : "of " + who.identity());
+                respond(cid, Status.CONNECT_INVALID_HOST | Status.DNR, 0);
+                return;
+            }
         }
         TargetConfig.DhchapHost keys = sub.dhchap(hostnqn);
         int authreq = keys == null ? 0 : CONNECT_AUTHREQ_ATR;

@@ -1,5 +1,6 @@
 package io.nvmpath.fabric.host;
 
+import io.nvmpath.fabric.tls.PskCredentials;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
@@ -138,7 +139,7 @@ final class Association {
         instance = inst;
         EventExecutor exec = mgmt.eventLoop();
         HostQueue.Owner owner = (q, reason) -> mgmt.execute(() -> onFailure.failed(gen, reason));
-        return ConnectionInit.open(mgmt.eventLoop(), address, 0, options.adminQueueSize(), options, owner)
+        return ConnectionInit.open(mgmt.eventLoop(), address, 0, options.adminQueueSize(), options, tls(), owner)
                 .thenComposeAsync(q -> {
                     if (gen != generation) {
                         // the controller was reset or deleted while this connection was being made
@@ -299,7 +300,7 @@ final class Association {
                     for (int qid = 1; qid <= count; qid++) {
                         int thisQid = qid;
                         EventLoop loop = group.next();
-                        all.add(ConnectionInit.open(loop, address, qid, size, options, owner).thenCompose(q -> {
+                        all.add(ConnectionInit.open(loop, address, qid, size, options, tls(), owner).thenCompose(q -> {
                             opened.add(q);
                             synchronized (settingUp) {
                                 // a teardown that came while this connection opened has already closed
@@ -383,5 +384,10 @@ final class Association {
         long deadline = mgmt.nanoTime() + TimeUnit.SECONDS.toNanos(SHUTDOWN_WAIT_SECONDS);
         return internalAdmin(Commands.propertySet(Opcodes.PROP_CC, cc, false), "Property Set CC.SHN")
                 .thenComposeAsync(v -> pollCsts(deadline, 0xC, 0x8, "CSTS.SHST complete"), mgmt.eventLoop());
+    }
+
+    /** The TLS credentials of this association's queues, or null for plain TCP. */
+    private PskCredentials tls() {
+        return options.tlsPsk() == null ? null : PskCredentials.of(options.tlsPsk(), options.hostNqn(), subsystemNqn);
     }
 }

@@ -1,5 +1,7 @@
 package io.nvmpath.fabric.host;
 
+import io.nvmpath.fabric.tls.PskCredentials;
+import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -59,7 +61,7 @@ final class ConnectionInit extends ChannelInboundHandlerAdapter {
      * take commands (the Fabrics Connect is the caller's first one).
      */
     static CompletableFuture<HostQueue> open(EventLoop loop, TransportAddress address, int qid, int size,
-                                             ControllerOptions options, HostQueue.Owner owner) {
+                                             ControllerOptions options, PskCredentials tls, HostQueue.Owner owner) {
         ConnectionInit init = new ConnectionInit(loop, address, qid, size, options, owner);
         Bootstrap b = Transport.configure(new Bootstrap(), loop)
                 .group(loop)
@@ -70,6 +72,10 @@ final class ConnectionInit extends ChannelInboundHandlerAdapter {
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (tls != null) {
+                            // below the PDU codec: the ICReq waits in it for the handshake
+                            ch.pipeline().addLast("tls", TlsPskHandler.client(tls));
+                        }
                         init.install(ch);
                     }
                 });

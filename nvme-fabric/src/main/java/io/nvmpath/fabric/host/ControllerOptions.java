@@ -1,6 +1,7 @@
 package io.nvmpath.fabric.host;
 
 import io.nvmpath.fabric.auth.DhchapSecret;
+import io.nvmpath.fabric.auth.TlsPsk;
 import io.nvmpath.fabric.time.Scheduler;
 
 import java.time.Duration;
@@ -37,6 +38,7 @@ public final class ControllerOptions {
     private Scheduler scheduler = Scheduler.SYSTEM;
     private DhchapSecret dhchapSecret;
     private DhchapSecret dhchapCtrlSecret;
+    private TlsPsk tlsPsk;
 
     public ControllerOptions copy() {
         ControllerOptions o = new ControllerOptions();
@@ -60,6 +62,7 @@ public final class ControllerOptions {
         o.scheduler = scheduler;
         o.dhchapSecret = dhchapSecret;
         o.dhchapCtrlSecret = dhchapCtrlSecret;
+        o.tlsPsk = tlsPsk;
         return o;
     }
 
@@ -275,6 +278,20 @@ public final class ControllerOptions {
 
     public ControllerOptions dhchapCtrlSecret(DhchapSecret secret) {
         this.dhchapCtrlSecret = secret;
+        return this;
+    }
+
+    /**
+     * The configured TLS PSK ({@code nvme connect --tls --tls-key}), or {@code null} for plain TCP: every
+     * queue then runs TLS 1.3 under the PSK identity {@code NVMe0R0<hh> <hostnqn> <subsysnqn>} of its
+     * retained PSK before its ICReq.
+     */
+    public TlsPsk tlsPsk() {
+        return tlsPsk;
+    }
+
+    public ControllerOptions tlsPsk(TlsPsk psk) {
+        this.tlsPsk = psk;
         return this;
     }
 

@@ -36,9 +36,43 @@ public record PskCredentials(String identity, byte[] key, AuthHash hash) {
      * then find in the {@code .nvme} keyring under that identity.
      */
     public static PskCredentials of(TlsPsk psk, String hostNqn, String subsysNqn) {
+        return of(psk, 0, hostNqn, subsysNqn);
+    }
+
+    /** {@link #of(TlsPsk, String, String)} with an identity of {@code version} 0 or 1 (with the PSK digest). */
+    public static PskCredentials of(TlsPsk psk, int version, String hostNqn, String subsysNqn) {
         HkdfLabelEncoding encoding = HkdfLabelEncoding.LIBNVME_LEGACY;
-        TlsPskIdentity id = psk.identity(0, hostNqn, subsysNqn, encoding);
+        TlsPskIdentity id = psk.identity(version, hostNqn, subsysNqn, encoding);
         return new PskCredentials(id.toString(), psk.tlsPsk(id, encoding), psk.hash());
+    }
+
+    /**
+     * What a target holding {@code psk} accepts for an offered {@code identity}: the credentials when
+     * it is a retained-PSK identity of {@code psk}'s hash, version 0 or 1 (its digest must then match),
+     * for a subsystem {@code carried} says yes to; null otherwise.
+     */
+    public static PskCredentials accepting(TlsPsk psk, String identity, java.util.function.Predicate<String> carried) {
+        TlsPskIdentity id;
+        try {
+            id = TlsPskIdentity.parse(identity);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        if (id.generated() || id.hash() != psk.hash() || !carried.test(id.subsysNqn())) {
+            return null;
+        }
+        PskCredentials c = of(psk, id.version(), id.hostNqn(), id.subsysNqn());
+        return c.identity.equals(identity) ? c : null;
+    }
+
+    /** The host NQN of the identity. */
+    public String hostNqn() {
+        return TlsPskIdentity.parse(identity).hostNqn();
+    }
+
+    /** The subsystem NQN of the identity. */
+    public String subsysNqn() {
+        return TlsPskIdentity.parse(identity).subsysNqn();
     }
 
     @Override

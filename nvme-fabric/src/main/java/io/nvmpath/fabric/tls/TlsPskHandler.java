@@ -44,6 +44,7 @@ public final class TlsPskHandler extends ChannelDuplexHandler {
     private final ArrayDeque<Pending> pending = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private PskCredentials established;
+    private boolean started;
     private boolean failed;
 
     private TlsPskHandler(PskCredentials clientCredentials, Function<String, PskCredentials> serverKeys) {
@@ -87,7 +88,12 @@ public final class TlsPskHandler extends ChannelDuplexHandler {
         ctx.fireChannelActive();
     }
 
+    /** Once: a server's child channel is active when the handler is added, and tells so again. */
     private void start(ChannelHandlerContext ctx) {
+        if (started) {
+            return;
+        }
+        started = true;
         try {
             if (client != null) {
                 ((TlsClientProtocol) protocol).connect(client);
@@ -235,7 +241,8 @@ public final class TlsPskHandler extends ChannelDuplexHandler {
             return;
         }
         failed = true;
-        TlsHandshakeException why = new TlsHandshakeException(describe(e), e);
+        // no cause: callers report the root cause's message, and this one already names the alert
+        TlsHandshakeException why = new TlsHandshakeException(describe(e), null);
         sendRecords(ctx); // the alert, if the protocol queued one
         ctx.flush();
         failPending(why);

@@ -162,7 +162,7 @@ class ConnectionInitTest {
         try (ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             ControllerOptions options = new ControllerOptions().scheduler(clock).connectTimeout(Duration.ofSeconds(3));
             CompletableFuture<HostQueue> f = ConnectionInit.open(loops.next(),
-                    new TransportAddress("127.0.0.1", silent.getLocalPort()), 0, 8, options,
+                    new TransportAddress("127.0.0.1", silent.getLocalPort()), 0, 8, options, null,
                     (q, reason) -> { });
             clock.advance(Duration.ofMillis(2999));
             assertThat(f).isNotDone();

@@ -75,7 +75,9 @@ public final class ConfigLoader {
             "dhchapCtrlKeyFile", "dhchapHash", "dhchapDhGroup");
     private static final Set<String> NAMESPACE_KEYS = keys("nsid", "size", "path", "lbaSize", "anaGroup", "nguid",
             "eui64", "uuid", "readOnly");
-    private static final Set<String> PORT_KEYS = keys("id", "address", "port", "advertise", "subsystems", "anaStates");
+    private static final Set<String> PORT_KEYS = keys("id", "address", "port", "advertise", "subsystems", "anaStates",
+            "tls");
+    private static final Set<String> PORT_TLS_KEYS = keys("psk");
     private static final Set<String> LISTEN_KEYS = keys("address", "port");
     private static final Set<String> LIMIT_KEYS = keys("mdts", "inCapsuleDataSize", "maxH2CData", "ioQueueSize",
             "maxIoQueues", "headerDigest", "dataDigest");
@@ -197,11 +199,42 @@ public final class ConfigLoader {
                 f.bool("readOnly", false));
     }
 
-    private static PortConfig port(JsonNode node, String at, int index, List<String> allNqns) {
+    private PortConfig port(JsonNode node, String at, int index, List<String> allNqns) {
         YamlFields f = YamlFields.of(node, at, PORT_KEYS);
         return new PortConfig(f.integer("id", index + 1), f.string("address", DEFAULT_ADDRESS),
                 f.requiredInteger("port"), f.string("advertise", null),
-                f.has("subsystems") ? f.list("subsystems", YamlFields::asString) : allNqns, anaStates(f, "anaStates"));
+                f.has("subsystems") ? f.list("subsystems", YamlFields::asString) : allNqns, anaStates(f, "anaStates"),
+                tls(f));
+    }
+
+    /**
+     * {@code tls: {psk: FILE}}: the port's configured PSK in the interchange format
+     * ({@code NVMeTLSkey-1:..}), read from FILE (relative to the configuration's directory); null
+     * without a {@code tls} mapping.
+     */
+    private io.nvmpath.fabric.auth.TlsPsk tls(YamlFields port) {
+        if (!port.has("tls")) {
+            return null;
+        }
+        YamlFields t = YamlFields.of(port.get("tls"), port.at("tls"), PORT_TLS_KEYS);
+        if (!t.has("psk")) {
+            throw new ConfigException(t.at("psk"), "required: the file that holds the PSK (NVMeTLSkey-1:..)");
+        }
+        Path file = Path.of(YamlFields.asString(t.get("psk"), t.at("psk")));
+        if (baseDir != null && !file.isAbsolute()) {
+            file = baseDir.resolve(file).normalize();
+        }
+        String text;
+        try {
+            text = YamlFields.readFile(file);
+        } catch (ConfigException e) {
+            throw new ConfigException(t.at("psk"), e.getMessage());
+        }
+        try {
+            return io.nvmpath.fabric.auth.TlsPsk.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(t.at("psk"), e.getMessage());
+        }
     }
 
     /** ANA group number to state label, e.g. {@code {1: optimized, 2: inaccessible}}. */

@@ -139,12 +139,26 @@ public record TargetConfig(List<SubsystemConfig> subsystems, List<PortConfig> po
      * @param advertise TRADDR put in the discovery log; {@code null} means {@code address}
      * @param subsystems NQNs of the subsystems reachable through this port
      * @param anaStates state per ANA group through this port; groups not listed are optimized
+     * @param tlsPsk the configured PSK of NVMe/TCP TLS on this port ({@code addr_tsas=tls1.3}): every
+     *               connection must complete a TLS 1.3 handshake under one of its identities for a
+     *               subsystem of the port, and then Connect as that identity's host; {@code null}: plain TCP
      */
     public record PortConfig(int id, String address, int port, String advertise, List<String> subsystems,
-                             Map<Integer, AnaState> anaStates) {
+                             Map<Integer, AnaState> anaStates, io.nvmpath.fabric.auth.TlsPsk tlsPsk) {
         public PortConfig {
             subsystems = List.copyOf(subsystems);
             anaStates = anaStates == null ? Map.of() : Map.copyOf(anaStates);
+        }
+
+        /** A plain TCP port. */
+        public PortConfig(int id, String address, int port, String advertise, List<String> subsystems,
+                          Map<Integer, AnaState> anaStates) {
+            this(id, address, port, advertise, subsystems, anaStates, null);
+        }
+
+        /** This port with TLS under {@code psk} ({@code null}: plain TCP). */
+        public PortConfig withTls(io.nvmpath.fabric.auth.TlsPsk psk) {
+            return new PortConfig(id, address, port, advertise, subsystems, anaStates, psk);
         }
 
         /** The ANA state of {@code group} through this port as configured. */
