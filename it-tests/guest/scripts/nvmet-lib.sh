@@ -118,6 +118,27 @@ nvmet_host_remove() {
     if [ -z "$(ls "$S/allowed_hosts")" ]; then nvmet_w "$S/attr_allow_any_host" 1 || return 1; fi
 }
 
+# nvmet_port_tls PORTID HOSTNQN KEY: NVMe/TCP TLS on the port for that host: the configured PSK KEY
+# (NVMeTLSkey-1:..) goes into the kernel's .nvme keyring as nvme-cli derives it (identity
+# "NVMe0R0<hh> HOSTNQN SUBNQN"), tlshd is started once to do the handshakes, and the port is made
+# TLS 1.3 only (addr_tsas; nvmet takes it only while the port carries no subsystem). Kernels with
+# CONFIG_NVME_TARGET_TCP_TLS (the trixie guest).
+nvmet_port_tls() {
+    local P="$NVMET/ports/$1" out relink=0
+    if ! out=$(/usr/sbin/nvme check-tls-key --keydata="$3" --hostnqn="$2" --subsysnqn="$NVMET_SUBNQN" --insert 2>&1); then
+        echo "nvmet: nvme check-tls-key --insert failed: $(echo "$out" | sed -E 's/NVMeTLSkey-1:[^ ]*/<key>/g')" >&2
+        return 1
+    fi
+    if ! pidof tlshd >/dev/null 2>&1; then
+        printf '[debug]\nloglevel=0\ntls=0\nnl=0\n[authenticate]\nkeyrings=.nvme\n' > /etc/tlshd.conf
+        (setsid /usr/sbin/tlshd -c /etc/tlshd.conf </dev/null >/run/tlshd.log 2>&1 &)
+    fi
+    if nvmet_port_linked "$1"; then nvmet_port_remove "$1" || return 1; relink=1; fi
+    nvmet_w "$P/addr_tsas" tls1.3 || return 1
+    if [ "$relink" = 1 ]; then nvmet_port_add "$1" || return 1; fi
+    echo "tsas=$(cat "$P/addr_tsas") treq=$(cat "$P/addr_treq")"
+}
+
 # nvmet_backing NSID DEVICE: tmpfs file of the namespace's size with its LBA 0 marker, on DEVICE
 nvmet_backing() {
     local f="$NVMET_BACKING/ns$1.img"

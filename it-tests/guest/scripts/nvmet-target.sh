@@ -27,6 +27,9 @@
 #                         DH-HMAC-CHAP for host NQN (nvmet_host_key): only allowed hosts from
 #                         then on; the log shows the command without its secrets
 #     host-remove NQN     the host's entry and secrets go (nvmet_host_remove)
+#     port-tls PORT NQN KEY
+#                         TLS 1.3 on PORT with configured PSK KEY for host NQN (nvmet_port_tls):
+#                         OK tsas=... treq=...; the log shows no key
 #     sh CMD...           run CMD with sh -c (output to the console), OK rc=<exit code>
 #     quit                OK bye; the payload tears the target down and exits 0
 # With "sh SCRIPT --control" the script serves one such session on stdin/stdout (busybox
@@ -58,6 +61,7 @@ nvmet_control_session() {
         case "$line" in
             # the secrets stay out of the console log
             host-key\ *) nvmet_log "control: <- $(echo "$line" | cut -d' ' -f1-4) <secrets>" >&2 ;;
+            *NVMeTLSkey-1:*) nvmet_log "control: <- $(echo "$line" | sed -E 's/NVMeTLSkey-1:[^ ]*/<key>/g')" >&2 ;;
             *) nvmet_log "control: <- $line" >&2 ;;
         esac
         # shellcheck disable=SC2086  # split the command into words (globbing is off)
@@ -108,6 +112,13 @@ nvmet_control_session() {
                 nvmet_reply "OK host-remove $1"
             else
                 nvmet_reply "ERR $err"
+            fi ;;
+        port-tls)
+            if [ $# -ne 3 ] || ! nvmet_port_arg "$1"; then nvmet_reply "ERR usage: port-tls PORT HOSTNQN KEY"; continue; fi
+            if err=$(nvmet_port_tls "$@" 2>&1 </dev/null); then
+                nvmet_reply "OK port-tls $1 $(echo "$err" | tail -1)"
+            else
+                nvmet_reply "ERR $(echo "$err" | tr '\n' ' ')"
             fi ;;
         show)
             nvmet_reply "OK $(nvmet_state_line </dev/null)" ;;

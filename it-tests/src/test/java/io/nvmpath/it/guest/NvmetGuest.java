@@ -207,6 +207,19 @@ public final class NvmetGuest implements AutoCloseable {
         command("host-key " + hostNqn + " " + hash + " " + dhGroup + " " + key + (ctrlKey == null ? "" : " " + ctrlKey));
     }
 
+    /**
+     * NVMe/TCP TLS on nvmet port {@code port} for host {@code hostNqn}: the configured PSK {@code key}
+     * ({@code NVMeTLSkey-1:..}) is inserted into the guest's {@code .nvme} keyring by nvme-cli's
+     * {@code check-tls-key --insert}, tlshd runs the handshakes, and the port takes TLS 1.3 only
+     * ({@code addr_tsas=tls1.3}). Needs {@link GuestFlavour#TRIXIE}.
+     *
+     * @return nvmet's view of the port, e.g. "tsas=tls1.3 treq=required"
+     */
+    public String portTls(int port, String hostNqn, String key) {
+        String r = command("port-tls " + port + " " + hostNqn + " " + key);
+        return r.substring(r.indexOf(' ', "port-tls ".length()) + 1);
+    }
+
     /** Removes host {@code hostNqn}'s entry and secrets; with none left, any host may connect again. */
     public void removeHost(String hostNqn) {
         command("host-remove " + hostNqn);
@@ -275,6 +288,9 @@ public final class NvmetGuest implements AutoCloseable {
 
     /** The command as messages show it: a host-key command without its secrets. */
     private static String redacted(String line) {
+        if (line.startsWith("port-tls ")) {
+            return line.replaceAll("NVMeTLSkey-1:\\S*", "<key>");
+        }
         if (!line.startsWith("host-key ")) {
             return line;
         }
