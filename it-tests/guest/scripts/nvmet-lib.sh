@@ -131,7 +131,7 @@ nvmet_port_tls() {
     fi
     if ! pidof tlshd >/dev/null 2>&1; then
         printf '[debug]\nloglevel=0\ntls=0\nnl=0\n[authenticate]\nkeyrings=.nvme\n' > /etc/tlshd.conf
-        (setsid /usr/sbin/tlshd -c /etc/tlshd.conf </dev/null >/run/tlshd.log 2>&1 &)
+        (setsid /usr/sbin/tlshd -s -c /etc/tlshd.conf </dev/null >/run/tlshd.log 2>&1 &)
     fi
     if nvmet_port_linked "$1"; then nvmet_port_remove "$1" || return 1; relink=1; fi
     nvmet_w "$P/addr_tsas" tls1.3 || return 1

@@ -100,6 +100,24 @@ class TlsAgainstKernelTargetIT {
         }
     }
 
+    /**
+     * A 48-byte PSK ({@code NVMeTLSkey-1:02:}, identity {@code NVMe0R02}) on port 2 for a second host:
+     * tlshd runs it with the SHA-256 handshake, and so does this host.
+     */
+    @Test
+    void connects_over_tls_with_a_sha_384_psk() throws Exception {
+        byte[] key = new byte[48];
+        RANDOM.nextBytes(key);
+        TlsPsk psk384 = TlsPsk.of(key, AuthHash.SHA384);
+        String host384 = HOST_NQN + "-384";
+        target.portTls(2, host384, psk384.format());
+        try (Controller c = Controller.connect(new TransportAddress(target.address(), target.port(2)),
+                target.subsystemNqn(), new ControllerOptions().hostNqn(host384).tlsPsk(psk384)
+                        .connectTimeout(Duration.ofSeconds(20)), group).get(60, TimeUnit.SECONDS)) {
+            writeReadBack(c, 4L << 20, 64, 300000);
+        }
+    }
+
     @Test
     void a_host_with_another_psk_is_refused_in_the_handshake() throws Exception {
         byte[] other = new byte[32];

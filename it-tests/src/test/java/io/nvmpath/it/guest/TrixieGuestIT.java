@@ -3,6 +3,10 @@ package io.nvmpath.it.guest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.nvmpath.fabric.auth.AuthHash;
+import io.nvmpath.fabric.auth.TlsPsk;
+import io.nvmpath.fabric.tls.PskCredentials;
+
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -121,6 +125,38 @@ class TrixieGuestIT {
     void should_generate_a_tls_psk() {
         String form = guest.shOk("set -o pipefail; nvme gen-tls-key | " + KEY_FORM, CMD).trim();
         assertTrue(KEY_SHAPE.matcher(form).matches() && form.startsWith("NVMeTLSkey-1:"), "gen-tls-key printed " + form);
+    }
+
+    /**
+     * The TLS PSK nvme-cli 2.13 derives and puts into the {@code .nvme} keyring ({@code check-tls-key
+     * --insert}) is the one {@link PskCredentials} derives, for each form of configured PSK (hh 00 and
+     * 01 with 32 bytes, 00 and 02 with 48), under the same identity. Compared by SHA-256 of the key in
+     * the guest, so that no key reaches the console log.
+     */
+    @Test
+    void should_derive_the_identity_and_tls_psk_that_nvme_cli_inserts() throws Exception {
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        for (int len : new int[] {32, 48}) {
+            for (AuthHash transform : new AuthHash[] {null, len == 32 ? AuthHash.SHA256 : AuthHash.SHA384}) {
+                byte[] k = new byte[len];
+                random.nextBytes(k);
+                TlsPsk psk = TlsPsk.of(k, transform);
+                PskCredentials ours = PskCredentials.of(psk, HOST_NQN, SUBSYS_NQN);
+                String inserted = guest.shOk("/usr/sbin/nvme check-tls-key --keydata=" + psk.format() + " --hostnqn="
+                        + HOST_NQN + " --subsysnqn=" + SUBSYS_NQN + " --insert", CMD);
+                String serial = inserted.replaceAll("(?s).*Inserted TLS key ([0-9a-f]+).*", "$1").strip();
+                String desc = guest.shOk("grep '^" + serial + " ' /proc/keys", CMD);
+                assertTrue(desc.contains(" psk ") && desc.contains(ours.identity() + ": " + len),
+                        "keyring entry " + desc + " for " + ours.identity());
+                // root may read a key it possesses: link the .nvme key ring into the session's
+                String sum = guest.shOk("/usr/bin/keyctl link %:.nvme @s >/dev/null; /usr/bin/keyctl link %:.nvme @u"
+                        + " >/dev/null; set -o pipefail; /usr/bin/keyctl pipe 0x" + serial + " | sha256sum", CMD).strip();
+                String expected = java.util.HexFormat.of().formatHex(
+                        java.security.MessageDigest.getInstance("SHA-256").digest(ours.key()));
+                assertTrue(sum.startsWith(expected), "hh " + (transform == null ? 0 : transform.id()) + ", " + len
+                        + " bytes: the keyring's TLS PSK differs from ours");
+            }
+        }
     }
 
     /** The lines after "== NAME" up to the next "== " line. */

@@ -13,11 +13,23 @@ import java.util.Objects;
  * names, with the hash that selects the cipher suite. {@link #toString()} shows the identity, never the
  * key.
  *
+ * <p>The handshake's hash ({@link #handshakeHash()}) is SHA-256 for every PSK, the one Linux's tlshd
+ * (ktls-utils 1.0, GnuTLS's PSK credentials without a MAC) uses on both sides: a 48-byte PSK under an
+ * {@code NVMe0R02} identity runs TLS_AES_128_GCM_SHA256 there, not the TLS_AES_256_GCM_SHA384 that
+ * NVMe TCP 3.6.1.3 pairs with hash 02 (a handshake with the SHA-384 binder fails against Linux with
+ * decrypt_error; proven in TlsAgainstKernelTargetIT and KernelHostTlsAgainstOwnTargetIT).
+ *
  * @param identity the PSK identity, e.g. {@code NVMe0R01 <hostnqn> <subsysnqn>}
  * @param key the TLS PSK (32 bytes for SHA-256, 48 for SHA-384)
  * @param hash the identity's hash: SHA-256 or SHA-384
  */
 public record PskCredentials(String identity, byte[] key, AuthHash hash) {
+
+    /** The hash of the TLS 1.3 handshake (binder, key schedule, suite): SHA-256, as Linux's tlshd. */
+    public AuthHash handshakeHash() {
+        return AuthHash.SHA256;
+    }
+
     public PskCredentials {
         Objects.requireNonNull(identity, "identity");
         if (hash != AuthHash.SHA256 && hash != AuthHash.SHA384) {

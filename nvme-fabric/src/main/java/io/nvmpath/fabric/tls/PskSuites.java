@@ -13,6 +13,16 @@ final class PskSuites {
         return hash == AuthHash.SHA384 ? CipherSuite.TLS_AES_256_GCM_SHA384 : CipherSuite.TLS_AES_128_GCM_SHA256;
     }
 
+    /**
+     * The suites a target takes for a handshake of {@code hash}. Not TLS_CHACHA20_POLY1305_SHA256: Linux
+     * 6.12's host (tlshd 1.0 as client) offers it after TLS_AES_256_GCM_SHA384 for an {@code NVMe0R02}
+     * identity whose binder it makes with SHA-256, and reports the handshake failed (-EIO) when it is
+     * chosen; refusing at once names the problem instead.
+     */
+    static int[] acceptable(AuthHash hash) {
+        return new int[] {cipherSuite(hash)};
+    }
+
     static int prf(AuthHash hash) {
         return hash == AuthHash.SHA384 ? PRFAlgorithm.tls13_hkdf_sha384 : PRFAlgorithm.tls13_hkdf_sha256;
     }
@@ -21,6 +31,7 @@ final class PskSuites {
         return switch (suite) {
             case CipherSuite.TLS_AES_128_GCM_SHA256 -> "TLS_AES_128_GCM_SHA256";
             case CipherSuite.TLS_AES_256_GCM_SHA384 -> "TLS_AES_256_GCM_SHA384";
+            case CipherSuite.TLS_CHACHA20_POLY1305_SHA256 -> "TLS_CHACHA20_POLY1305_SHA256";
             default -> String.format("0x%04x", suite);
         };
     }

@@ -19,11 +19,14 @@ import java.util.Vector;
 final class PskTlsClient extends AbstractTlsClient {
     private final PskCredentials credentials;
     private final Runnable onHandshake;
+    private final int[] suites;
 
-    PskTlsClient(TlsCrypto crypto, PskCredentials credentials, Runnable onHandshake) {
+    /** @param suites the cipher suites offered, in order: the PSK's own only, unless a test says otherwise */
+    PskTlsClient(TlsCrypto crypto, PskCredentials credentials, Runnable onHandshake, int[] suites) {
         super(crypto);
         this.credentials = credentials;
         this.onHandshake = onHandshake;
+        this.suites = suites == null ? new int[] {PskSuites.cipherSuite(credentials.handshakeHash())} : suites.clone();
     }
 
     @Override
@@ -33,14 +36,14 @@ final class PskTlsClient extends AbstractTlsClient {
 
     @Override
     protected int[] getSupportedCipherSuites() {
-        return new int[] {PskSuites.cipherSuite(credentials.hash())};
+        return suites.clone();
     }
 
     @Override
     public Vector getExternalPSKs() {
         Vector<BasicTlsPSKExternal> v = new Vector<>();
         v.add(new BasicTlsPSKExternal(credentials.identityBytes(), getCrypto().createSecret(credentials.key()),
-                PskSuites.prf(credentials.hash())));
+                PskSuites.prf(credentials.handshakeHash())));
         return v;
     }
 

@@ -47,10 +47,11 @@ public final class TlsPskHandler extends ChannelDuplexHandler {
     private boolean started;
     private boolean failed;
 
-    private TlsPskHandler(PskCredentials clientCredentials, Function<String, PskCredentials> serverKeys) {
+    private TlsPskHandler(PskCredentials clientCredentials, Function<String, PskCredentials> serverKeys,
+                          int[] clientSuites) {
         if (clientCredentials != null) {
             protocol = new TlsClientProtocol();
-            client = new PskTlsClient(CRYPTO, clientCredentials, () -> established = clientCredentials);
+            client = new PskTlsClient(CRYPTO, clientCredentials, () -> established = clientCredentials, clientSuites);
             server = null;
         } else {
             protocol = new TlsServerProtocol();
@@ -61,12 +62,17 @@ public final class TlsPskHandler extends ChannelDuplexHandler {
 
     /** The host's side: offers {@code credentials}. */
     public static TlsPskHandler client(PskCredentials credentials) {
-        return new TlsPskHandler(java.util.Objects.requireNonNull(credentials, "credentials"), null);
+        return new TlsPskHandler(java.util.Objects.requireNonNull(credentials, "credentials"), null, null);
+    }
+
+    /** A host side that offers {@code suites} in that order, as another TLS stack may (tests). */
+    static TlsPskHandler client(PskCredentials credentials, int... suites) {
+        return new TlsPskHandler(java.util.Objects.requireNonNull(credentials, "credentials"), null, suites);
     }
 
     /** The target's side: {@code keys} gives the credentials of an offered identity, or null for none. */
     public static TlsPskHandler server(Function<String, PskCredentials> keys) {
-        return new TlsPskHandler(null, java.util.Objects.requireNonNull(keys, "keys"));
+        return new TlsPskHandler(null, java.util.Objects.requireNonNull(keys, "keys"), null);
     }
 
     /** Completes with the credentials the handshake used; fails with a {@link TlsHandshakeException}. */

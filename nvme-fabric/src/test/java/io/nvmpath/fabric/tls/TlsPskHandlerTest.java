@@ -117,7 +117,11 @@ class TlsPskHandlerTest {
 
     private TlsPskHandler connect(LocalAddress addr, PskCredentials c, EchoClient client, String... writes)
             throws Exception {
-        TlsPskHandler tls = TlsPskHandler.client(c);
+        return connect(addr, TlsPskHandler.client(c), client, writes);
+    }
+
+    private TlsPskHandler connect(LocalAddress addr, TlsPskHandler tls, EchoClient client, String... writes)
+            throws Exception {
         Channel ch = new Bootstrap().group(group).channel(LocalChannel.class).handler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
@@ -178,5 +182,20 @@ class TlsPskHandlerTest {
         System.out.println("host side: " + t.getCause().getMessage());
         assertThat(t.getCause().getMessage()).doesNotContain(java.util.HexFormat.of().formatHex(mine.key()));
         client.closed.get(5, TimeUnit.SECONDS);
+    }
+
+    /** GnuTLS (tlshd) offers both suites, SHA-256 first: a SHA-384 PSK must still get the SHA-384 suite. */
+    @ParameterizedTest
+    @EnumSource(value = AuthHash.class, names = {"SHA256", "SHA384"})
+    void should_pick_the_suite_of_the_psk_when_the_host_offers_both(AuthHash hash) throws Exception {
+        PskCredentials c = credentials(hash);
+        CompletableFuture<TlsPskHandler> serverSide = new CompletableFuture<>();
+        LocalAddress addr = echoServer(Map.of(c.identity(), c), serverSide);
+        EchoClient client = new EchoClient();
+        TlsPskHandler tls = TlsPskHandler.client(c, org.bouncycastle.tls.CipherSuite.TLS_AES_128_GCM_SHA256,
+                org.bouncycastle.tls.CipherSuite.TLS_AES_256_GCM_SHA384);
+        connect(addr, tls, client, "ICReq");
+        assertThat(client.all.get(10, TimeUnit.SECONDS)).isEqualTo("ICReq");
+        assertThat(tls.handshake().get(5, TimeUnit.SECONDS)).isEqualTo(c);
     }
 }
