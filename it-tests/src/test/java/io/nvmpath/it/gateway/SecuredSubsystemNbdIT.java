@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nvmpath.fabric.auth.AuthHash;
 import io.nvmpath.fabric.auth.DhchapSecret;
+import io.nvmpath.fabric.auth.TlsPsk;
 import io.nvmpath.it.guest.GuestFlavour;
 import io.nvmpath.it.guest.KernelHostGuest;
 import io.nvmpath.it.guest.NvmetGuest;
@@ -26,9 +27,10 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The gateway end to end in front of a subsystem that requires DH-HMAC-CHAP: {@code bin/nvmpath serve
- * --config} with the host's and the controller's secrets in files, against Linux 6.12's nvmet (trixie
- * guest) that allows only this host, keyed for bidirectional SHA-384 / ffdhe2048. The kernel NBD
+ * The gateway end to end in front of a subsystem that requires DH-HMAC-CHAP and TLS: {@code bin/nvmpath
+ * serve --config} with the host's and the controller's secrets and the TLS PSK in files, against Linux
+ * 6.12's nvmet (trixie guest) that allows only this host, keyed for bidirectional SHA-384 / ffdhe2048,
+ * with both ports TLS 1.3 only (tlshd). The kernel NBD
  * client in a second guest writes checksummed ext4 files through the export while port 1's ANA group
  * goes inaccessible and then port 1 is removed and added back (each reconnect authenticates again);
  * the files verify from a fresh mount, e2fsck is clean, and no secret appears in the gateway's log,
@@ -43,7 +45,7 @@ class SecuredSubsystemNbdIT {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
-    void ext4_over_nbd_through_bidirectionally_authenticated_paths_to_linux_nvmet_rides_out_path_faults()
+    void ext4_over_nbd_through_authenticated_tls_paths_to_linux_nvmet_rides_out_path_faults()
             throws Exception {
         Peers.assumeTrixieGuest();
         Peers.assumeGuest();
@@ -53,12 +55,20 @@ class SecuredSubsystemNbdIT {
         Path dir = Files.createTempDirectory("nvmpath-secured-it");
         Files.writeString(dir.resolve("host.key"), host.format() + "\n");
         Files.writeString(dir.resolve("ctrl.key"), ctrl.format() + "\n");
+        byte[] tlsKey = new byte[32];
+        random.nextBytes(tlsKey);
+        TlsPsk psk = TlsPsk.of(tlsKey, AuthHash.SHA256);
+        Files.writeString(dir.resolve("tls.key"), psk.format() + "\n");
         int nbd = BenchProcesses.freePort();
         int http = BenchProcesses.freePort();
         String base = "http://127.0.0.1:" + http;
         try (NvmetGuest nvmet = NvmetGuest.start("nvmet-6.12-dhchap-behind-gateway", NvmetGuest.READY_TIMEOUT,
                 GuestFlavour.TRIXIE)) {
             nvmet.hostKey(HOST_NQN, AuthHash.SHA384.hmacName(), "ffdhe2048", host.format(), ctrl.format());
+            // TLS-only: both ports take TLS 1.3 connections and nothing else
+            for (int port = 1; port <= 2; port++) {
+                assertThat(nvmet.portTls(port, HOST_NQN, psk.format())).contains("tsas=tls1.3");
+            }
             String nqn = nvmet.subsystemNqn();
             String export = Gateway.exportName(nqn, 1);
             Path cfg = dir.resolve("gateway.yaml");
@@ -66,7 +76,8 @@ class SecuredSubsystemNbdIT {
                     + "portals:\n"
                     + "  - {traddr: " + nvmet.address() + ", trsvcid: " + nvmet.port(1) + ", subnqn: \"" + nqn + "\"}\n"
                     + "  - {traddr: " + nvmet.address() + ", trsvcid: " + nvmet.port(2) + ", subnqn: \"" + nqn + "\"}\n"
-                    + "subsystems:\n  \"" + nqn + "\": {dhchapSecretFile: host.key, dhchapCtrlSecretFile: ctrl.key}\n"
+                    + "subsystems:\n  \"" + nqn + "\": {dhchapSecretFile: host.key, dhchapCtrlSecretFile: ctrl.key,"
+                    + " tls: {psk: tls.key}}\n"
                     + "controller: {keepAliveTimeout: 2s, reconnectDelay: 1s, ctrlLossTimeout: forever, connectTimeout: 3s}\n"
                     + "multipath: {noPathTimeout: 60s}\n"
                     + "nbd: {listen: {address: 127.0.0.1, port: " + nbd + "}}\n"
@@ -88,8 +99,8 @@ class SecuredSubsystemNbdIT {
                 assertThat(metrics).contains("nvmpath_portal_connect_failures_total{portal=\"" + nvmet.address() + ":"
                         + nvmet.port(1) + "\",kind=\"direct\",subsystem=\"" + nqn + "\",reason=\"authentication\",} 0.0");
                 String log = serve.log();
-                for (DhchapSecret s : List.of(host, ctrl)) {
-                    String secretPart = s.format().split(":")[2];
+                for (String secretPart : List.of(host.format().split(":")[2], ctrl.format().split(":")[2],
+                        psk.format().split(":")[2])) {
                     assertThat(log).as("the gateway's log").doesNotContain(secretPart);
                     assertThat(portals).doesNotContain(secretPart);
                     assertThat(metrics).doesNotContain(secretPart);

@@ -191,6 +191,18 @@ public final class TlsPsk {
     }
 
     /** Names the hash and the length; never the key. */
+    /** Same key bytes (compared in constant time) and same transformation. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TlsPsk p && p.transform == transform && java.security.MessageDigest.isEqual(p.key, key);
+    }
+
+    /** From the transformation and the length only. */
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(transform, key.length);
+    }
+
     @Override
     public String toString() {
         return "TlsPsk[" + (transform == null ? "no transform" : transform.hmacName()) + ", " + key.length + " bytes]";

@@ -72,7 +72,8 @@ final class ConfigPlan {
         for (GatewayConfig.Portal x : c.portals()) {
             String line = (x.discovery() ? "discovery " : "direct    ") + x.traddr() + ":" + x.trsvcid()
                     + (x.discovery() ? " (every subsystem it lists, kept connected)" : " " + x.subnqn())
-                    + (x.dhchap() == null ? "" : ", " + x.dhchap().describe());
+                    + (x.dhchap() == null ? "" : ", " + x.dhchap().describe())
+                    + (x.tls() == null ? "" : ", " + x.tls().describe());
             portals.add(line.replaceAll(" +", " "));
             t.append("  ").append(line).append('\n');
         }
@@ -93,7 +94,8 @@ final class ConfigPlan {
         for (Map.Entry<String, GatewayConfig.Subsystem> s : c.subsystems().entrySet()) {
             String line = s.getKey() + ":" + (s.getValue().iopolicy() == null ? "" : " iopolicy " + s.getValue().iopolicy())
                     + (s.getValue().preferredPath() == null ? "" : " preferred path " + s.getValue().preferredPath())
-                    + (s.getValue().dhchap() == null ? "" : " " + s.getValue().dhchap().describe());
+                    + (s.getValue().dhchap() == null ? "" : " " + s.getValue().dhchap().describe())
+                    + (s.getValue().tls() == null ? "" : " " + s.getValue().tls().describe());
             json.withArray("subsystems").add(line);
             t.append("  subsystem ").append(line).append('\n');
         }

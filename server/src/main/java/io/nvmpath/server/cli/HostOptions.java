@@ -1,6 +1,7 @@
 package io.nvmpath.server.cli;
 
 import io.nvmpath.fabric.auth.DhchapSecret;
+import io.nvmpath.fabric.auth.TlsPsk;
 import io.nvmpath.fabric.host.ControllerOptions;
 import picocli.CommandLine.Option;
 
@@ -36,15 +37,27 @@ final class HostOptions {
                     + " Needs --dhchap-secret.")
     DhchapSecret dhchapCtrlSecret;
 
+    @Option(names = "--tls", description = "NVMe/TCP TLS 1.3 with a pre-shared key (needs --tls-key).")
+    boolean tls;
+
+    @Option(names = "--tls-key", paramLabel = "KEY|FILE", converter = TlsKeyConverter.class,
+            description = "The configured TLS PSK (NVMeTLSkey-1:..:..: as nvme gen-tls-key prints it), or a file"
+                    + " holding it; implies --tls.")
+    TlsPsk tlsKey;
+
     /** Options for a one-shot tool: default keep-alive, one I/O queue. */
     ControllerOptions toControllerOptions() {
         if (dhchapCtrlSecret != null && dhchapSecret == null) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
                     "--dhchap-ctrl-secret needs --dhchap-secret: the host authenticates first");
         }
+        if (tls && tlsKey == null) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--tls needs --tls-key: this host has no kernel key ring to look a PSK up in");
+        }
         ControllerOptions o = new ControllerOptions().ioQueues(1)
                 .headerDigest(headerDigest).dataDigest(dataDigest)
-                .dhchapSecret(dhchapSecret).dhchapCtrlSecret(dhchapCtrlSecret);
+                .dhchapSecret(dhchapSecret).dhchapCtrlSecret(dhchapCtrlSecret).tlsPsk(tlsKey);
         if (hostId != null) {
             o.hostId(hostId);
         }
@@ -72,6 +85,27 @@ final class HostOptions {
             }
             try {
                 return DhchapSecret.parse(text);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** A TLS PSK given as itself ({@code NVMeTLSkey-1:...}) or as the name of a file holding it. */
+    static final class TlsKeyConverter implements picocli.CommandLine.ITypeConverter<TlsPsk> {
+        @Override
+        public TlsPsk convert(String value) {
+            String text = value;
+            if (!value.startsWith(TlsPsk.PREFIX)) {
+                try {
+                    text = Files.readString(Path.of(value), StandardCharsets.UTF_8);
+                } catch (IOException | java.nio.file.InvalidPathException e) {
+                    throw new picocli.CommandLine.TypeConversionException("not an NVMeTLSkey-1 key, and no file "
+                            + value + " to read one from (" + e.getClass().getSimpleName() + ")");
+                }
+            }
+            try {
+                return TlsPsk.parse(text);
             } catch (IllegalArgumentException e) {
                 throw new picocli.CommandLine.TypeConversionException(e.getMessage());
             }

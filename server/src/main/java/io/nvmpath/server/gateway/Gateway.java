@@ -144,16 +144,25 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * The controller options of one connect: the configured ones with the DH-HMAC-CHAP secrets of the
-     * portal or its subsystem, from the configuration in force (so a reload's new secrets apply from the
+     * The controller options of one connect: the configured ones with the DH-HMAC-CHAP secrets and the
+     * TLS PSK of the portal or its subsystem, from the configuration in force (so a reload's new secrets apply from the
      * next connect).
      */
     private ControllerOptions portalOptions(TransportAddress address, String nqn, ControllerOptions base) {
-        GatewayConfig.Dhchap d = config.get().dhchapFor(address.traddr(), address.trsvcid(), nqn);
-        if (d == null) {
+        GatewayConfig c = config.get();
+        GatewayConfig.Dhchap d = c.dhchapFor(address.traddr(), address.trsvcid(), nqn);
+        GatewayConfig.NvmeTls t = c.tlsFor(address.traddr(), address.trsvcid(), nqn);
+        if (d == null && t == null) {
             return base;
         }
-        return base.copy().dhchapSecret(d.secret()).dhchapCtrlSecret(d.ctrlSecret());
+        ControllerOptions o = base.copy();
+        if (d != null) {
+            o.dhchapSecret(d.secret()).dhchapCtrlSecret(d.ctrlSecret());
+        }
+        if (t != null) {
+            o.tlsPsk(t.psk());
+        }
+        return o;
     }
 
     private static MultipathOptions multipathOptions(GatewayConfig c, HostIdentity id) {

@@ -40,10 +40,11 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
      * A direct controller ({@code subnqn} set) or a persistent discovery controller ({@code subnqn} null).
      *
      * @param dhchap the secrets this portal authenticates with (over the subsystem's), or null
+     * @param tls NVMe/TCP TLS of this portal (over the subsystem's), or null
      */
-    public record Portal(String traddr, int trsvcid, String subnqn, Dhchap dhchap) {
+    public record Portal(String traddr, int trsvcid, String subnqn, Dhchap dhchap, NvmeTls tls) {
         public Portal(String traddr, int trsvcid, String subnqn) {
-            this(traddr, trsvcid, subnqn, null);
+            this(traddr, trsvcid, subnqn, null, null);
         }
 
         public boolean discovery() {
@@ -100,14 +101,32 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
     }
 
     /**
+     * NVMe/TCP TLS 1.3 with a configured PSK ({@code nvme connect --tls --tls-key}): the PSK in the
+     * interchange format ({@code NVMeTLSkey-1:..}) read from {@code pskFile} when the configuration is
+     * loaded (and at each reload).
+     */
+    public record NvmeTls(io.nvmpath.fabric.auth.TlsPsk psk, Path pskFile) {
+        public NvmeTls {
+            java.util.Objects.requireNonNull(psk, "psk");
+        }
+
+        /** The file, never the key. */
+        public String describe() {
+            return "TLS 1.3, PSK " + pskFile;
+        }
+    }
+
+    /**
      * Per-subsystem overrides; null fields take the multipath section's.
      *
      * @param dhchap the secrets every controller of the subsystem authenticates with, unless its portal
      *               has its own; null for none
+     * @param tls TLS for every controller of the subsystem, unless its portal has its own; null for none
      */
-    public record Subsystem(String iopolicy, String preferredPath, String writeFailover, Dhchap dhchap) {
+    public record Subsystem(String iopolicy, String preferredPath, String writeFailover, Dhchap dhchap,
+                            NvmeTls tls) {
         public Subsystem(String iopolicy, String preferredPath, String writeFailover) {
-            this(iopolicy, preferredPath, writeFailover, null);
+            this(iopolicy, preferredPath, writeFailover, null, null);
         }
 
         public Subsystem(String iopolicy, String preferredPath) {
@@ -120,6 +139,18 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
      * a discovery controller): the configured portal's own when it has some, else the subsystem's; null
      * for none.
      */
+    public NvmeTls tlsFor(String traddr, int trsvcid, String nqn) {
+        for (Portal p : portals) {
+            if (p.tls() != null && p.traddr().equals(traddr) && p.trsvcid() == trsvcid
+                    && java.util.Objects.equals(p.subnqn(), nqn)) {
+                return p.tls();
+            }
+        }
+        Subsystem s = nqn == null ? null : subsystems.get(nqn);
+        return s == null ? null : s.tls();
+    }
+
+    /** As {@link #tlsFor}, for the DH-HMAC-CHAP secrets. */
     public Dhchap dhchapFor(String traddr, int trsvcid, String nqn) {
         for (Portal p : portals) {
             if (p.dhchap() != null && p.traddr().equals(traddr) && p.trsvcid() == trsvcid

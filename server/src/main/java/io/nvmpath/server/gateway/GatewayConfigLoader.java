@@ -40,7 +40,8 @@ import java.util.regex.Pattern;
  *   - {traddr: 10.0.0.1, trsvcid: 4420, subnqn: nqn.2026-11.example:array1}
  *   - {traddr: 10.0.0.2, trsvcid: 8009}                       # discovery, kept connected
  *   - {traddr: 10.0.0.3, subnqn: nqn.2026-11.example:secure,  # DH-HMAC-CHAP: files in nvme-cli's DHHC-1 form
- *      dhchapSecretFile: host.key, dhchapCtrlSecretFile: ctrl.key}   # the controller's: bidirectional
+ *      dhchapSecretFile: host.key, dhchapCtrlSecretFile: ctrl.key,   # the controller's: bidirectional
+ *      tls: {psk: tls.key}}                                    # NVMe/TCP TLS 1.3, NVMeTLSkey-1 PSK
  * controller:                 # durations: 500ms, 5s, 10m; ctrlLossTimeout may be "forever"
  *   keepAliveTimeout: 5s
  *   reconnectDelay: 10s
@@ -62,7 +63,7 @@ import java.util.regex.Pattern;
  *   marginal: {failures: 3, window: 10s, hold: 30s}   # a path lost that often is held back; hold 0s: never
  * subsystems:                 # per subsystem, by NQN
  *   nqn.2026-11.example:array1: {iopolicy: round-robin, preferredPath: "10.0.0.1:4420", writeFailover: immediate}
- *   nqn.2026-11.example:secure: {dhchapSecretFile: host.key}  # every portal of it, discovered ones too
+ *   nqn.2026-11.example:secure: {dhchapSecretFile: host.key, tls: {psk: tls.key}}  # every portal, discovered too
  * nbd:
  *   listen: {address: 127.0.0.1, port: 10809}
  *   tls: {mode: off, certificate: cert.pem, key: key.pem, keyPassphrase: pass.txt, clientCa: ca.pem}   # off, allow, require
@@ -94,13 +95,14 @@ public final class GatewayConfigLoader {
     /** Keys of the secrets: the File forms are read; the inline ones are refused with a pointer to them. */
     private static final Set<String> DHCHAP = Set.of("dhchapSecretFile", "dhchapCtrlSecretFile", "dhchapSecret",
             "dhchapCtrlSecret");
-    private static final Set<String> PORTAL = union(Set.of("traddr", "trsvcid", "subnqn"), DHCHAP);
+    private static final Set<String> PORTAL = union(Set.of("traddr", "trsvcid", "subnqn", "tls"), DHCHAP);
+    private static final Set<String> PORTAL_TLS = Set.of("psk");
     private static final Set<String> CONTROLLER = Set.of("keepAliveTimeout", "reconnectDelay", "ctrlLossTimeout",
             "ioTimeout", "connectTimeout", "ioQueues", "ioQueueSize", "headerDigest", "dataDigest");
     private static final Set<String> MULTIPATH = Set.of("iopolicy", "noPathTimeout", "failback", "failbackDelay",
             "delayedRemoval", "writeFailover", "unreportedQuiesceTime", "marginal");
     private static final Set<String> MARGINAL = Set.of("failures", "window", "hold");
-    private static final Set<String> SUBSYSTEM = union(Set.of("iopolicy", "preferredPath", "writeFailover"), DHCHAP);
+    private static final Set<String> SUBSYSTEM = union(Set.of("iopolicy", "preferredPath", "writeFailover", "tls"), DHCHAP);
     private static final Set<String> NBD = Set.of("listen", "tls", "allow", "maxPayload");
     private static final Set<String> TLS = Set.of("mode", "certificate", "key", "keyPassphrase", "clientCa");
     private static final Set<String> EXPORT = Set.of("aliases", "readOnly", "allow");
@@ -141,7 +143,8 @@ public final class GatewayConfigLoader {
         mapping(top, "subsystems", (n, at) -> {
             requireNqn(at.substring(at.indexOf('.') + 1), at);
             YamlFields f = YamlFields.of(n, at, SUBSYSTEM);
-            return new GatewayConfig.Subsystem(iopolicy(f, null), preferredPath(f), writeFailover(f, null), dhchap(f));
+            return new GatewayConfig.Subsystem(iopolicy(f, null), preferredPath(f), writeFailover(f, null), dhchap(f),
+                    portalTls(f));
         }, subsystems);
         GatewayConfig.Nbd nbd = nbd(sub(top, "nbd", NBD));
         Map<String, GatewayConfig.Export> exports = new LinkedHashMap<>();
@@ -225,6 +228,29 @@ public final class GatewayConfigLoader {
                 host.file(), ctrl == null ? null : ctrl.file());
     }
 
+    /** {@code tls: {psk: FILE}} of a portal or subsystem: the PSK read and checked; null without it. */
+    private GatewayConfig.NvmeTls portalTls(YamlFields f) {
+        if (!f.has("tls")) {
+            return null;
+        }
+        YamlFields t = YamlFields.of(f.get("tls"), f.at("tls"), PORTAL_TLS);
+        if (!t.has("psk")) {
+            throw new ConfigException(t.at("psk"), "required: the file that holds the PSK (NVMeTLSkey-1:..)");
+        }
+        Path file = file(YamlFields.asString(t.get("psk"), t.at("psk")));
+        String text;
+        try {
+            text = YamlFields.readFile(file);
+        } catch (ConfigException e) {
+            throw new ConfigException(t.at("psk"), e.getMessage());
+        }
+        try {
+            return new GatewayConfig.NvmeTls(io.nvmpath.fabric.auth.TlsPsk.parse(text), file);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(t.at("psk"), e.getMessage());
+        }
+    }
+
     /** Two portals for the same controller would be one portal with two sets of secrets. */
     private static void checkPortalsUnique(List<GatewayConfig.Portal> portals, String at) {
         for (int i = 0; i < portals.size(); i++) {
@@ -248,7 +274,7 @@ public final class GatewayConfigLoader {
         }
         int port = f.integer("trsvcid", subnqn == null ? 8009 : 4420);
         requirePort(port, f.at("trsvcid"), false);
-        return new GatewayConfig.Portal(traddr, port, subnqn, dhchap(f));
+        return new GatewayConfig.Portal(traddr, port, subnqn, dhchap(f), portalTls(f));
     }
 
     private static GatewayConfig.Controller controller(YamlFields f) {

@@ -209,4 +209,29 @@ class GatewayConfigLoaderTest {
         assertError("portals: [{traddr: a, subnqn: nqn.2026-12.a:b}, {traddr: a, trsvcid: 4420, subnqn: nqn.2026-12.a:b}]",
                 "portals[1]: the same portal as portals[0]");
     }
+
+    @Test
+    void should_read_the_tls_psk_of_a_portal_and_of_a_subsystem_and_name_a_bad_one(@TempDir Path dir) throws Exception {
+        byte[] k = new byte[32];
+        new SecureRandom().nextBytes(k);
+        io.nvmpath.fabric.auth.TlsPsk psk = io.nvmpath.fabric.auth.TlsPsk.of(k, AuthHash.SHA256);
+        Files.writeString(dir.resolve("tls.key"), psk.format() + "\n");
+        Files.writeString(dir.resolve("bad.key"), "NVMeTLSkey-1:01:AAAA:\n");
+        Path cfg = dir.resolve("gateway.yaml");
+        Files.writeString(cfg, """
+                portals:
+                  - {traddr: 10.0.0.1, trsvcid: 4420, subnqn: nqn.2026-12.a:tls, tls: {psk: tls.key}}
+                subsystems:
+                  nqn.2026-12.a:tls2: {tls: {psk: tls.key}}
+                """);
+        GatewayConfig c = GatewayConfigLoader.load(cfg);
+        assertThat(c.tlsFor("10.0.0.1", 4420, "nqn.2026-12.a:tls").psk()).isEqualTo(psk);
+        assertThat(c.tlsFor("10.0.0.7", 4420, "nqn.2026-12.a:tls2").pskFile()).isEqualTo(dir.resolve("tls.key"));
+        assertThat(c.tlsFor("10.0.0.1", 4420, "nqn.2026-12.a:plain")).isNull();
+        assertThat(c.portals().get(0).tls().describe()).contains("tls.key").doesNotContain(psk.format());
+        Files.writeString(cfg, "portals: [{traddr: a, subnqn: nqn.2026-12.a:b, tls: {psk: bad.key}}]\n");
+        assertThatThrownBy(() -> GatewayConfigLoader.load(cfg)).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("portals[0].tls.psk: ");
+        assertError("portals: [{traddr: a, subnqn: nqn.2026-12.a:b, tls: {}}]", "portals[0].tls.psk: required");
+    }
 }
