@@ -3,7 +3,7 @@
  * specification 8.3.4) and of NVMe/TCP TLS PSKs (NVMe TCP Transport 3.6.1, TP8018), as pure functions
  * and values with no I/O: the host's {@code Authentication} and the target's
  * {@code TargetAuthentication} (the controller) drive them from the Authentication Send/Receive
- * commands (see {@code docs/dhchap.md}); the TLS handshake is later work.
+ * commands (see {@code docs/security.md}); the TLS handshake is the sibling package {@code tls}.
  *
  * <p>Every byte is the one Linux computes, read from {@code drivers/nvme/common/auth.c},
  * {@code drivers/nvme/common/keyring.c}, {@code drivers/nvme/host/auth.c},
