@@ -12,7 +12,7 @@ import org.bouncycastle.tls.TlsProtocol;
 import org.bouncycastle.tls.TlsServerProtocol;
 import org.bouncycastle.tls.AlertDescription;
 import org.bouncycastle.tls.crypto.TlsCrypto;
-import org.bouncycastle.tls.crypto.impl.bc.BcTlsCrypto;
+import org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider;
 
 import java.io.IOException;
 import java.security.SecureRandom;
@@ -31,8 +31,12 @@ import java.util.function.Function;
  */
 public final class TlsPskHandler extends ChannelDuplexHandler {
     private static final SecureRandom RANDOM = new SecureRandom();
-    /** Bouncy Castle's own crypto: no JCA provider to register. */
-    private static final TlsCrypto CRYPTO = new BcTlsCrypto(RANDOM);
+    /**
+     * The JDK's own providers for the record layer and key exchange (SunJCE's AES-GCM runs on the CPU's
+     * AES instructions, Bouncy Castle's lightweight one does not: 128 KiB reads over TLS ran at 65-70
+     * MiB/s with it and 670-890 MiB/s with these, in one run), and Bouncy Castle only for the protocol.
+     */
+    private static final TlsCrypto CRYPTO = new JcaTlsCryptoProvider().create(RANDOM);
 
     private record Pending(ByteBuf data, ChannelPromise promise) {
     }
