@@ -40,8 +40,19 @@ public record SecretText(String text, String at, Path file) {
         if (!f.has(fileKey)) {
             return null;
         }
-        String at = f.at(fileKey);
-        Path file = Path.of(YamlFields.asString(f.get(fileKey), at));
+        return file(f, fileKey, baseDir);
+    }
+
+    /**
+     * The secret in the file that {@code key} of {@code f} names (as {@code tls: {psk: FILE}}), or
+     * {@code null} when {@code key} is absent; a relative name is resolved against {@code baseDir}.
+     */
+    public static SecretText file(YamlFields f, String key, Path baseDir) {
+        if (!f.has(key)) {
+            return null;
+        }
+        String at = f.at(key);
+        Path file = Path.of(YamlFields.asString(f.get(key), at));
         if (baseDir != null && !file.isAbsolute()) {
             file = baseDir.resolve(file).normalize();
         }

@@ -318,6 +318,30 @@ public final class KernelHostGuest implements AutoCloseable {
         return m;
     }
 
+    /** Completed I/O (reads + writes, fields 1 and 5 of the block stat) per path device ("nvme0c1n1"). */
+    public Map<String, Long> iosPerPath() {
+        Map<String, Long> m = new TreeMap<>();
+        sysfsMap("for f in /sys/block/nvme*c*n*/stat; do [ -r \"$f\" ] || continue;"
+                + " p=${f%/stat}; echo \"${p##*/} $(awk '{print $1 + $5}' \"$f\")\"; done")
+                .forEach((k, v) -> m.put(k, Long.parseLong(v.trim())));
+        return m;
+    }
+
+    /**
+     * Waits until path device {@code path} has completed at least {@code atLeast} I/Os, sampling once per
+     * control round trip; fails naming {@code what} after 60 s.
+     */
+    public void awaitIos(String path, long atLeast, String what) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (iosPerPath().getOrDefault(path, 0L) < atLeast) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no " + what + " within 60 s (" + path + " below " + atLeast + " I/Os): "
+                        + iosPerPath());
+            }
+            ping();
+        }
+    }
+
     /**
      * One path of a multipath namespace, from sysfs: the path device (e.g. "nvme0c1n1" = subsystem
      * 0, controller 1, namespace 1), its controller ("nvme1"), the controller's state ("live",

@@ -141,20 +141,6 @@ class KernelHostAgainstOwnTargetIT {
         }
     }
 
-    /** Completed I/O (reads + writes, fields 1 and 5 of the block stat) per path device. */
-    private static Map<String, Long> iosPerPath() {
-        Map<String, Long> m = new HashMap<>();
-        String out = host.shOk("for f in /sys/block/nvme*c*n1/stat; do p=${f%/stat}; echo \"${p##*/} $(awk '{print $1 + $5}' $f)\"; done",
-                KernelHostGuest.NVME_TIMEOUT);
-        for (String line : out.strip().split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length == 2) {
-                m.put(f[0], Long.parseLong(f[1]));
-            }
-        }
-        return m;
-    }
-
     private static String fio(String name, String size) {
         return "fio --name=" + name + " --filename=/dev/nvme0n1 --rw=randwrite --bs=4k --iodepth=16"
                 + " --ioengine=libaio --direct=1 --size=" + size + " --verify=crc32c --do_verify=1"
@@ -170,10 +156,10 @@ class KernelHostAgainstOwnTargetIT {
     @Test
     @Order(4)
     void fio_with_crc32c_verify_runs_clean_on_the_multipath_head_through_the_optimized_path() {
-        Map<String, Long> before = iosPerPath();
+        Map<String, Long> before = host.iosPerPath();
         Result r = host.sh(fio("clean", "16m"), FIO);
         assertFioClean(r);
-        Map<String, Long> after = iosPerPath();
+        Map<String, Long> after = host.iosPerPath();
         String opt = path(host.paths(), p1).path();
         String nonopt = path(host.paths(), p2).path();
         long viaOpt = after.get(opt) - before.getOrDefault(opt, 0L);
@@ -188,21 +174,21 @@ class KernelHostAgainstOwnTargetIT {
     void flipping_the_optimized_path_to_inaccessible_under_fio_moves_io_with_no_errors() throws Exception {
         String opt = path(host.paths(), p1).path();
         String nonopt = path(host.paths(), p2).path();
-        Map<String, Long> before = iosPerPath();
+        Map<String, Long> before = host.iosPerPath();
         host.bg("flip", fio("flip", "12m"));
         Thread.sleep(3000);
         target.setAnaState(1, 1, AnaState.INACCESSIBLE);
         host.awaitPaths(ps -> path(ps, p1).anaState().equals("inaccessible"), Duration.ofSeconds(20));
-        Map<String, Long> during = iosPerPath();
+        Map<String, Long> during = host.iosPerPath();
         Thread.sleep(3000);
-        Map<String, Long> later = iosPerPath();
+        Map<String, Long> later = host.iosPerPath();
         assertThat(later.get(nonopt)).as("I/O moved to the non-optimized path").isGreaterThan(during.get(nonopt));
         assertThat(later.get(opt)).as("nothing more through the inaccessible path").isEqualTo(during.get(opt));
         target.setAnaState(1, 1, AnaState.OPTIMIZED);
         host.awaitPaths(ps -> path(ps, p1).anaState().equals("optimized"), Duration.ofSeconds(20));
         Result r = host.await("flip", FIO);
         assertFioClean(r);
-        Map<String, Long> after = iosPerPath();
+        Map<String, Long> after = host.iosPerPath();
         System.out.printf("ANA flip: I/Os via %s %d, via %s %d (before: %s)%n", opt, after.get(opt) - before.get(opt),
                 nonopt, after.get(nonopt) - before.get(nonopt), before);
     }
@@ -213,14 +199,14 @@ class KernelHostAgainstOwnTargetIT {
         String nonopt = path(host.paths(), p2).path();
         host.bg("down", fio("down", "12m"));
         Thread.sleep(3000);
-        Map<String, Long> before = iosPerPath();
+        Map<String, Long> before = host.iosPerPath();
         target.setFault(1, new Fault.Down());
         long downAt = System.nanoTime();
         // watch the kernel fail over: per-second samples of path states and writes
         long movedMs = -1;
         for (int i = 0; i < 20 && movedMs < 0; i++) {
             Thread.sleep(500);
-            Map<String, Long> now = iosPerPath();
+            Map<String, Long> now = host.iosPerPath();
             List<PathInfo> ps = host.paths();
             System.out.printf("t+%d ms: %s I/Os %s%n", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - downAt),
                     ps.stream().map(p -> p.controller() + "=" + p.controllerState()).toList(), now);

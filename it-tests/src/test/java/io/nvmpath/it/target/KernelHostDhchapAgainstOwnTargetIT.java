@@ -189,17 +189,17 @@ class KernelHostDhchapAgainstOwnTargetIT {
     void fio_verifies_across_an_ana_flip_between_the_authenticated_paths() {
         String opt = path(host.paths(), p1).path();
         String nonopt = path(host.paths(), p2).path();
-        Map<String, Long> before = iosPerPath();
+        Map<String, Long> before = host.iosPerPath();
         host.bg("flip", fio("flip", head(opt), "12m"));
-        awaitIos(opt, before.get(opt) + 256, "fio writing through the optimized path");
+        host.awaitIos(opt, before.get(opt) + 256, "fio writing through the optimized path");
         target.setAnaState(1, 1, AnaState.INACCESSIBLE);
         host.awaitPaths(ps -> path(ps, p1).anaState().equals("inaccessible"), Duration.ofSeconds(20));
-        Map<String, Long> during = iosPerPath();
-        awaitIos(nonopt, during.get(nonopt) + 256, "I/O moving to the non-optimized path");
+        Map<String, Long> during = host.iosPerPath();
+        host.awaitIos(nonopt, during.get(nonopt) + 256, "I/O moving to the non-optimized path");
         target.setAnaState(1, 1, AnaState.OPTIMIZED);
         host.awaitPaths(ps -> path(ps, p1).anaState().equals("optimized"), Duration.ofSeconds(20));
         assertFioClean(host.await("flip", FIO));
-        Map<String, Long> after = iosPerPath();
+        Map<String, Long> after = host.iosPerPath();
         System.out.printf("ANA flip over authenticated paths: I/Os via %s %d, via %s %d%n", opt,
                 after.get(opt) - before.get(opt), nonopt, after.get(nonopt) - before.get(nonopt));
     }
@@ -216,31 +216,6 @@ class KernelHostDhchapAgainstOwnTargetIT {
     }
 
     // ---- helpers -------------------------------------------------------------------------------
-
-    /** Waits until {@code pathDevice} has completed at least {@code atLeast} I/Os. */
-    private static void awaitIos(String pathDevice, long atLeast, String what) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (iosPerPath().getOrDefault(pathDevice, 0L) < atLeast) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("no " + what + " within 60 s: " + iosPerPath());
-            }
-            host.ping(); // one control round trip between samples (no sleep)
-        }
-    }
-
-    /** Completed I/O (reads + writes, fields 1 and 5 of the block stat) per path device. */
-    private static Map<String, Long> iosPerPath() {
-        Map<String, Long> m = new HashMap<>();
-        String out = host.shOk("for f in /sys/block/nvme*c*n1/stat; do p=${f%/stat}; echo \"${p##*/} $(awk '{print $1 + $5}' $f)\"; done",
-                KernelHostGuest.NVME_TIMEOUT);
-        for (String line : out.strip().split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length == 2) {
-                m.put(f[0], Long.parseLong(f[1]));
-            }
-        }
-        return m;
-    }
 
     /** The multipath head of a path device: nvme0c1n1 -> /dev/nvme0n1. */
     private static String head(String pathDevice) {

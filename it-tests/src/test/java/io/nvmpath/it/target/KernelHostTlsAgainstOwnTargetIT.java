@@ -171,37 +171,15 @@ class KernelHostTlsAgainstOwnTargetIT {
         String head = "/dev/" + opt.replaceAll("c\\d+n", "n");
         host.bg("flip", "fio --name=flip --filename=" + head + " --rw=randwrite --bs=4k --iodepth=16 --ioengine=libaio"
                 + " --direct=1 --size=12m --verify=crc32c --do_verify=1 --runtime=200 --output-format=normal");
-        awaitIos(opt, 256);
+        host.awaitIos(opt, 256, "fio writing through the optimized path");
         target.setAnaState(1, 1, AnaState.INACCESSIBLE);
         host.awaitPaths(ps -> path(ps, p1).anaState().equals("inaccessible"), Duration.ofSeconds(20));
-        awaitIos(nonopt, iosPerPath().getOrDefault(nonopt, 0L) + 256);
+        host.awaitIos(nonopt, host.iosPerPath().getOrDefault(nonopt, 0L) + 256, "I/O moving to the non-optimized path");
         target.setAnaState(1, 1, AnaState.OPTIMIZED);
         Result r = host.await("flip", FIO);
         assertThat(r.rc()).as(r.output()).isZero();
         assertThat(r.output()).contains("err= 0").doesNotContain("verify:").doesNotContain("bad magic");
-        System.out.println("fio over TLS across an ANA flip: " + iosPerPath());
+        System.out.println("fio over TLS across an ANA flip: " + host.iosPerPath());
     }
 
-    private static void awaitIos(String pathDevice, long atLeast) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (iosPerPath().getOrDefault(pathDevice, 0L) < atLeast) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(pathDevice + " did not reach " + atLeast + " I/Os within 60 s: " + iosPerPath());
-            }
-            host.ping();
-        }
-    }
-
-    private static Map<String, Long> iosPerPath() {
-        Map<String, Long> m = new HashMap<>();
-        String out = host.shOk("for f in /sys/block/nvme*c*n1/stat; do p=${f%/stat}; echo \"${p##*/} $(awk '{print $1 + $5}' $f)\"; done",
-                KernelHostGuest.NVME_TIMEOUT);
-        for (String line : out.strip().split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length == 2) {
-                m.put(f[0], Long.parseLong(f[1]));
-            }
-        }
-        return m;
-    }
 }

@@ -217,24 +217,11 @@ public final class ConfigLoader {
             return null;
         }
         YamlFields t = YamlFields.of(port.get("tls"), port.at("tls"), PORT_TLS_KEYS);
-        if (!t.has("psk")) {
+        SecretText psk = SecretText.file(t, "psk", baseDir);
+        if (psk == null) {
             throw new ConfigException(t.at("psk"), "required: the file that holds the PSK (NVMeTLSkey-1:..)");
         }
-        Path file = Path.of(YamlFields.asString(t.get("psk"), t.at("psk")));
-        if (baseDir != null && !file.isAbsolute()) {
-            file = baseDir.resolve(file).normalize();
-        }
-        String text;
-        try {
-            text = YamlFields.readFile(file);
-        } catch (ConfigException e) {
-            throw new ConfigException(t.at("psk"), e.getMessage());
-        }
-        try {
-            return io.nvmpath.fabric.auth.TlsPsk.parse(text);
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(t.at("psk"), e.getMessage());
-        }
+        return psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse);
     }
 
     /** ANA group number to state label, e.g. {@code {1: optimized, 2: inaccessible}}. */

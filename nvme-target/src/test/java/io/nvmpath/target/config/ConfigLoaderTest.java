@@ -354,4 +354,25 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("subsystems: at least one subsystem is needed");
     }
+
+    @Test
+    void should_read_a_ports_tls_psk_from_its_file_and_name_a_missing_or_bad_one(@TempDir Path dir) throws Exception {
+        byte[] k = new byte[32];
+        new java.security.SecureRandom().nextBytes(k);
+        io.nvmpath.fabric.auth.TlsPsk psk = io.nvmpath.fabric.auth.TlsPsk.of(k, io.nvmpath.fabric.auth.AuthHash.SHA256);
+        Files.writeString(dir.resolve("tls.key"), psk.format() + "\n");
+        Path cfg = dir.resolve("target.yaml");
+        String base = "subsystems: [{nqn: nqn.2026-12.a:b, namespaces: [{nsid: 1, size: 1MiB}]}]\n";
+        Files.writeString(cfg, base + "ports: [{port: 0, tls: {psk: tls.key}}, {port: 0}]\n");
+        TargetConfig c = ConfigLoader.load(cfg);
+        assertThat(c.ports().get(0).tlsPsk()).isEqualTo(psk);
+        assertThat(c.ports().get(1).tlsPsk()).isNull();
+        Files.writeString(cfg, base + "ports: [{port: 0, tls: {}}]\n");
+        assertThatThrownBy(() -> ConfigLoader.load(cfg)).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("ports[0].tls.psk: required");
+        Files.writeString(dir.resolve("bad.key"), "NVMeTLSkey-1:01:AAAA:");
+        Files.writeString(cfg, base + "ports: [{port: 0, tls: {psk: bad.key}}]\n");
+        assertThatThrownBy(() -> ConfigLoader.load(cfg)).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("ports[0].tls.psk: ");
+    }
 }

@@ -74,20 +74,7 @@ final class HostOptions {
     static final class SecretConverter implements picocli.CommandLine.ITypeConverter<DhchapSecret> {
         @Override
         public DhchapSecret convert(String value) {
-            String text = value;
-            if (!value.startsWith(DhchapSecret.PREFIX)) {
-                try {
-                    text = Files.readString(Path.of(value), StandardCharsets.UTF_8);
-                } catch (IOException | java.nio.file.InvalidPathException e) {
-                    throw new picocli.CommandLine.TypeConversionException("not a DHHC-1 secret, and no file " + value
-                            + " to read one from (" + e.getClass().getSimpleName() + ")");
-                }
-            }
-            try {
-                return DhchapSecret.parse(text);
-            } catch (IllegalArgumentException e) {
-                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
-            }
+            return parse(textOf(value, DhchapSecret.PREFIX, "a DHHC-1 secret"), DhchapSecret::parse);
         }
     }
 
@@ -95,20 +82,29 @@ final class HostOptions {
     static final class TlsKeyConverter implements picocli.CommandLine.ITypeConverter<TlsPsk> {
         @Override
         public TlsPsk convert(String value) {
-            String text = value;
-            if (!value.startsWith(TlsPsk.PREFIX)) {
-                try {
-                    text = Files.readString(Path.of(value), StandardCharsets.UTF_8);
-                } catch (IOException | java.nio.file.InvalidPathException e) {
-                    throw new picocli.CommandLine.TypeConversionException("not an NVMeTLSkey-1 key, and no file "
-                            + value + " to read one from (" + e.getClass().getSimpleName() + ")");
-                }
-            }
-            try {
-                return TlsPsk.parse(text);
-            } catch (IllegalArgumentException e) {
-                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
-            }
+            return parse(textOf(value, TlsPsk.PREFIX, "an NVMeTLSkey-1 key"), TlsPsk::parse);
+        }
+    }
+
+    /** {@code value} itself when it starts with {@code prefix}, else the contents of the file it names. */
+    private static String textOf(String value, String prefix, String what) {
+        if (value.startsWith(prefix)) {
+            return value;
+        }
+        try {
+            return Files.readString(Path.of(value), StandardCharsets.UTF_8);
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            throw new picocli.CommandLine.TypeConversionException("not " + what + ", and no file " + value
+                    + " to read one from (" + e.getClass().getSimpleName() + ")");
+        }
+    }
+
+    /** The parser's complaint (which never quotes the secret) as picocli's conversion error. */
+    private static <T> T parse(String text, java.util.function.Function<String, T> parser) {
+        try {
+            return parser.apply(text);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.TypeConversionException(e.getMessage());
         }
     }
 

@@ -135,31 +135,29 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
     }
 
     /**
-     * The DH-HMAC-CHAP secrets of a connect to {@code nqn} at {@code traddr:trsvcid} ({@code nqn} null:
-     * a discovery controller): the configured portal's own when it has some, else the subsystem's; null
-     * for none.
+     * The TLS of a connect to {@code nqn} at {@code traddr:trsvcid} ({@code nqn} null: a discovery
+     * controller): the configured portal's own when it has some, else the subsystem's; null for none.
      */
     public NvmeTls tlsFor(String traddr, int trsvcid, String nqn) {
-        for (Portal p : portals) {
-            if (p.tls() != null && p.traddr().equals(traddr) && p.trsvcid() == trsvcid
-                    && java.util.Objects.equals(p.subnqn(), nqn)) {
-                return p.tls();
-            }
-        }
-        Subsystem s = nqn == null ? null : subsystems.get(nqn);
-        return s == null ? null : s.tls();
+        return portalOrSubsystem(traddr, trsvcid, nqn, Portal::tls, Subsystem::tls);
     }
 
     /** As {@link #tlsFor}, for the DH-HMAC-CHAP secrets. */
     public Dhchap dhchapFor(String traddr, int trsvcid, String nqn) {
+        return portalOrSubsystem(traddr, trsvcid, nqn, Portal::dhchap, Subsystem::dhchap);
+    }
+
+    private <T> T portalOrSubsystem(String traddr, int trsvcid, String nqn, java.util.function.Function<Portal, T> own,
+                                    java.util.function.Function<Subsystem, T> ofSubsystem) {
         for (Portal p : portals) {
-            if (p.dhchap() != null && p.traddr().equals(traddr) && p.trsvcid() == trsvcid
+            T t = own.apply(p);
+            if (t != null && p.traddr().equals(traddr) && p.trsvcid() == trsvcid
                     && java.util.Objects.equals(p.subnqn(), nqn)) {
-                return p.dhchap();
+                return t;
             }
         }
         Subsystem s = nqn == null ? null : subsystems.get(nqn);
-        return s == null ? null : s.dhchap();
+        return s == null ? null : ofSubsystem.apply(s);
     }
 
     /** An address and port to listen on. */

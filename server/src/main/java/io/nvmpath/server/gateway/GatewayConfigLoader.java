@@ -234,21 +234,11 @@ public final class GatewayConfigLoader {
             return null;
         }
         YamlFields t = YamlFields.of(f.get("tls"), f.at("tls"), PORTAL_TLS);
-        if (!t.has("psk")) {
+        SecretText psk = SecretText.file(t, "psk", baseDir);
+        if (psk == null) {
             throw new ConfigException(t.at("psk"), "required: the file that holds the PSK (NVMeTLSkey-1:..)");
         }
-        Path file = file(YamlFields.asString(t.get("psk"), t.at("psk")));
-        String text;
-        try {
-            text = YamlFields.readFile(file);
-        } catch (ConfigException e) {
-            throw new ConfigException(t.at("psk"), e.getMessage());
-        }
-        try {
-            return new GatewayConfig.NvmeTls(io.nvmpath.fabric.auth.TlsPsk.parse(text), file);
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(t.at("psk"), e.getMessage());
-        }
+        return new GatewayConfig.NvmeTls(psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse), psk.file());
     }
 
     /** Two portals for the same controller would be one portal with two sets of secrets. */
