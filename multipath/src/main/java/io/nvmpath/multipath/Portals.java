@@ -43,6 +43,11 @@ final class Portals {
         /** Connects that failed, and of those the ones refused by DH-HMAC-CHAP (either side). */
         final AtomicLong failures = new AtomicLong();
         final AtomicLong authenticationFailures = new AtomicLong();
+        /**
+         * What a discovery log said of this port: TRUE takes only TLS (TREQ secure channel required, or
+         * TSAS TLS 1.3), FALSE plain TCP only; null not listed by one (a configured portal).
+         */
+        volatile Boolean tls;
         /** A portal that keeps failing is warned about once, then at most once a minute. */
         final WarnLimiter warnings = new WarnLimiter(log, TimeUnit.MINUTES.toNanos(1));
 
@@ -123,7 +128,22 @@ final class Portals {
                 manager.onManagement(() -> manager.asyncEvent(holder[0], e));
             }
         };
-        Controller.connect(address, nqn, options(address, nqn), group, l).whenCompleteAsync((c, err) -> {
+        ControllerOptions options = options(address, nqn);
+        Portal portal = portals.get(key(address, nqn));
+        Boolean listedTls = portal == null ? null : portal.tls;
+        if (Boolean.FALSE.equals(listedTls) && options.tlsPsk() != null) {
+            // the discovery log lists a plain port of a subsystem configured with TLS: TSAS/TREQ decide
+            options = options.copy().tlsPsk(null);
+        }
+        if (Boolean.TRUE.equals(listedTls) && options.tlsPsk() == null) {
+            // fail at once and clearly, not with the connection the port closes on a plain ICReq
+            IllegalStateException why = new IllegalStateException("the discovery log says " + address
+                    + " takes only NVMe/TCP TLS, and no TLS PSK is configured for " + nqn);
+            attached.completeExceptionally(why);
+            manager.executor().execute(() -> retry(address, nqn, why));
+            return attached;
+        }
+        Controller.connect(address, nqn, options, group, l).whenCompleteAsync((c, err) -> {
             if (err != null) {
                 attached.completeExceptionally(err);
                 retry(address, nqn, err);
@@ -250,7 +270,12 @@ final class Portals {
                     continue;
                 }
                 TransportAddress a = new TransportAddress(e.traddr(), Integer.parseInt(e.trsvcid().trim()));
-                if (add("discovered", a, e.subnqn()) != null) {
+                Portal added = add("discovered", a, e.subnqn());
+                Portal p = portals.get(key(a, e.subnqn()));
+                if (p != null) {
+                    p.tls = e.secureChannelRequired() || e.tls13();
+                }
+                if (added != null) {
                     log.info("discovery {}: new portal {} {}", c.address(), a, e.subnqn());
                     connect(a, e.subnqn());
                 }

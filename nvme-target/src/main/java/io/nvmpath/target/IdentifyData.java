@@ -155,7 +155,10 @@ final class IdentifyData {
             b.setByte(o, 3); // TRTYPE: TCP
             b.setByte(o + 1, e.traddr().contains(":") ? 2 : 1); // ADRFAM
             b.setByte(o + 2, 2); // SUBTYPE: NVM subsystem
-            b.setByte(o + 3, 0x4); // TREQ: secure channel not specified; SQ flow control disable supported
+            // TREQ: SQ flow control disable supported; secure channel required on a TLS port, else not
+            // specified; TSAS (TCP): SECTYPE TLS 1.3 on a TLS port, as nvmet's addr_tsas=tls1.3
+            b.setByte(o + 3, 0x4 | (e.tls() ? 0x1 : 0x0));
+            b.setByte(o + 768, e.tls() ? 2 : 0);
             b.setShortLE(o + 4, e.portId());
             b.setShortLE(o + 6, 0xFFFF); // dynamic controller model
             b.setShortLE(o + 8, 32); // ASQSZ

@@ -56,7 +56,8 @@ public final class NvmeTarget implements AutoCloseable {
     private static final int UNLIMITED_TRANSFER = 32 << 20;
 
     /** One entry of the discovery log. */
-    record DiscoveryEntry(int portId, String traddr, int trsvcid, String subnqn) {
+    /** @param tls the port takes NVMe/TCP TLS 1.3 only: TREQ required, TSAS TLS 1.3 */
+    record DiscoveryEntry(int portId, String traddr, int trsvcid, String subnqn, boolean tls) {
     }
 
     private final TargetConfig config;
@@ -482,7 +483,7 @@ public final class NvmeTarget implements AutoCloseable {
         for (TargetPort p : ports.values()) {
             for (Subsystem s : p.subsystems) {
                 if (s.allows(hostNqn)) {
-                    out.add(new DiscoveryEntry(p.id, p.advertise, p.boundPort(), s.nqn));
+                    out.add(new DiscoveryEntry(p.id, p.advertise, p.boundPort(), s.nqn, p.tlsPsk != null));
                 }
             }
         }

@@ -21,9 +21,21 @@ public record DiscoveryLog(long generation, long numberOfRecords, List<Entry> en
      * @param adrfam address family (1 = IPv4, 2 = IPv6)
      * @param subtype 1 referral to a discovery subsystem, 2 NVM subsystem, 3 current discovery subsystem
      * @param portid the port's identifier within the subsystem
+     * @param tcpSectype for NVMe/TCP, TSAS byte 0, the security type: 0 none, 1 TLS 1.2, 2 TLS 1.3
+     *                   (Linux's {@code NVMF_TCP_SECTYPE_*})
      */
     public record Entry(int trtype, int adrfam, int subtype, int treq, int portid, int cntlid, int asqsz,
-                        String trsvcid, String subnqn, String traddr) {
+                        String trsvcid, String subnqn, String traddr, int tcpSectype) {
+        /** TREQ secure channel: 01b, a secure channel (TLS) is required to connect. */
+        public boolean secureChannelRequired() {
+            return (treq & 0x3) == 0x1;
+        }
+
+        /** The port speaks NVMe/TCP over TLS 1.3 (TSAS SECTYPE 2). */
+        public boolean tls13() {
+            return trtype == TRTYPE_TCP && tcpSectype == 2;
+        }
+
         public String transportName() {
             return switch (trtype) {
                 case 1 -> "rdma";
@@ -63,7 +75,7 @@ public record DiscoveryLog(long generation, long numberOfRecords, List<Entry> en
             entries.add(new Entry(b.getUnsignedByte(e), b.getUnsignedByte(e + 1), b.getUnsignedByte(e + 2),
                     b.getUnsignedByte(e + 3), b.getUnsignedShortLE(e + 4), b.getUnsignedShortLE(e + 6),
                     b.getUnsignedShortLE(e + 8), Wire.ascii(b, e + 32, 32), Wire.ascii(b, e + 256, 256),
-                    Wire.ascii(b, e + 512, 256)));
+                    Wire.ascii(b, e + 512, 256), b.getUnsignedByte(e + 768)));
         }
         return new DiscoveryLog(h[0], h[1], List.copyOf(entries));
     }
