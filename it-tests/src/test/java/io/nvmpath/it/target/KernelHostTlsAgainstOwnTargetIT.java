@@ -92,6 +92,7 @@ class KernelHostTlsAgainstOwnTargetIT {
         Map<Integer, Integer> fwd = new HashMap<>();
         fwd.put(p1, p1);
         fwd.put(p2, p2);
+        fwd.put(target.discoveryPort(), target.discoveryPort());
         host = KernelHostGuest.start("kernel-6.12-host-tls-vs-nvmpath-target", fwd, KernelHostGuest.READY_TIMEOUT,
                 GuestFlavour.TRIXIE);
         // the host's key, as an operator inserts it, and the handshake daemon
@@ -128,6 +129,19 @@ class KernelHostTlsAgainstOwnTargetIT {
     private static PathInfo path(List<PathInfo> paths, int port) {
         return paths.stream().filter(p -> p.guestPort() == port).findFirst()
                 .orElseThrow(() -> new AssertionError("no path through port " + port + ": " + paths));
+    }
+
+    @Test
+    @Order(0)
+    void nvme_discover_shows_both_ports_take_only_tls_1_3() {
+        Result r = host.nvmeDiscover(target.discoveryPort()).requireOk("nvme discover");
+        System.out.println("nvme discover:\n" + r.output());
+        for (String entry : r.output().split("=====Discovery Log Entry")) {
+            if (entry.contains("subnqn:  " + NQN)) {
+                assertThat(entry).containsPattern("treq:\\s+required").containsPattern("sectype:\\s+tls13");
+            }
+        }
+        assertThat(r.output()).contains("trsvcid: " + p1).contains("trsvcid: " + p2);
     }
 
     @Test
