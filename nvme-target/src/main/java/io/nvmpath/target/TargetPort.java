@@ -1,7 +1,5 @@
 package io.nvmpath.target;
 
-import io.nvmpath.fabric.tls.PskCredentials;
-import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -12,6 +10,8 @@ import io.nvmpath.fabric.tcp.ConnectionParams;
 import io.nvmpath.fabric.tcp.PduDecoder;
 import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduType;
+import io.nvmpath.fabric.tls.PskCredentials;
+import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.nvmpath.transport.SocketErrors;
 import io.nvmpath.transport.Transport;
 import org.slf4j.Logger;

@@ -1,7 +1,5 @@
 package io.nvmpath.target;
 
-import io.nvmpath.fabric.tls.PskCredentials;
-import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
@@ -20,6 +18,8 @@ import io.nvmpath.fabric.tcp.Pdu;
 import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
+import io.nvmpath.fabric.tls.PskCredentials;
+import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.nvmpath.target.config.TargetConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

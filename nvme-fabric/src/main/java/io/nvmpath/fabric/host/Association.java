@@ -1,6 +1,5 @@
 package io.nvmpath.fabric.host;
 
-import io.nvmpath.fabric.tls.PskCredentials;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
@@ -9,6 +8,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.nvmpath.fabric.nvme.IdentifyController;
 import io.nvmpath.fabric.nvme.Opcodes;
 import io.nvmpath.fabric.nvme.Status;
+import io.nvmpath.fabric.tls.PskCredentials;
 
 import java.util.ArrayList;
 import java.util.Collections;

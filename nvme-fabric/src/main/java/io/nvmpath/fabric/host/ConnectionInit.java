@@ -1,7 +1,5 @@
 package io.nvmpath.fabric.host;
 
-import io.nvmpath.fabric.tls.PskCredentials;
-import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -18,6 +16,8 @@ import io.nvmpath.fabric.tcp.PduEncoder;
 import io.nvmpath.fabric.tcp.PduException;
 import io.nvmpath.fabric.tcp.PduType;
 import io.nvmpath.fabric.tcp.TermReqStatus;
+import io.nvmpath.fabric.tls.PskCredentials;
+import io.nvmpath.fabric.tls.TlsPskHandler;
 import io.nvmpath.transport.SocketErrors;
 import io.nvmpath.transport.Transport;
 
