@@ -228,6 +228,13 @@ final class TargetController {
         if (removed) {
             return;
         }
+        // once it is known removed (a Cross-Controller Reset then reports it gone), nothing of it may
+        // still be applied: a write one of its I/O queues took after the last idle check is dropped,
+        // or, already executing, waited for
+        if (!pendingWrites.stop()) {
+            pendingWrites.whenIdle(() -> loop.execute(() -> remove(reason)));
+            return;
+        }
         removed = true;
         tearDown(reason);
         if (katoTimer != null) {
