@@ -245,12 +245,11 @@ final class TargetPort {
      * the fault.
      */
     void register(TargetQueue q) {
-        boolean down;
-        synchronized (this) {
-            queues.add(q);
-            down = fault instanceof Fault.Down;
-        }
-        if (down) {
+        // no lock: setFault holds this port's monitor while it waits for the listener to close, on the
+        // event loop that runs this. It writes the (volatile) fault before it closes the queues it finds:
+        // a queue added here is either found there, or sees Down here
+        queues.add(q);
+        if (fault instanceof Fault.Down) {
             q.close("port " + id + " down");
         }
     }
