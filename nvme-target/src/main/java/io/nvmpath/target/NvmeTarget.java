@@ -196,13 +196,38 @@ public final class NvmeTarget implements AutoCloseable {
     /**
      * Replaces host {@code hostNqn}'s DH-HMAC-CHAP keys on subsystem {@code nqn} ({@code null}: the host
      * no longer authenticates), as a write of nvmet's {@code hosts/<nqn>/dhchap_key}: associations
-     * already authenticated stay; the next Connect of that host authenticates with these.
+     * already authenticated stay; the next Connect of that host, and the next re-authentication of a
+     * queue it has, authenticate with these.
      *
      * @throws IllegalArgumentException for an unknown subsystem
      */
     public void setDhchap(String nqn, String hostNqn, TargetConfig.DhchapHost keys) {
         subsystem(nqn).dhchap(hostNqn, keys);
         log.info("subsystem {}: DH-HMAC-CHAP keys of host {} {}", nqn, hostNqn, keys == null ? "removed" : "replaced");
+    }
+
+    /**
+     * Withdraws the authentication of every queue host {@code hostNqn} has on subsystem {@code nqn} (a
+     * fault): their commands answer Authentication Required (SCT 1h SC 91h) until the host
+     * authenticates the queue again — the controller asking the host to re-authenticate.
+     *
+     * @throws IllegalArgumentException for an unknown subsystem
+     */
+    public void withdrawAuthentication(String nqn, String hostNqn) {
+        Subsystem s = subsystem(nqn);
+        int n = 0;
+        for (TargetController c : s.controllers) {
+            if (c.hostNqn.equals(hostNqn)) {
+                c.withdrawAuthentication();
+                n++;
+            }
+        }
+        log.info("subsystem {}: authentication of host {} withdrawn on {} controller(s)", nqn, hostNqn, n);
+    }
+
+    /** Re-authentications completed on queues of subsystem {@code nqn} since the target started. */
+    public long reauthentications(String nqn) {
+        return subsystem(nqn).reauthentications();
     }
 
     public void setAnaState(int portRef, int group, AnaState state) {

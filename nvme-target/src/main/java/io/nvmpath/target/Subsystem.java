@@ -28,6 +28,7 @@ final class Subsystem {
     private volatile Map<String, DhchapHost> dhchap;
     final ConcurrentSkipListMap<Integer, Namespace> namespaces = new ConcurrentSkipListMap<>();
     final Set<TargetController> controllers = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicLong reauthentications = new java.util.concurrent.atomic.AtomicLong();
     /** The last controller instances removed (host, CNTLID, CIU, CIRN), most recent last. */
     private final java.util.ArrayDeque<String> removedInstances = new java.util.ArrayDeque<>();
     /** How many removed instances a Cross-Controller Reset may still name. */
@@ -82,6 +83,15 @@ final class Subsystem {
     }
 
     /** The host's DH-HMAC-CHAP keys, or {@code null} when it connects without authentication. */
+    /** A queue of this subsystem completed a re-authentication. */
+    void reauthenticated() {
+        reauthentications.incrementAndGet();
+    }
+
+    long reauthentications() {
+        return reauthentications.get();
+    }
+
     DhchapHost dhchap(String hostNqn) {
         return dhchap.get(hostNqn);
     }

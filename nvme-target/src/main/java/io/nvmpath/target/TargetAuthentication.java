@@ -20,6 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.security.SecureRandom;
+import java.util.function.Supplier;
 
 /**
  * The controller side of DH-HMAC-CHAP on one queue (NVMe Base 8.3.4.5; Linux
@@ -28,6 +29,12 @@ import java.security.SecureRandom;
  * not fail the Send that carried it (nvmet completes it successfully): the next Receive returns
  * AUTH_Failure1 with the explanation, and the queue stays unauthenticated. A host may start over with
  * a new AUTH_Negotiate at any time.
+ *
+ * <p>Re-authentication (a new AUTH_Negotiate on a queue that has authenticated) reads the host's keys
+ * as they are configured now, and the queue keeps carrying commands while it runs, as nvmet does
+ * ({@code sq->authenticated} stays set). When it fails — the controller answers Failure1, or the host
+ * aborts with Failure2 — the queue has lost its authentication and {@link #lost()} says so: the
+ * controller then ends the association, as nvmet's {@code nvmet_ctrl_fatal_error}.
  *
  * <p>Confined to the queue's event loop. Secrets and derived values never reach a log line.
  */
@@ -52,13 +59,20 @@ final class TargetAuthentication {
         DONE
     }
 
-    private final DhchapHost keys;
+    /** The host's keys as configured now; {@code null} once the host has none. */
+    private final Supplier<DhchapHost> currentKeys;
+    private DhchapHost keys;
     private final String hostNqn;
     private final String subsysNqn;
     private final int qid;
     private final SecureRandom random;
     private Step step = Step.NEGOTIATE;
     private boolean authenticated;
+    /** Whether the queue has authenticated once: a later transaction is a re-authentication. */
+    private boolean everAuthenticated;
+    /** A re-authentication failed: the association is to end. */
+    private boolean lost;
+    private final Runnable onReauthenticated;
     private int transactionId;
     private AuthHash hash;
     private DhGroup group;
@@ -70,8 +84,11 @@ final class TargetAuthentication {
     private int s2;
     private FailureExplanation failure;
 
-    TargetAuthentication(DhchapHost keys, String hostNqn, String subsysNqn, int qid, SecureRandom random) {
-        this.keys = keys;
+    TargetAuthentication(Supplier<DhchapHost> keys, Runnable onReauthenticated, String hostNqn, String subsysNqn, int qid,
+                         SecureRandom random) {
+        this.currentKeys = keys;
+        this.onReauthenticated = onReauthenticated;
+        this.keys = keys.get();
         this.hostNqn = hostNqn;
         this.subsysNqn = subsysNqn;
         this.qid = qid;
@@ -85,6 +102,26 @@ final class TargetAuthentication {
 
     Step step() {
         return step;
+    }
+
+    /**
+     * Whether a re-authentication of this queue failed (Failure1 sent or Failure2 received after it had
+     * authenticated): the controller is to end the association, as nvmet does.
+     */
+    boolean lost() {
+        return lost;
+    }
+
+    /**
+     * The controller withdraws the queue's authentication (a test target's fault: what a controller
+     * that wants the host to authenticate again does): commands other than the Fabrics ones answer
+     * Authentication Required until the host authenticates anew.
+     */
+    void withdraw() {
+        if (authenticated) {
+            log.info("authentication of host {} on queue {} of {} withdrawn", hostNqn, qid, subsysNqn);
+        }
+        authenticated = false;
     }
 
     /** An Authentication Send's message (read, not released). */
@@ -106,6 +143,7 @@ final class TargetAuthentication {
                     hostNqn, qid, subsysNqn, Integer.toHexString(f.reasonCode()), Integer.toHexString(f.explanation()),
                     why == null ? "" : " (" + why.description() + ")");
             clear();
+            loseIfReauthenticating();
             authenticated = false;
             step = Step.NEGOTIATE;
             return;
@@ -151,6 +189,8 @@ final class TargetAuthentication {
             }
             case FAILURE1 -> {
                 step = Step.NEGOTIATE;
+                loseIfReauthenticating();
+                authenticated = false;
                 return AuthFailure.failure1(transactionId, failure);
             }
             default -> {
@@ -158,6 +198,7 @@ final class TargetAuthentication {
                 FailureExplanation e = FailureExplanation.INCORRECT_MESSAGE;
                 log.info("host {} on queue {} of {}: Authentication Receive at step {}", hostNqn, qid, subsysNqn, step);
                 clear();
+                loseIfReauthenticating();
                 authenticated = false;
                 step = Step.NEGOTIATE;
                 return AuthFailure.failure1(transactionId, e);
@@ -189,8 +230,13 @@ final class TargetAuthentication {
 
     private void negotiate(AuthNegotiate n) {
         clear();
-        authenticated = false;
+        // a re-authentication: the queue stays usable while it runs (nvmet keeps sq->authenticated)
         transactionId = n.transactionId();
+        keys = currentKeys.get();
+        if (keys == null) {
+            fail(FailureExplanation.FAILED, "the host has no DH-HMAC-CHAP key any more");
+            return;
+        }
         if (n.secureChannel() != SecureChannel.NONE.code()) {
             fail(FailureExplanation.CONCAT_MISMATCH, "secure channel concatenation (SC_C " + n.secureChannel()
                     + ") is not supported");
@@ -251,21 +297,34 @@ final class TargetAuthentication {
     }
 
     private void succeed() {
+        boolean again = everAuthenticated;
         authenticated = true;
+        everAuthenticated = true;
         step = Step.DONE;
-        log.debug("host {} authenticated on queue {} of {} ({}, {})", hostNqn, qid, subsysNqn, hash.hmacName(),
-                group.groupName());
+        log.debug("host {} {} on queue {} of {} ({}, {})", hostNqn, again ? "re-authenticated" : "authenticated", qid,
+                subsysNqn, hash.hmacName(), group.groupName());
+        if (again) {
+            onReauthenticated.run();
+        }
         clear();
     }
 
-    /** Maps a protocol error to the wire: Failure1 on the next Receive; the queue stays unauthenticated. */
+    /**
+     * Maps a protocol error to the wire: Failure1 on the next Receive, which takes the queue's
+     * authentication (a re-authenticating queue keeps it until then, as nvmet).
+     */
     private void fail(FailureExplanation e, String why) {
-        log.info("host {} failed authentication on queue {} of {}: {} ({})", hostNqn, qid, subsysNqn, why,
-                e.description());
+        log.info("host {} failed {} on queue {} of {}: {} ({})", hostNqn,
+                everAuthenticated ? "re-authentication" : "authentication", qid, subsysNqn, why, e.description());
         clear();
-        authenticated = false;
         failure = e;
         step = Step.FAILURE1;
+    }
+
+    private void loseIfReauthenticating() {
+        if (everAuthenticated) {
+            lost = true;
+        }
     }
 
     private byte[] augmented(byte[] challenge) {

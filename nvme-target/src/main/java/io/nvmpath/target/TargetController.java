@@ -183,6 +183,17 @@ final class TargetController {
         }
     }
 
+    /** Withdraws the authentication of each of its queues (a fault; any thread). */
+    void withdrawAuthentication() {
+        admin.onLoop(admin::withdrawAuthentication);
+        for (int i = 1; i < ioQueues.length(); i++) {
+            TargetQueue q = ioQueues.get(i);
+            if (q != null) {
+                q.onLoop(q::withdrawAuthentication);
+            }
+        }
+    }
+
     /** Deletes the controller from outside (unlinked subsystem): any thread. What it holds is dropped. */
     void delete(String reason) {
         loop.execute(() -> {

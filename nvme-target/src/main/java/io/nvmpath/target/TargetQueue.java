@@ -425,7 +425,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
                 return;
             }
             TargetController c = target.createController(sub, port, this, hostnqn, hostId, kato);
-            attach(c, 0, sqsize0 + 1, cattr, keys, hostnqn, subnqn);
+            attach(c, 0, sqsize0 + 1, cattr, keys, sub, hostnqn, subnqn);
             respond(cid, Status.SUCCESS, c.cntlid | authreq);
             return;
         }
@@ -442,13 +442,14 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             connectError(cid, 0, 42);
             return;
         }
-        attach(c, wantQid, sqsize0 + 1, cattr, keys, hostnqn, subnqn);
+        attach(c, wantQid, sqsize0 + 1, cattr, keys, sub, hostnqn, subnqn);
         respond(cid, Status.SUCCESS, authreq);
     }
 
-    private void attach(TargetController c, int qid, int size, int cattr, TargetConfig.DhchapHost keys,
+    private void attach(TargetController c, int qid, int size, int cattr, TargetConfig.DhchapHost keys, Subsystem sub,
                         String hostnqn, String subnqn) {
-        this.auth = keys == null ? null : new TargetAuthentication(keys, hostnqn, subnqn, qid, RANDOM);
+        this.auth = keys == null ? null
+                : new TargetAuthentication(() -> sub.dhchap(hostnqn), sub::reauthenticated, hostnqn, subnqn, qid, RANDOM);
         this.controller = c;
         this.qid = qid;
         this.queueSize = size;
@@ -477,6 +478,7 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             }
             armAuthExpiry();
             respond(cid, Status.SUCCESS, 0);
+            endIfAuthenticationLost();
         };
         if (sqe.sglIdentifier() == Sqe.SGL_DATA_BLOCK_OFFSET && sqe.sglLength() == tl && data.readableBytes() == tl) {
             then.accept(data); // in-capsule, as hosts send every Fabrics command
@@ -512,6 +514,37 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
         m.encode(b);
         b.writeZero(al - b.readableBytes());
         sendReadData(cid, b);
+        endIfAuthenticationLost();
+    }
+
+    /**
+     * A failed re-authentication ends the association once what was just answered is on its way, as
+     * nvmet's {@code nvmet_ctrl_fatal_error}: the host has to connect (and authenticate) again.
+     */
+    private void endIfAuthenticationLost() {
+        if (!auth.lost() || controller == null) {
+            return;
+        }
+        TargetController c = controller;
+        loop.execute(() -> {
+            ctx.flush();
+            c.delete("re-authentication of host " + c.hostNqn + " failed on queue " + qid);
+        });
+    }
+
+    /** The target withdraws this queue's authentication (a fault): on the queue's loop. */
+    void withdrawAuthentication() {
+        if (auth != null && phase == Phase.CONNECTED) {
+            auth.withdraw();
+        }
+    }
+
+    /** Runs {@code r} on this queue's event loop (any thread). */
+    void onLoop(Runnable r) {
+        EventLoop l = loop;
+        if (l != null) {
+            l.execute(r);
+        }
     }
 
     /**

@@ -12,7 +12,12 @@ import io.nvmpath.fabric.auth.AuthMessage;
 import io.nvmpath.fabric.auth.AuthNegotiate;
 import io.nvmpath.fabric.auth.FailureExplanation;
 import io.nvmpath.fabric.auth.DhGroup;
+import io.nvmpath.fabric.auth.DhchapChallenge;
+import io.nvmpath.fabric.auth.DhchapReply;
+import io.nvmpath.fabric.auth.DhchapResponse;
 import io.nvmpath.fabric.auth.DhchapSecret;
+import io.nvmpath.fabric.auth.DhchapSuccess1;
+import io.nvmpath.fabric.host.AuthenticationException;
 import io.nvmpath.fabric.host.Commands;
 import io.nvmpath.fabric.host.Controller;
 import io.nvmpath.fabric.host.ControllerListener;
@@ -31,6 +36,7 @@ import io.nvmpath.target.config.TargetConfig.DhchapHost;
 import io.nvmpath.target.config.TargetConfig.SubsystemConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -43,6 +49,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -316,7 +323,7 @@ class DhchapAgainstTargetTest {
             assertThat(f.explanationCode()).isEqualTo(FailureExplanation.INCORRECT_MESSAGE);
             // and a new transaction works from the start
             authSend(h, 4, AuthNegotiate.offerAll(10, io.nvmpath.fabric.auth.SecureChannel.NONE));
-            assertThat(authReceive(h, 5)).isInstanceOf(io.nvmpath.fabric.auth.DhchapChallenge.class);
+            assertThat(authReceive(h, 5)).isInstanceOf(DhchapChallenge.class);
         }
         assertThat(logs.text()).contains("did not complete authentication");
     }
@@ -341,7 +348,7 @@ class DhchapAgainstTargetTest {
             n.encode(data);
             h.send(new Pdu.H2CData(2, r2t.ttag(), 0, data, true));
             assertThat(resp(h).cqe().ok()).isTrue();
-            io.nvmpath.fabric.auth.DhchapChallenge c = (io.nvmpath.fabric.auth.DhchapChallenge) authReceive(h, 3, 512);
+            DhchapChallenge c = (DhchapChallenge) authReceive(h, 3, 512);
             assertThat(c.transactionId()).isEqualTo(11);
             assertThat(c.hash()).isEqualTo(AuthHash.SHA384);
             assertThat(c.dhGroup()).isEqualTo(DhGroup.FFDHE2048);
@@ -355,6 +362,224 @@ class DhchapAgainstTargetTest {
         connectFailure(new ControllerOptions().dhchapSecret(secret(32, AuthHash.SHA256)));
         // the log is captured (so the check in stop() means something) and names the reason
         assertThat(logs.text()).contains("the host's response R1 did not verify");
+    }
+
+    /**
+     * Re-authentication of live queues: on demand, on the period, with rotated secrets, when the
+     * controller asks; the queues carry I/O meanwhile, and a refusal ends the association as nvmet's
+     * fatal error does.
+     */
+    @Nested
+    class Reauthentication {
+        private static final String NQN = TargetConfig.DEMO_NQN;
+        private static final int QUEUES = 3; // the admin queue and two I/O queues
+
+        /** Writes and reads back {@code n} blocks, all in flight at once; completes when every one checked out. */
+        private CompletableFuture<Void> ioBurst(Controller c, int n, long firstLba) {
+            List<CompletableFuture<Void>> all = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                byte[] bytes = new byte[4096];
+                RANDOM.nextBytes(bytes);
+                ByteBuf w = Unpooled.wrappedBuffer(bytes);
+                long lba = firstLba + 8L * i;
+                all.add(c.io(Commands.write(1, lba, 8, w, false), "write").whenComplete((r, e) -> w.release())
+                        .thenCompose(r -> c.io(Commands.read(1, lba, 8, 512), "read"))
+                        .thenAccept(r -> {
+                            ByteBuf b = r.takeReadData();
+                            try {
+                                assertThat(ByteBufUtil.getBytes(b)).isEqualTo(bytes);
+                            } finally {
+                                b.release();
+                            }
+                        }));
+            }
+            return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
+        }
+
+        private List<String> stateChanges(Controller c) {
+            List<String> changes = new CopyOnWriteArrayList<>();
+            c.addListener(new ControllerListener() {
+                @Override
+                public void stateChanged(Controller ctrl, ControllerState from, ControllerState to, String reason) {
+                    changes.add(from + " -> " + to + ": " + reason);
+                }
+            });
+            return changes;
+        }
+
+        @Test
+        void should_reauthenticate_every_queue_while_io_runs_on_them() throws Exception {
+            DhchapSecret hostKey = secret(48, AuthHash.SHA384);
+            DhchapSecret ctrlKey = secret(32, AuthHash.SHA256);
+            startTarget(new DhchapHost(hostKey, ctrlKey, AuthHash.SHA384, DhGroup.FFDHE2048));
+            try (Controller c = connect(new ControllerOptions().dhchapSecret(hostKey).dhchapCtrlSecret(ctrlKey))) {
+                List<String> changes = stateChanges(c);
+                int cntlid = c.identity().cntlid();
+                for (int round = 0; round < 3; round++) {
+                    CompletableFuture<Void> io = ioBurst(c, 64, 2048L * round);
+                    c.reauthenticate().get(20, TimeUnit.SECONDS);
+                    io.get(20, TimeUnit.SECONDS);
+                }
+                assertThat(c.reauthentications()).isEqualTo(3);
+                assertThat(target.reauthentications(NQN)).as("queues the target saw re-authenticate")
+                        .isEqualTo(3L * QUEUES);
+                assertThat(changes).as("no reconnect").isEmpty();
+                assertThat(c.identity().cntlid()).isEqualTo(cntlid);
+                assertWorks(c);
+            }
+        }
+
+        @Test
+        void should_reauthenticate_on_the_configured_period() throws Exception {
+            DhchapSecret hostKey = secret(32, AuthHash.SHA256);
+            startTarget(new DhchapHost(hostKey, null, AuthHash.SHA256, DhGroup.NULL));
+            ManualScheduler hostClock = new ManualScheduler();
+            Duration period = Duration.ofMinutes(1);
+            ControllerOptions o = new ControllerOptions().dhchapSecret(hostKey).dhchapReauthPeriod(period)
+                    .keepAliveTimeout(Duration.ofMinutes(10)).scheduler(hostClock);
+            try (Controller c = connect(o)) {
+                hostClock.awaitTaskIn(period);
+                assertThat(target.reauthentications(NQN)).isZero();
+                hostClock.advance(period);
+                c.reauthenticate().get(20, TimeUnit.SECONDS); // joins the round the period started
+                assertThat(target.reauthentications(NQN)).isGreaterThanOrEqualTo(QUEUES);
+                hostClock.awaitTaskIn(period);
+                hostClock.advance(period);
+                c.reauthenticate().get(20, TimeUnit.SECONDS);
+                assertThat(target.reauthentications(NQN)).isGreaterThanOrEqualTo(2L * QUEUES);
+                assertWorks(c);
+            }
+        }
+
+        @Test
+        void should_rotate_both_secrets_on_a_live_controller_without_reconnecting() throws Exception {
+            DhchapSecret oldHost = secret(32, AuthHash.SHA256);
+            DhchapSecret oldCtrl = secret(32, AuthHash.SHA256);
+            startTarget(new DhchapHost(oldHost, oldCtrl, AuthHash.SHA256, DhGroup.FFDHE2048));
+            try (Controller c = connect(new ControllerOptions().dhchapSecret(oldHost).dhchapCtrlSecret(oldCtrl))) {
+                List<String> changes = stateChanges(c);
+                DhchapSecret newHost = secret(64, AuthHash.SHA512);
+                DhchapSecret newCtrl = secret(48, AuthHash.SHA384);
+                target.setDhchap(NQN, HOST_NQN, new DhchapHost(newHost, newCtrl, AuthHash.SHA256, DhGroup.FFDHE2048));
+                CompletableFuture<Void> io = ioBurst(c, 64, 0);
+                c.reauthenticate(newHost, newCtrl).get(20, TimeUnit.SECONDS);
+                io.get(20, TimeUnit.SECONDS);
+                assertThat(changes).as("no reconnect").isEmpty();
+                assertThat(target.reauthentications(NQN)).isEqualTo(QUEUES);
+                // the next connect uses the rotated secrets too
+                CompletableFuture<Void> live = nextLive(c);
+                c.reset("test: reconnect with the rotated secrets");
+                live.get(20, TimeUnit.SECONDS);
+                assertWorks(c);
+            }
+        }
+
+        @Test
+        void should_end_the_association_when_the_controller_refuses_the_reauthentication() throws Exception {
+            DhchapSecret hostKey = secret(32, AuthHash.SHA256);
+            startTarget(new DhchapHost(hostKey, null, AuthHash.SHA256, DhGroup.NULL));
+            CompletableFuture<String> dead = new CompletableFuture<>();
+            ControllerListener l = new ControllerListener() {
+                @Override
+                public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
+                    if (to == ControllerState.DEAD) {
+                        dead.complete(reason);
+                    }
+                }
+            };
+            try (Controller c = connect(new ControllerOptions().dhchapSecret(hostKey)
+                    .reconnectDelay(Duration.ofMillis(20)).ctrlLossTimeout(Duration.ofSeconds(60)), l)) {
+                target.setDhchap(NQN, HOST_NQN, new DhchapHost(secret(32, AuthHash.SHA256), null, AuthHash.SHA256,
+                        DhGroup.NULL));
+                assertThatThrownBy(() -> c.reauthenticate().get(20, TimeUnit.SECONDS))
+                        .cause().isInstanceOf(AuthenticationException.class)
+                        .hasMessageStartingWith("re-authentication failed: the controller rejected the host's response")
+                        .hasMessageContaining("queue 0 of " + NQN);
+                assertThat(c.reauthenticationFailures()).isEqualTo(1);
+                // the target ends the association (nvmet_ctrl_fatal_error); the reconnect meets the same refusal
+                assertThat(dead.get(20, TimeUnit.SECONDS))
+                        .startsWith("authentication failed: the controller rejected the host's response");
+            }
+            assertThat(logs.text()).contains("failed re-authentication on queue 0")
+                    .contains("re-authentication of host " + HOST_NQN + " failed on queue 0");
+        }
+
+        @Test
+        void should_authenticate_again_and_resend_when_the_controller_withdraws_the_authentication() throws Exception {
+            DhchapSecret hostKey = secret(32, AuthHash.SHA256);
+            DhchapSecret ctrlKey = secret(32, AuthHash.SHA256);
+            startTarget(new DhchapHost(hostKey, ctrlKey, AuthHash.SHA256, DhGroup.FFDHE2048));
+            try (Controller c = connect(new ControllerOptions().dhchapSecret(hostKey).dhchapCtrlSecret(ctrlKey))) {
+                List<String> changes = stateChanges(c);
+                assertWorks(c);
+                target.withdrawAuthentication(NQN, HOST_NQN);
+                // every command the controller refuses with Authentication Required waits for the queue to
+                // authenticate again and is sent once more: the caller sees only successes
+                ioBurst(c, 64, 0).get(20, TimeUnit.SECONDS);
+                assertThat(c.activeNamespaces().get(5, TimeUnit.SECONDS)).containsExactly(1);
+                assertThat(target.reauthentications(NQN)).isEqualTo(QUEUES);
+                assertThat(changes).as("no reconnect").isEmpty();
+            }
+            assertThat(logs.text()).contains("the controller answered Authentication Required");
+        }
+
+        @Test
+        void should_keep_serving_a_queue_while_its_reauthentication_is_under_way() throws Exception {
+            DhchapSecret key = secret(32, null);
+            startTarget(new DhchapHost(key, null, AuthHash.SHA256, DhGroup.NULL));
+            try (RawHost h = new RawHost(target.port(1))) {
+                h.initialize();
+                h.connect(1, 0, 31, 0xFFFF, NQN, HOST_NQN);
+                assertThat(resp(h).cqe().ok()).isTrue();
+                authenticate(h, key, 2, 10);
+                Sqe enable = Sqe.of(Opcodes.FABRICS).fctype(Opcodes.FCTYPE_PROPERTY_SET).cid(6).cdw(10, 0)
+                        .cdw(11, Opcodes.PROP_CC).cdw(12, 1 | (6 << 16) | (4 << 20))
+                        .sgl(0, 0, Sqe.SGL_TRANSPORT_DATA_BLOCK);
+                h.send(new Pdu.CapsuleCmd(enable, Unpooled.EMPTY_BUFFER));
+                assertThat(resp(h).cqe().ok()).as("CC.EN").isTrue();
+                // a new AUTH_Negotiate begins a re-authentication; an Identify sent before it completes is
+                // served (nvmet keeps sq->authenticated), not refused with Authentication Required
+                authSend(h, 20, new AuthNegotiate(11, 0, List.of(AuthHash.SHA256.id()), List.of(DhGroup.NULL.id())));
+                Sqe identify = Sqe.of(Opcodes.ADMIN_IDENTIFY).cid(21).cdw(10, 1)
+                        .sgl(0, 4096, Sqe.SGL_TRANSPORT_DATA_BLOCK);
+                h.send(new Pdu.CapsuleCmd(identify, Unpooled.EMPTY_BUFFER));
+                Object data = h.next(WAIT);
+                assertThat(data).as("Identify data mid re-authentication").isInstanceOf(Pdu.C2HData.class);
+                ((Pdu.C2HData) data).data().release();
+                assertThat(resp(h).cqe().ok()).isTrue();
+                finish(h, key, 22, 11);
+                assertThat(target.reauthentications(NQN)).isEqualTo(1);
+            }
+        }
+
+        /** Negotiate, Challenge, Reply, Success1 at the wire (unidirectional, null DH group), from {@code cid}. */
+        private void authenticate(RawHost h, DhchapSecret key, int cid, int tid) throws Exception {
+            authSend(h, cid, new AuthNegotiate(tid, 0, List.of(AuthHash.SHA256.id()), List.of(DhGroup.NULL.id())));
+            finish(h, key, cid + 1, tid);
+        }
+
+        /** Challenge, Reply, Success1 of transaction {@code tid}. */
+        private void finish(RawHost h, DhchapSecret key, int cid, int tid) throws Exception {
+            DhchapChallenge ch = (DhchapChallenge) authReceive(h, cid);
+            byte[] r1 = DhchapResponse.host(AuthHash.SHA256, key.transformedKey(HOST_NQN),
+                    ch.challenge(), ch.seqnum(), tid, 0, HOST_NQN, NQN);
+            authSend(h, cid + 1, new DhchapReply(tid, r1, null, 0, new byte[0]));
+            assertThat(authReceive(h, cid + 2)).isInstanceOf(DhchapSuccess1.class);
+        }
+    }
+
+    /** Completes when {@code c} next becomes LIVE (after a reset the caller is about to make). */
+    private static CompletableFuture<Void> nextLive(Controller c) {
+        CompletableFuture<Void> live = new CompletableFuture<>();
+        c.addListener(new ControllerListener() {
+            @Override
+            public void stateChanged(Controller ctrl, ControllerState from, ControllerState to, String reason) {
+                if (to == ControllerState.LIVE) {
+                    live.complete(null);
+                }
+            }
+        });
+        return live;
     }
 
     private static void authSend(RawHost h, int cid, AuthMessage m) throws Exception {

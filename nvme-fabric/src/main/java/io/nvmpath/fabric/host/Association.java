@@ -89,6 +89,12 @@ final class Association {
         return ioQueues;
     }
 
+    /** Whether the controller had this association's queues authenticate (DH-HMAC-CHAP). */
+    boolean authenticates() {
+        HostQueue a = adminQueue;
+        return a != null && a.authenticates();
+    }
+
     IdentifyController identity() {
         return identity;
     }

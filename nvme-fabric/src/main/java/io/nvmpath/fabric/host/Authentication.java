@@ -29,6 +29,11 @@ import java.util.concurrent.CompletableFuture;
  * Success1 (checking R2 then), Send Success2 — or AUTH_Failure2 when the host refuses what it
  * received.
  *
+ * <p>The same transaction runs again on a live queue ({@link #again}): on the controller's period
+ * ({@link ControllerOptions#dhchapReauthPeriod}), when the secrets are rotated, or when the controller
+ * answers a command with Authentication Required. The queue carries I/O meanwhile, and it reads the
+ * secrets the controller holds then.
+ *
  * <p>Every failure is one {@link AuthenticationException} whose message names the step and the
  * reason, never a secret. Runs on the queue's event loop through its command callbacks; the ffdhe
  * computations run there too (a few milliseconds to some tens for ffdhe8192, once per queue set-up).
@@ -48,19 +53,22 @@ final class Authentication {
     private final String hostNqn;
     private final String subsysNqn;
     private final String where;
+    private final boolean again;
     private final int transactionId;
     private AuthHash hash;
     private byte[] sessionKey;
     private byte[] c2;
     private int s2;
 
-    private Authentication(HostQueue queue, int qid, ControllerOptions options, String subsysNqn, Object address) {
+    private Authentication(HostQueue queue, int qid, ControllerOptions options, String subsysNqn, Object address,
+                           boolean again) {
         this.queue = queue;
         this.hostSecret = options.dhchapSecret();
         this.ctrlSecret = options.dhchapCtrlSecret();
         this.hostNqn = options.hostNqn();
         this.subsysNqn = subsysNqn;
         this.where = "queue " + qid + " of " + subsysNqn + " at " + address;
+        this.again = again;
         this.transactionId = RANDOM.nextInt(0x10000);
     }
 
@@ -73,7 +81,7 @@ final class Authentication {
         if ((connectDw0 & (CONNECT_AUTHREQ_ATR | CONNECT_AUTHREQ_ASCR)) == 0) {
             return CompletableFuture.completedFuture(null);
         }
-        Authentication a = new Authentication(queue, qid, options, subsysNqn, address);
+        Authentication a = new Authentication(queue, qid, options, subsysNqn, address, false);
         if ((connectDw0 & CONNECT_AUTHREQ_ASCR) != 0) {
             return CompletableFuture.failedFuture(a.failure(
                     "the controller requires secure channel concatenation, which this host does not support"));
@@ -81,6 +89,19 @@ final class Authentication {
         if (options.dhchapSecret() == null) {
             return CompletableFuture.failedFuture(a.failure(
                     "the controller requires authentication and no DH-HMAC-CHAP secret is configured"));
+        }
+        return a.run().thenRun(() -> queue.reauthenticator(q -> again(q, qid, options, subsysNqn, address)));
+    }
+
+    /**
+     * Authenticates a live queue again with the secrets {@code options} hold now (the controller's own
+     * copy, which a rotation updates). The queue keeps carrying commands meanwhile.
+     */
+    static CompletableFuture<Void> again(HostQueue queue, int qid, ControllerOptions options, String subsysNqn,
+                                         Object address) {
+        Authentication a = new Authentication(queue, qid, options, subsysNqn, address, true);
+        if (options.dhchapSecret() == null) {
+            return CompletableFuture.failedFuture(a.failure("no DH-HMAC-CHAP secret is configured any more"));
         }
         return a.run();
     }
@@ -241,7 +262,8 @@ final class Authentication {
     }
 
     private AuthenticationException failure(String reason) {
-        return new AuthenticationException("authentication failed: " + reason + "; " + where);
+        return new AuthenticationException((again ? "re-authentication failed: " : "authentication failed: ") + reason
+                + "; " + where);
     }
 
     private static <T> CompletableFuture<T> failed(Throwable t) {

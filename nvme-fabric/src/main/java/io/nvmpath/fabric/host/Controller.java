@@ -2,6 +2,7 @@ package io.nvmpath.fabric.host;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoopGroup;
+import io.nvmpath.fabric.auth.DhchapSecret;
 import io.nvmpath.fabric.nvme.AnaLog;
 import io.nvmpath.fabric.nvme.ChangedNamespaces;
 import io.nvmpath.fabric.nvme.CrossControllerReset;
@@ -313,6 +314,35 @@ public final class Controller implements AutoCloseable {
      */
     public void reset(String reason) {
         lifecycle.reset(reason);
+    }
+
+    /**
+     * Runs DH-HMAC-CHAP again on every queue of a LIVE controller whose queues authenticated (admin
+     * queue first), while they carry I/O; completes at once otherwise. Fails with
+     * {@link AuthenticationException} when the controller refuses it (the association stays as the
+     * controller leaves it).
+     */
+    public CompletableFuture<Void> reauthenticate() {
+        return lifecycle.onManagementLoop(() -> lifecycle.reauthentication().run("asked"));
+    }
+
+    /**
+     * Rotates the DH-HMAC-CHAP secrets: this controller uses {@code secret} (and {@code ctrlSecret},
+     * {@code null} for unidirectional) from now on — at once, re-authenticating its queues when LIVE,
+     * and at every later connect.
+     */
+    public CompletableFuture<Void> reauthenticate(DhchapSecret secret, DhchapSecret ctrlSecret) {
+        return lifecycle.onManagementLoop(() -> lifecycle.reauthentication().rotate(secret, ctrlSecret));
+    }
+
+    /** Re-authentication rounds that succeeded on this controller. */
+    public long reauthentications() {
+        return lifecycle.reauthentication().completed();
+    }
+
+    /** Re-authentication rounds the controller refused. */
+    public long reauthenticationFailures() {
+        return lifecycle.reauthentication().failed();
     }
 
     /**

@@ -33,6 +33,7 @@ final class ControllerLifecycle {
     private final ControllerStateMachine states;
     private final Association association;
     private final KeepAlive keepAlive;
+    private final Reauthentication reauthentication;
     private final AsyncEvents asyncEvents;
     private final Reconnect reconnect;
     private final HeldIo held;
@@ -45,6 +46,7 @@ final class ControllerLifecycle {
         this.states = new ControllerStateMachine(controller, mgmt, listeners);
         this.association = new Association(address, subsystemNqn, options, group, mgmt, stats, this::queueFailed);
         this.keepAlive = new KeepAlive(controller, mgmt, association, options, stats, this::startReset);
+        this.reauthentication = new Reauthentication(controller, mgmt, association, options);
         this.asyncEvents = new AsyncEvents(controller, mgmt, association, listeners);
         this.reconnect = new Reconnect(controller, mgmt, options);
         this.held = new HeldIo(controller, mgmt, options, controller::submit);
@@ -60,6 +62,23 @@ final class ControllerLifecycle {
 
     HeldIo held() {
         return held;
+    }
+
+    Reauthentication reauthentication() {
+        return reauthentication;
+    }
+
+    /** Runs {@code task}'s future on the management loop (from any thread). */
+    <T> CompletableFuture<T> onManagementLoop(java.util.function.Supplier<CompletableFuture<T>> task) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        mgmt.eventLoop().execute(() -> task.get().whenComplete((v, err) -> {
+            if (err != null) {
+                f.completeExceptionally(unwrap(err));
+            } else {
+                f.complete(v);
+            }
+        }));
+        return f;
     }
 
     /** Why the association last failed, or {@code null}. */
@@ -102,6 +121,7 @@ final class ControllerLifecycle {
         reconnect.connected();
         asyncEvents.arm();
         keepAlive.start();
+        reauthentication.start();
         held.live();
     }
 
@@ -132,6 +152,7 @@ final class ControllerLifecycle {
 
     private void teardown(String reason) {
         keepAlive.stop();
+        reauthentication.stop();
         association.teardown(reason);
     }
 
@@ -185,6 +206,7 @@ final class ControllerLifecycle {
             reconnect.cancel();
             states.changeState(ControllerState.DELETING, "disconnect");
             keepAlive.stop();
+            reauthentication.stop();
             if (!wasLive || association.adminQueue() == null) {
                 delete("disconnect");
                 return;

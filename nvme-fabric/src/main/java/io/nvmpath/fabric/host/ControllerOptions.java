@@ -36,9 +36,17 @@ public final class ControllerOptions {
     private int maxPduData = 8 << 20;
     private boolean disableSqFlowControl;
     private Scheduler scheduler = Scheduler.SYSTEM;
-    private DhchapSecret dhchapSecret;
-    private DhchapSecret dhchapCtrlSecret;
+    /**
+     * The DH-HMAC-CHAP secrets as one value, volatile: a controller's rotation replaces both at once
+     * while its queues' event loops read them.
+     */
+    private volatile DhchapSecrets dhchap = DhchapSecrets.NONE;
+    private Duration dhchapReauthPeriod = Duration.ZERO;
     private TlsPsk tlsPsk;
+
+    private record DhchapSecrets(DhchapSecret host, DhchapSecret ctrl) {
+        static final DhchapSecrets NONE = new DhchapSecrets(null, null);
+    }
 
     public ControllerOptions copy() {
         ControllerOptions o = new ControllerOptions();
@@ -60,8 +68,8 @@ public final class ControllerOptions {
         o.maxPduData = maxPduData;
         o.disableSqFlowControl = disableSqFlowControl;
         o.scheduler = scheduler;
-        o.dhchapSecret = dhchapSecret;
-        o.dhchapCtrlSecret = dhchapCtrlSecret;
+        o.dhchap = dhchap;
+        o.dhchapReauthPeriod = dhchapReauthPeriod;
         o.tlsPsk = tlsPsk;
         return o;
     }
@@ -259,11 +267,17 @@ public final class ControllerOptions {
      * every queue whose Connect response asks for authentication (AUTHREQ ATR).
      */
     public DhchapSecret dhchapSecret() {
-        return dhchapSecret;
+        return dhchap.host();
     }
 
     public ControllerOptions dhchapSecret(DhchapSecret secret) {
-        this.dhchapSecret = secret;
+        this.dhchap = new DhchapSecrets(secret, dhchap.ctrl());
+        return this;
+    }
+
+    /** Both secrets at once (the controller's is {@code null} for unidirectional authentication). */
+    public ControllerOptions dhchapSecrets(DhchapSecret secret, DhchapSecret ctrlSecret) {
+        this.dhchap = new DhchapSecrets(secret, ctrlSecret);
         return this;
     }
 
@@ -273,11 +287,26 @@ public final class ControllerOptions {
      * Needs {@link #dhchapSecret}.
      */
     public DhchapSecret dhchapCtrlSecret() {
-        return dhchapCtrlSecret;
+        return dhchap.ctrl();
     }
 
     public ControllerOptions dhchapCtrlSecret(DhchapSecret secret) {
-        this.dhchapCtrlSecret = secret;
+        this.dhchap = new DhchapSecrets(dhchap.host(), secret);
+        return this;
+    }
+
+    /**
+     * How often a LIVE controller whose queues authenticated runs DH-HMAC-CHAP again on each of them,
+     * admin queue first ({@link Duration#ZERO}, the default: only when asked). The queues carry I/O
+     * meanwhile; a refused re-authentication is logged and counted, and the controller decides what
+     * follows (Linux nvmet ends the association).
+     */
+    public Duration dhchapReauthPeriod() {
+        return dhchapReauthPeriod;
+    }
+
+    public ControllerOptions dhchapReauthPeriod(Duration d) {
+        this.dhchapReauthPeriod = nonNegative(d, "dhchapReauthPeriod");
         return this;
     }
 

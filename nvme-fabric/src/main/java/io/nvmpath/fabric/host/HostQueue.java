@@ -23,6 +23,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -57,6 +58,11 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         void queueFailed(HostQueue queue, String reason);
     }
 
+    /** Runs the queue's DH-HMAC-CHAP transaction again (on the queue's loop); see {@link Authentication#again}. */
+    interface Reauthenticator {
+        CompletableFuture<Void> run(HostQueue queue);
+    }
+
     private final int qid;
     private final TransportAddress address;
     private final ControllerOptions options;
@@ -88,6 +94,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     private volatile long lastSentNanos;
     /** The association this queue belongs to, once it is part of one; aborted commands are marked lost on it. */
     private ControllerInstance instance;
+    /** Set once the queue has authenticated; {@code null} on a queue that needs no authentication. */
+    private Reauthenticator reauthenticator;
+    /** The re-authentication under way, or {@code null}. */
+    private CompletableFuture<Void> reauthenticating;
+    /** Commands the controller refused with Authentication Required, sent again once the queue has re-authenticated. */
+    private final ArrayDeque<NvmeRequest> awaitingReauthentication = new ArrayDeque<>();
 
     HostQueue(EventLoop loop, int qid, int size, TransportAddress address, ControllerOptions options,
               ConnectionParams params, Owner owner) {
@@ -162,6 +174,82 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
     /** In-capsule data limit for NVM commands on this I/O queue, from IOCCSZ. */
     void ioInCapsule(int bytes) {
         this.ioInCapsule = Math.max(0, bytes);
+    }
+
+    // ---- re-authentication ---------------------------------------------------------------------
+
+    /** The queue has authenticated: {@code r} runs the transaction again when asked. On the queue's loop. */
+    void reauthenticator(Reauthenticator r) {
+        reauthenticator = r;
+    }
+
+    /** Whether the queue authenticated when it connected. */
+    boolean authenticates() {
+        return reauthenticator != null;
+    }
+
+    /**
+     * Runs the queue's authentication again, joining one under way; completes at once on a queue that
+     * needs none. Any thread; the transaction runs on the queue's loop, beside its I/O.
+     */
+    CompletableFuture<Void> reauthenticate() {
+        if (!loop.inEventLoop()) {
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            loop.execute(() -> reauthenticate().whenComplete((v, err) -> {
+                if (err != null) {
+                    f.completeExceptionally(CommandFutures.unwrap(err));
+                } else {
+                    f.complete(null);
+                }
+            }));
+            return f;
+        }
+        if (reauthenticator == null || closed) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (reauthenticating == null) {
+            CompletableFuture<Void> running = reauthenticator.run(this);
+            reauthenticating = running;
+            running.whenComplete((v, err) -> loop.execute(() -> reauthenticated(running, err)));
+        }
+        return reauthenticating;
+    }
+
+    /** Sends again what waited for the re-authentication, or fails it with the refusal it had. */
+    private void reauthenticated(CompletableFuture<Void> which, Throwable err) {
+        if (reauthenticating == which) {
+            reauthenticating = null;
+        }
+        Throwable cause = err == null ? null : CommandFutures.unwrap(err);
+        while (!awaitingReauthentication.isEmpty()) {
+            NvmeRequest r = awaitingReauthentication.pollFirst();
+            if (cause == null) {
+                r.reset();
+                r.retriedAfterReauthentication = true;
+                submit0(r);
+            } else {
+                r.complete(Status.AUTH_REQUIRED | Status.DNR, 0, 0, cause);
+            }
+        }
+    }
+
+    /**
+     * The controller answered Authentication Required on this authenticated queue: it wants the host
+     * to authenticate again. The command was not executed, so it waits for that and is sent once more
+     * (once: a second refusal is its outcome).
+     */
+    private boolean heldForReauthentication(NvmeRequest r, int status) {
+        if (Status.code(status) != Status.AUTH_REQUIRED || reauthenticator == null || closed
+                || r.retriedAfterReauthentication || r.sqe().opcode() == Opcodes.FABRICS) {
+            return false;
+        }
+        if (reauthenticating == null) {
+            log.info("{} queue {}: the controller answered Authentication Required; authenticating the queue again",
+                    address, qid);
+        }
+        awaitingReauthentication.addLast(r);
+        reauthenticate();
+        return true;
     }
 
     // ---- submission ---------------------------------------------------------------------------
@@ -383,6 +471,13 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         NvmeRequest r = slots.remove(slot);
         long now = scheduler.nanoTime();
         lastCompletionNanos = now;
+        if (heldForReauthentication(r, status)) {
+            while (!slots.full() && !waitingForSlot.isEmpty() && !closed) {
+                send(waitingForSlot.pollFirst());
+            }
+            return;
+        }
+        r.retriedAfterReauthentication = false;
         PathStats s = stats;
         if (s != null) {
             s.record(r, status, now - r.submitNanos());
@@ -477,6 +572,12 @@ final class HostQueue extends ChannelInboundHandlerAdapter {
         }
         while (!waitingForSlot.isEmpty()) {
             waitingForSlot.pollFirst().complete(Status.HOST_ABORTED_CMD, 0, 0, cause);
+        }
+        while (!awaitingReauthentication.isEmpty()) {
+            // refused by the controller, never executed: not lost on the association
+            NvmeRequest r = awaitingReauthentication.pollFirst();
+            r.retriedAfterReauthentication = false;
+            r.complete(Status.HOST_ABORTED_CMD, 0, 0, cause);
         }
     }
 

@@ -65,6 +65,8 @@ public final class NvmeRequest {
     long deadlineNanos;
     long received;
     long solicited;
+    /** Sent again after the controller asked its queue to re-authenticate: a second refusal stands. */
+    boolean retriedAfterReauthentication;
 
     private NvmeRequest(Sqe sqe, Direction direction, int dataLength) {
         this.sqe = sqe;
