@@ -246,6 +246,15 @@ public final class Multipath implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Gives every connected controller whose portal options now hold other DH-HMAC-CHAP secrets (a
+     * reload's new secret files) those secrets: it re-authenticates at once, without a reconnect.
+     * Returns one line per controller rotated.
+     */
+    public List<String> rotateSecrets() {
+        return SecretRotation.apply(subsystems.values(), options);
+    }
+
     // ---- controllers (management executor) --------------------------------------------------------
 
     /** A controller of {@code nqn} is connected: link it to its subsystem and join its namespaces. */

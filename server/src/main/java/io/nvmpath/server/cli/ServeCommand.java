@@ -209,7 +209,7 @@ final class ServeCommand extends CliCommand {
         // the demo is for watching failover: notice a lost path within seconds, come back quickly
         GatewayConfig.Controller quick = new GatewayConfig.Controller(c.keepAliveTimeout(), Duration.ofSeconds(2),
                 Duration.ofSeconds(-1), c.ioTimeout(), Duration.ofSeconds(3), c.ioQueues(), c.ioQueueSize(),
-                c.headerDigest(), c.dataDigest());
+                c.headerDigest(), c.dataDigest(), c.dhchapReauthPeriod());
         return new GatewayConfig(g.host(), portals, quick, g.multipath(), g.subsystems(), g.nbd(), g.exports(),
                 g.http(), g.log());
     }

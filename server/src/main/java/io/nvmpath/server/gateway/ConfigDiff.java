@@ -54,7 +54,7 @@ record ConfigDiff(List<String> needsRestart, GatewayConfig effective, List<Gatew
                 next.subsystems(),
                 new GatewayConfig.Nbd(old.nbd().listen(), old.nbd().tls(), next.nbd().allow(), old.nbd().maxPayload()),
                 next.exports(), old.http(), next.log());
-        // a portal is its endpoint: new secrets alone do not reconnect it (the next connect uses them)
+        // a portal is its endpoint: new secrets alone do not reconnect it (its controllers re-authenticate with them)
         List<GatewayConfig.Portal> removed = old.portals().stream()
                 .filter(p -> next.portals().stream().noneMatch(p::sameEndpoint)).toList();
         List<GatewayConfig.Portal> added = next.portals().stream()

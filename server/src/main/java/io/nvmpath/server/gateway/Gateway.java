@@ -170,7 +170,8 @@ public final class Gateway implements AutoCloseable {
         ControllerOptions co = new ControllerOptions().hostNqn(id.nqn()).hostId(id.id())
                 .keepAliveTimeout(k.keepAliveTimeout()).reconnectDelay(k.reconnectDelay())
                 .ctrlLossTimeout(k.ctrlLossTimeout()).ioTimeout(k.ioTimeout()).connectTimeout(k.connectTimeout())
-                .ioQueueSize(k.ioQueueSize()).headerDigest(k.headerDigest()).dataDigest(k.dataDigest());
+                .ioQueueSize(k.ioQueueSize()).headerDigest(k.headerDigest()).dataDigest(k.dataDigest())
+                .dhchapReauthPeriod(k.dhchapReauthPeriod());
         if (k.ioQueues() > 0) {
             co.ioQueues(k.ioQueues());
         }

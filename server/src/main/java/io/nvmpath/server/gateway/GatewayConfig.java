@@ -83,7 +83,7 @@ public record GatewayConfig(Host host, List<Portal> portals, Controller controll
     /** Controller options applied to every path (see the README's table; names follow nvme-cli). */
     public record Controller(Duration keepAliveTimeout, Duration reconnectDelay, Duration ctrlLossTimeout,
                              Duration ioTimeout, Duration connectTimeout, int ioQueues, int ioQueueSize,
-                             boolean headerDigest, boolean dataDigest) {
+                             boolean headerDigest, boolean dataDigest, Duration dhchapReauthPeriod) {
     }
 
     /** Multipath options for every subsystem. */

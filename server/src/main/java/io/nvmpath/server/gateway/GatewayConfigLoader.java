@@ -52,6 +52,7 @@ import java.util.regex.Pattern;
  *   ioQueueSize: 128
  *   headerDigest: false
  *   dataDigest: false
+ *   dhchapReauthPeriod: 0s    # DH-HMAC-CHAP again on every queue of an authenticated path (0s: never)
  * multipath:
  *   iopolicy: numa            # numa, first, round-robin, queue-depth, service-time
  *   noPathTimeout: 30s        # how long I/O waits for a path; "forever" queues without bound in time
@@ -98,7 +99,8 @@ public final class GatewayConfigLoader {
     private static final Set<String> PORTAL = union(Set.of("traddr", "trsvcid", "subnqn", "tls"), DHCHAP);
     private static final Set<String> PORTAL_TLS = Set.of("psk");
     private static final Set<String> CONTROLLER = Set.of("keepAliveTimeout", "reconnectDelay", "ctrlLossTimeout",
-            "ioTimeout", "connectTimeout", "ioQueues", "ioQueueSize", "headerDigest", "dataDigest");
+            "ioTimeout", "connectTimeout", "ioQueues", "ioQueueSize", "headerDigest", "dataDigest",
+            "dhchapReauthPeriod");
     private static final Set<String> MULTIPATH = Set.of("iopolicy", "noPathTimeout", "failback", "failbackDelay",
             "delayedRemoval", "writeFailover", "unreportedQuiesceTime", "marginal");
     private static final Set<String> MARGINAL = Set.of("failures", "window", "hold");
@@ -281,7 +283,8 @@ public final class GatewayConfigLoader {
                 duration(f, "ctrlLossTimeout", Duration.ofSeconds(600), true),
                 duration(f, "ioTimeout", Duration.ofSeconds(30), false),
                 duration(f, "connectTimeout", Duration.ofSeconds(10), false), queues, depth,
-                f.bool("headerDigest", false), f.bool("dataDigest", false));
+                f.bool("headerDigest", false), f.bool("dataDigest", false),
+                duration(f, "dhchapReauthPeriod", Duration.ZERO, false));
     }
 
     private static GatewayConfig.Multipath multipath(YamlFields f) {

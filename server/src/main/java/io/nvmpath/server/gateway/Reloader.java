@@ -65,7 +65,8 @@ public final class Reloader {
     }
 
     /**
-     * Applies a new configuration without a restart: portals added and removed, export aliases,
+     * Applies a new configuration without a restart: portals added and removed, DH-HMAC-CHAP secrets
+     * (connected controllers re-authenticate with the new ones, no reconnect), export aliases,
      * read-only and allow-lists (the NBD listener's and each export's), iopolicy and preferred path
      * per subsystem, the log level. Connections that are still allowed stay; one whose export became
      * read-only, or whose client the export no longer allows, is closed (its requests answered first)
@@ -90,6 +91,7 @@ public final class Reloader {
             }
         }
         applied.addAll(portals(diff));
+        applied.addAll(multipath.rotateSecrets()); // reads the new configuration through the portal options
         applied.addAll(subsystems(old, next));
         applied.addAll(exports.reconfigure(effective, next));
         log.info("configuration reloaded: {}{}", applied.isEmpty() ? "nothing changed" : String.join("; ", applied),

@@ -3,8 +3,11 @@ package io.nvmpath.server.app;
 import io.nvmpath.fabric.auth.AuthHash;
 import io.nvmpath.fabric.auth.DhGroup;
 import io.nvmpath.fabric.auth.DhchapSecret;
+import io.nvmpath.fabric.host.Controller;
+import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.fabric.testing.LogCapture;
+import io.nvmpath.multipath.ControllerPathIo;
 import io.nvmpath.server.gateway.Gateway;
 import io.nvmpath.server.gateway.GatewayConfigLoader;
 import io.nvmpath.server.gateway.GatewayView;
@@ -219,5 +222,64 @@ class GatewayDhchapTest {
         Files.writeString(dir.resolve("host.key"), second.format());
         g.reloader().reload();
         Await.until("port 1 back with the rotated secret", () -> g.multipath().head(NQN, 1).paths().size() == 2);
+    }
+
+    /** The controllers of the demo subsystem's paths. */
+    private static List<Controller> controllers(Gateway g) {
+        return g.multipath().subsystem(NQN).controllers().stream()
+                .map(io -> ((ControllerPathIo) io).controller()).toList();
+    }
+
+    @Test
+    void should_reauthenticate_live_paths_with_the_secrets_a_reload_rotates_without_reconnecting() throws Exception {
+        DhchapSecret host = secret(32, AuthHash.SHA256);
+        DhchapSecret ctrl = secret(32, AuthHash.SHA256);
+        startTarget(new DhchapHost(host, ctrl, AuthHash.SHA256, DhGroup.FFDHE2048));
+        file("host.key", host);
+        file("ctrl.key", ctrl);
+        Path cfg = config("", "subsystems: {\"" + NQN + "\": {dhchapSecretFile: host.key, dhchapCtrlSecretFile: ctrl.key}}\n");
+        Gateway g = start(cfg);
+        String name = Gateway.exportName(NQN, 1);
+        g.awaitExport(name).get(10, TimeUnit.SECONDS);
+        Await.until("both paths", () -> g.multipath().head(NQN, 1).paths().size() == 2);
+        List<Controller> before = controllers(g);
+
+        // the array gets new keys for the host, then the operator writes them into the files and reloads
+        DhchapSecret newHost = secret(48, AuthHash.SHA384);
+        DhchapSecret newCtrl = secret(64, AuthHash.SHA512);
+        target.setDhchap(NQN, HOST_NQN, new DhchapHost(newHost, newCtrl, AuthHash.SHA256, DhGroup.FFDHE2048));
+        Files.writeString(dir.resolve("host.key"), newHost.format());
+        Files.writeString(dir.resolve("ctrl.key"), newCtrl.format());
+        byte[] data = new byte[65536];
+        new Random(2).nextBytes(data);
+        try (RawNbdClient c = RawNbdClient.open(g.nbdAddress(), name)) {
+            assertThat(g.reloader().reload().applied()).filteredOn(l -> l.contains("DH-HMAC-CHAP secrets rotated"))
+                    .hasSize(2);
+            Await.until("both paths re-authenticated", () -> before.stream()
+                    .allMatch(k -> k.reauthentications() == 1));
+            c.write(1, 1 << 20, data);
+            assertThat(c.readSimpleReply(0).error()).isZero();
+            c.read(2, 1 << 20, data.length);
+            assertThat(c.readSimpleReply(data.length).data()).isEqualTo(data);
+        }
+        assertThat(controllers(g)).as("the same controllers: no reconnect").containsExactlyInAnyOrderElementsOf(before);
+        assertThat(before).allMatch(k -> k.state() == ControllerState.LIVE);
+        assertThat(target.reauthentications(NQN)).as("every queue of both paths").isGreaterThanOrEqualTo(4);
+    }
+
+    @Test
+    void should_reauthenticate_on_the_configured_period() throws Exception {
+        DhchapSecret host = secret(32, AuthHash.SHA256);
+        startTarget(new DhchapHost(host, null, AuthHash.SHA256, DhGroup.NULL));
+        file("host.key", host);
+        Path cfg = config(", dhchapSecretFile: host.key", "");
+        Files.writeString(cfg, Files.readString(cfg).replace("connectTimeout: 2s}",
+                "connectTimeout: 2s, dhchapReauthPeriod: 300ms}"));
+        Gateway g = start(cfg);
+        g.awaitExport(Gateway.exportName(NQN, 1)).get(10, TimeUnit.SECONDS);
+        Await.until("three rounds on port 1's path", () -> controllers(g).stream()
+                .anyMatch(k -> k.reauthentications() >= 3));
+        assertThat(controllers(g).stream().mapToLong(Controller::reauthenticationFailures)
+                .sum()).isZero();
     }
 }

@@ -25,6 +25,7 @@ class GatewayConfigLoaderTest {
         assertThat(c.nbd().tls().mode()).isEqualTo("off");
         assertThat(c.controller().keepAliveTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(c.controller().ctrlLossTimeout()).isEqualTo(Duration.ofSeconds(600));
+        assertThat(c.controller().dhchapReauthPeriod()).as("re-authenticate only when asked").isZero();
         assertThat(c.multipath().iopolicy()).isEqualTo("numa");
         assertThat(c.portals()).isEmpty();
     }
@@ -36,7 +37,8 @@ class GatewayConfigLoaderTest {
                 portals:
                   - {traddr: 10.0.0.1, trsvcid: 4420, subnqn: "nqn.2026-11.example:array1"}
                   - {traddr: 10.0.0.2}
-                controller: {keepAliveTimeout: 1500ms, reconnectDelay: 2s, ctrlLossTimeout: forever, ioQueues: 2}
+                controller: {keepAliveTimeout: 1500ms, reconnectDelay: 2s, ctrlLossTimeout: forever, ioQueues: 2,
+                             dhchapReauthPeriod: 1h}
                 multipath: {iopolicy: round-robin, noPathTimeout: 1m, failback: delayed}
                 subsystems:
                   "nqn.2026-11.example:array1": {iopolicy: queue-depth, preferredPath: "10.0.0.1:4420"}
@@ -51,6 +53,7 @@ class GatewayConfigLoaderTest {
         assertThat(c.portals().get(1).discovery()).isTrue();
         assertThat(c.controller().keepAliveTimeout()).isEqualTo(Duration.ofMillis(1500));
         assertThat(c.controller().ctrlLossTimeout().isNegative()).isTrue();
+        assertThat(c.controller().dhchapReauthPeriod()).isEqualTo(Duration.ofHours(1));
         assertThat(c.multipath().noPathTimeout()).isEqualTo(Duration.ofMinutes(1));
         assertThat(c.subsystems().get("nqn.2026-11.example:array1").iopolicy()).isEqualTo("queue-depth");
         assertThat(c.nbd().maxPayload()).isEqualTo(16 << 20);
@@ -64,6 +67,8 @@ class GatewayConfigLoaderTest {
         assertError("portals: [{trsvcid: 4420}]", "portals[0].traddr: missing");
         assertError("portals: [{traddr: a, subnqn: bad}]", "portals[0].subnqn: \"bad\" is not an NQN");
         assertError("controller: {keepAliveTimeout: soon}", "controller.keepAliveTimeout: \"soon\" is not a duration");
+        assertError("controller: {dhchapReauthPeriod: forever}",
+                "controller.dhchapReauthPeriod: \"forever\" is not a duration");
         assertError("multipath: {iopolicy: fastest}", "multipath.iopolicy: unknown iopolicy 'fastest'");
         assertError("nbd: {allow: [10.0.0.0/33]}", "nbd.allow[0]: prefix length 33 out of 0..32");
         assertError("nbd: {listen: {port: 70000}}", "nbd.listen.port: 70000 is not a port");
