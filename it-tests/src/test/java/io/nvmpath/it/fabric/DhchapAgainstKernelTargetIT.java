@@ -7,9 +7,12 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.nvmpath.fabric.auth.AuthHash;
 import io.nvmpath.fabric.auth.DhchapSecret;
+import io.nvmpath.fabric.host.AuthenticationException;
 import io.nvmpath.fabric.host.Commands;
 import io.nvmpath.fabric.host.Controller;
+import io.nvmpath.fabric.host.ControllerListener;
 import io.nvmpath.fabric.host.ControllerOptions;
+import io.nvmpath.fabric.host.ControllerState;
 import io.nvmpath.fabric.host.NvmeRequest;
 import io.nvmpath.fabric.host.TransportAddress;
 import io.nvmpath.it.guest.GuestFlavour;
@@ -34,11 +37,13 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 /**
@@ -131,6 +136,64 @@ class DhchapAgainstKernelTargetIT {
                 assertThat(c.headerDigest()).isTrue();
                 assertThat(c.dataDigest()).isTrue();
                 writeReadBack(c, 64L << 20, 256, 262144);
+            }
+        } finally {
+            target.removeHost(hostNqn);
+        }
+    }
+
+    /**
+     * Re-authentication against nvmet: three rounds on every queue while 16 MiB are written and read
+     * back through them, then secrets rotated on both sides without a reconnect; and nvmet really
+     * checks each round: a host key it no longer holds is refused, and nvmet ends the association.
+     */
+    @Test
+    void reauthenticates_under_io_takes_rotated_secrets_and_is_refused_a_key_nvmet_dropped() throws Exception {
+        String hostNqn = newHostNqn();
+        DhchapSecret hostSecret = secret(32, 1);
+        DhchapSecret ctrlSecret = secret(32, 1);
+        target.hostKey(hostNqn, hmac(AuthHash.SHA256), "ffdhe2048", hostSecret.format(), ctrlSecret.format());
+        try {
+            ControllerOptions o = options(hostNqn).dhchapSecret(hostSecret).dhchapCtrlSecret(ctrlSecret);
+            try (Controller c = connect(1, o)) {
+                List<String> changes = new CopyOnWriteArrayList<>();
+                CompletableFuture<String> dead = new CompletableFuture<>();
+                c.addListener(new ControllerListener() {
+                    @Override
+                    public void stateChanged(Controller ctrl, ControllerState from, ControllerState to, String why) {
+                        changes.add(from + " -> " + to + ": " + why);
+                        if (to == ControllerState.DEAD) {
+                            dead.complete(why);
+                        }
+                    }
+                });
+                CompletableFuture<Void> io = CompletableFuture.runAsync(() -> {
+                    try {
+                        writeReadBack(c, 16L << 20, 64, 524288);
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                for (int round = 0; round < 3; round++) {
+                    c.reauthenticate().get(60, TimeUnit.SECONDS);
+                }
+                io.get(120, TimeUnit.SECONDS);
+                assertThat(c.reauthentications()).isEqualTo(3);
+
+                DhchapSecret newHost = secret(48, 2);
+                DhchapSecret newCtrl = secret(64, 3);
+                target.hostKey(hostNqn, hmac(AuthHash.SHA256), "ffdhe2048", newHost.format(), newCtrl.format());
+                c.reauthenticate(newHost, newCtrl).get(60, TimeUnit.SECONDS);
+                writeReadBack(c, 1L << 20, 16, 600000);
+                assertThat(changes).as("no reconnect").isEmpty();
+
+                target.hostKey(hostNqn, hmac(AuthHash.SHA256), "ffdhe2048", secret(48, 2).format(), newCtrl.format());
+                assertThatThrownBy(() -> c.reauthenticate().get(60, TimeUnit.SECONDS)).cause()
+                        .isInstanceOf(AuthenticationException.class)
+                        .hasMessageStartingWith("re-authentication failed: the controller rejected the host's response");
+                // nvmet_ctrl_fatal_error: the association ends, and the reconnect meets the same refusal
+                assertThat(dead.get(60, TimeUnit.SECONDS)).startsWith("authentication failed:");
+                System.out.println("after the refused re-authentication: " + changes);
             }
         } finally {
             target.removeHost(hostNqn);

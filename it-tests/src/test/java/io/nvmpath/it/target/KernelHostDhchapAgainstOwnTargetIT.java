@@ -4,6 +4,7 @@ import io.nvmpath.fabric.auth.AuthHash;
 import io.nvmpath.fabric.auth.DhGroup;
 import io.nvmpath.fabric.auth.DhchapSecret;
 import io.nvmpath.fabric.nvme.AnaState;
+import io.nvmpath.fabric.testing.Await;
 import io.nvmpath.it.guest.GuestFlavour;
 import io.nvmpath.it.guest.KernelHostGuest;
 import io.nvmpath.it.guest.KernelHostGuest.PathInfo;
@@ -57,6 +58,9 @@ class KernelHostDhchapAgainstOwnTargetIT {
     private static final DhchapSecret HOST_KEY = DhchapSecret.generate(48, AuthHash.SHA384, RANDOM);
     private static final DhchapSecret CTRL_KEY = DhchapSecret.generate(48, AuthHash.SHA384, RANDOM);
     private static final DhchapSecret UNI_KEY = DhchapSecret.generate(32, null, RANDOM);
+    /** The host key the target and then the kernel rotate to, and one the target never holds. */
+    private static final DhchapSecret ROTATED_KEY = DhchapSecret.generate(48, AuthHash.SHA384, RANDOM);
+    private static final DhchapSecret UNKNOWN_KEY = DhchapSecret.generate(48, AuthHash.SHA384, RANDOM);
 
     private static NvmeTarget target;
     private static KernelHostGuest host;
@@ -204,13 +208,65 @@ class KernelHostDhchapAgainstOwnTargetIT {
                 after.get(opt) - before.get(opt), nonopt, after.get(nonopt) - before.get(nonopt));
     }
 
+    /**
+     * A rotated host key: the target takes it, then the kernel's {@code dhchap_secret} of each controller
+     * is written (nvme-cli's way to rotate, {@code nvme_ctrl_dhchap_secret_store}), which re-authenticates
+     * every queue of both paths while fio writes and verifies — no reconnect, the same controllers.
+     */
+    @Test
+    @Order(7)
+    void the_kernel_reauthenticates_both_paths_with_a_rotated_secret_while_fio_verifies() {
+        String opt = path(host.paths(), p1).path();
+        List<String> controllers = host.paths().stream().map(PathInfo::controller).sorted().toList();
+        long before = target.reauthentications(NQN);
+        Map<String, Long> ios = host.iosPerPath();
+        host.bg("reauth", fio("reauth", head(opt), "12m"));
+        host.awaitIos(opt, ios.get(opt) + 256, "fio writing through the optimized path");
+        target.setDhchap(NQN, KernelHostGuest.HOST_NQN,
+                new DhchapHost(ROTATED_KEY, CTRL_KEY, AuthHash.SHA384, DhGroup.FFDHE2048));
+        for (String c : controllers) {
+            host.shOk("echo '" + ROTATED_KEY.format() + "' > /sys/class/nvme/" + c + "/dhchap_secret",
+                    KernelHostGuest.NVME_TIMEOUT);
+        }
+        // the admin queue and at least one I/O queue of each of the two controllers
+        Await.until("the kernel re-authenticating both controllers' queues",
+                () -> target.reauthentications(NQN) >= before + 4, Duration.ofSeconds(60));
+        assertFioClean(host.await("reauth", FIO));
+        List<PathInfo> after = host.paths();
+        assertThat(after.stream().map(PathInfo::controller).sorted().toList()).as("the same controllers")
+                .isEqualTo(controllers);
+        assertThat(after).allMatch(p -> p.controllerState().equals("live"));
+        System.out.printf("re-authentications the target saw: %d%n", target.reauthentications(NQN) - before);
+        String klog = host.shOk("dmesg | grep -c 're-authenticating controller' || true", KernelHostGuest.NVME_TIMEOUT);
+        System.out.println("kernel 're-authenticating controller' lines: " + klog.strip());
+    }
+
+    /**
+     * A key the target does not hold: the kernel's re-authentication is refused, the target ends the
+     * association (as nvmet's fatal error), and the kernel's reconnects are refused too until the
+     * right key is written back — then the path is live again.
+     */
+    @Test
+    @Order(8)
+    void a_reauthentication_the_target_refuses_ends_the_association_until_the_key_is_right_again() {
+        PathInfo p = path(host.paths(), p2);
+        host.shOk("echo '" + UNKNOWN_KEY.format() + "' > /sys/class/nvme/" + p.controller() + "/dhchap_secret",
+                KernelHostGuest.NVME_TIMEOUT);
+        host.awaitPaths(ps -> ps.stream().anyMatch(x -> x.controller().equals(p.controller())
+                && !x.controllerState().equals("live")), Duration.ofSeconds(30));
+        host.shOk("echo '" + ROTATED_KEY.format() + "' > /sys/class/nvme/" + p.controller() + "/dhchap_secret",
+                KernelHostGuest.NVME_TIMEOUT);
+        host.awaitPaths(ps -> ps.size() == 2 && ps.stream().allMatch(x -> x.controllerState().equals("live")),
+                Duration.ofSeconds(60));
+    }
+
     @AfterEach
     void noSecretInTheGuestLog() throws Exception {
         if (host == null) {
             return;
         }
         String log = java.nio.file.Files.readString(host.vm().logFile());
-        for (DhchapSecret s : List.of(HOST_KEY, CTRL_KEY, UNI_KEY)) {
+        for (DhchapSecret s : List.of(HOST_KEY, CTRL_KEY, UNI_KEY, ROTATED_KEY, UNKNOWN_KEY)) {
             assertThat(log).as("the guest's console log").doesNotContain(s.format());
         }
     }
