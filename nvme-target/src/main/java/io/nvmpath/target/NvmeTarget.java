@@ -356,6 +356,22 @@ public final class NvmeTarget implements AutoCloseable {
     }
 
     /**
+     * Writes the port's {@link Fault.GhostWrites} fault holds now for the associations still connected
+     * through it (not those of controllers already lost): what a cut of the port now would turn into
+     * ghost writes.
+     */
+    public int heldWrites(int portRef) {
+        TargetPort p = resolve(portRef);
+        int n = 0;
+        for (TargetController c : controllers) {
+            if (c.port == p && c.connected()) {
+                n += c.pendingWrites().heldCount();
+            }
+        }
+        return n;
+    }
+
+    /**
      * Closes every connection open on a port now, without refusing new ones: a network blip. Hosts
      * see their connections drop and may reconnect at once; controllers lose their association as
      * when a host goes away (writes a {@link Fault.GhostWrites} holds are still applied). Returns the

@@ -72,7 +72,7 @@ final class TargetController {
     private final List<CcrEntry> ccrLog = new ArrayList<>();
     private final List<Integer> changedNamespaces = new ArrayList<>();
     /** The association is torn down: its connections are closed; what it holds may still be pending. */
-    private boolean dead;
+    private volatile boolean dead;
     /** Gone from the subsystem: torn down and nothing of it pending. */
     private boolean removed;
     /** Its keep-alive timed out: what it holds is applied until the deadline plus CQT, not after. */
@@ -159,6 +159,11 @@ final class TargetController {
             this.icid = icid;
             this.ciu = ciu;
         }
+    }
+
+    /** Whether its association is still up (not torn down by a lost admin queue, a reset or a deletion). */
+    boolean connected() {
+        return !dead;
     }
 
     /** What this controller still has to apply to the media. */

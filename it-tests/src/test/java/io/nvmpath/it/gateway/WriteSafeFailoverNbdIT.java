@@ -153,8 +153,9 @@ class WriteSafeFailoverNbdIT {
     }
 
     /**
-     * Waits until port 1's path is live again after its last cut, with writes in flight, then
-     * cuts port 1's connections. Returns false when no write came onto port 1 within {@link #PATH_WAIT}
+     * Waits until port 1's path is live again after its last cut, with writes in flight that the target
+     * holds (so the cut makes ghost writes: a read in flight, or a write still on its way, would not),
+     * then cuts port 1's connections. Returns false when no write came onto port 1 within {@link #PATH_WAIT}
      * or the drill is {@code over} first.
      */
     static boolean cutWithWritesInFlight(NvmeTarget target, GatewayFixture gw, java.util.function.BooleanSupplier over) {
@@ -164,7 +165,7 @@ class WriteSafeFailoverNbdIT {
             MultipathView.Head h = gw.gateway.multipath().head(NQN, 1).view();
             var busy = h.paths().stream().filter(p -> p.address().equals(p1) && p.controllerState().equals("live")
                     && p.inFlight() > 0 && p.failures() > CUT_AT_FAILURES.getOrDefault(p1, -1L)).findFirst();
-            if (busy.isPresent()) {
+            if (busy.isPresent() && target.heldWrites(1) > 0) {
                 CUT_AT_FAILURES.put(p1, busy.get().failures());
                 target.cutConnections(1);
                 return true;
