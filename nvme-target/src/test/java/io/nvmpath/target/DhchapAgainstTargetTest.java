@@ -190,14 +190,7 @@ class DhchapAgainstTargetTest {
         DhchapSecret hostKey = secret(32, AuthHash.SHA256);
         startTarget(new DhchapHost(hostKey, null, AuthHash.SHA256, DhGroup.FFDHE2048));
         CompletableFuture<String> dead = new CompletableFuture<>();
-        ControllerListener l = new ControllerListener() {
-            @Override
-            public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
-                if (to == ControllerState.DEAD) {
-                    dead.complete(reason);
-                }
-            }
-        };
+        ControllerListener l = on(ControllerState.DEAD, dead);
         // a short reconnect delay and a long ctrl_loss_tmo: a retrying controller would not be dead for a minute
         ControllerOptions o = new ControllerOptions().dhchapSecret(hostKey).reconnectDelay(Duration.ofMillis(20))
                 .ctrlLossTimeout(Duration.ofSeconds(60));
@@ -467,7 +460,7 @@ class DhchapAgainstTargetTest {
                 assertThat(changes).as("no reconnect").isEmpty();
                 assertThat(target.reauthentications(NQN)).isEqualTo(QUEUES);
                 // the next connect uses the rotated secrets too
-                CompletableFuture<Void> live = nextLive(c);
+                CompletableFuture<String> live = nextLive(c);
                 c.reset("test: reconnect with the rotated secrets");
                 live.get(20, TimeUnit.SECONDS);
                 assertWorks(c);
@@ -479,14 +472,7 @@ class DhchapAgainstTargetTest {
             DhchapSecret hostKey = secret(32, AuthHash.SHA256);
             startTarget(new DhchapHost(hostKey, null, AuthHash.SHA256, DhGroup.NULL));
             CompletableFuture<String> dead = new CompletableFuture<>();
-            ControllerListener l = new ControllerListener() {
-                @Override
-                public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
-                    if (to == ControllerState.DEAD) {
-                        dead.complete(reason);
-                    }
-                }
-            };
+            ControllerListener l = on(ControllerState.DEAD, dead);
             try (Controller c = connect(new ControllerOptions().dhchapSecret(hostKey)
                     .reconnectDelay(Duration.ofMillis(20)).ctrlLossTimeout(Duration.ofSeconds(60)), l)) {
                 target.setDhchap(NQN, HOST_NQN, new DhchapHost(secret(32, AuthHash.SHA256), null, AuthHash.SHA256,
@@ -568,17 +554,22 @@ class DhchapAgainstTargetTest {
         }
     }
 
-    /** Completes when {@code c} next becomes LIVE (after a reset the caller is about to make). */
-    private static CompletableFuture<Void> nextLive(Controller c) {
-        CompletableFuture<Void> live = new CompletableFuture<>();
-        c.addListener(new ControllerListener() {
+    /** Completes {@code f} with the reason when a controller enters {@code state}. */
+    private static ControllerListener on(ControllerState state, CompletableFuture<String> f) {
+        return new ControllerListener() {
             @Override
-            public void stateChanged(Controller ctrl, ControllerState from, ControllerState to, String reason) {
-                if (to == ControllerState.LIVE) {
-                    live.complete(null);
+            public void stateChanged(Controller c, ControllerState from, ControllerState to, String reason) {
+                if (to == state) {
+                    f.complete(reason);
                 }
             }
-        });
+        };
+    }
+
+    /** Completes when {@code c} next becomes LIVE (after a reset the caller is about to make). */
+    private static CompletableFuture<String> nextLive(Controller c) {
+        CompletableFuture<String> live = new CompletableFuture<>();
+        c.addListener(on(ControllerState.LIVE, live));
         return live;
     }
 
