@@ -40,10 +40,22 @@ public record YamlFields(JsonNode node, String path) {
         T build(JsonNode node, String at, int index);
     }
 
-    /** The text of a configuration file; an unreadable one becomes a {@link ConfigException} naming it. */
+    /** The largest configuration, secret or key file read: nothing an operator writes comes near it. */
+    public static final int MAX_FILE_BYTES = 1 << 20;
+
+    /**
+     * The text of a configuration file; an unreadable one becomes a {@link ConfigException} naming it,
+     * as does one longer than {@link #MAX_FILE_BYTES} (read no further: {@code /dev/zero} or a wrong
+     * path to a disk image is refused, not loaded).
+     */
     public static String readFile(Path file) {
-        try {
-            return Files.readString(file, StandardCharsets.UTF_8);
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            byte[] b = in.readNBytes(MAX_FILE_BYTES + 1);
+            if (b.length > MAX_FILE_BYTES) {
+                throw new ConfigException(file.toString(), "longer than " + MAX_FILE_BYTES + " bytes: not a configuration"
+                        + " or key file");
+            }
+            return new String(b, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new ConfigException(file.toString(), "no such file");
         } catch (AccessDeniedException e) {

@@ -174,4 +174,18 @@ class YamlFieldsTest {
         assertThat(List.of("t", "n", "b", "l", "m", "z")).extracting(k -> YamlFields.describe(n.get(k)))
                 .containsExactly("\"x\"", "the number 5", "true", "a list", "a mapping", "null");
     }
+
+    @Test
+    void should_refuse_a_file_beyond_the_bound_without_reading_it_all(@TempDir Path dir) throws Exception {
+        Path big = dir.resolve("image.raw");
+        Files.write(big, new byte[YamlFields.MAX_FILE_BYTES + 1]);
+        assertThatThrownBy(() -> YamlFields.readFile(big)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("image.raw").hasMessageContaining("not a configuration or key file");
+        // an endless stream (a device given as a key file) is refused the same way
+        assertThatThrownBy(() -> YamlFields.readFile(Path.of("/dev/zero"))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("longer than");
+        Path fits = dir.resolve("fits.key");
+        Files.writeString(fits, "DHHC-1:00:x:\n");
+        assertThat(YamlFields.readFile(fits)).isEqualTo("DHHC-1:00:x:\n");
+    }
 }

@@ -472,14 +472,21 @@ public final class GatewayConfigLoader {
             }
             Matcher m = DURATION.matcher(s);
             if (m.matches()) {
-                long n = Long.parseLong(m.group(1));
                 String unit = m.group(2) == null ? "s" : m.group(2).toLowerCase(Locale.ROOT);
-                return switch (unit) {
-                    case "ms" -> Duration.ofMillis(n);
-                    case "m" -> Duration.ofMinutes(n);
-                    case "h" -> Duration.ofHours(n);
-                    default -> Duration.ofSeconds(n);
-                };
+                try {
+                    long n = Long.parseLong(m.group(1));
+                    Duration d = switch (unit) {
+                        case "ms" -> Duration.ofMillis(n);
+                        case "m" -> Duration.ofMinutes(n);
+                        case "h" -> Duration.ofHours(n);
+                        default -> Duration.ofSeconds(n);
+                    };
+                    d.toMillis(); // every user of a duration takes it in milliseconds
+                    return d;
+                } catch (NumberFormatException | ArithmeticException tooLong) {
+                    // found by GatewayConfigFuzzTest: a long run of digits was a NumberFormatException
+                    throw new ConfigException(f.at(key), "\"" + s + "\" is too long a duration");
+                }
             }
         }
         throw new ConfigException(f.at(key), YamlFields.describe(v) + " is not a duration (500ms, 5s, 10m"

@@ -67,6 +67,10 @@ class GatewayConfigLoaderTest {
         assertError("portals: [{trsvcid: 4420}]", "portals[0].traddr: missing");
         assertError("portals: [{traddr: a, subnqn: bad}]", "portals[0].subnqn: \"bad\" is not an NQN");
         assertError("controller: {keepAliveTimeout: soon}", "controller.keepAliveTimeout: \"soon\" is not a duration");
+        assertError("multipath: {marginal: {window: 30777777777777777777777s}}",
+                "multipath.marginal.window: \"30777777777777777777777s\" is too long a duration");
+        assertError("controller: {keepAliveTimeout: 9223372036854775807h}",
+                "controller.keepAliveTimeout: \"9223372036854775807h\" is too long a duration");
         assertError("controller: {dhchapReauthPeriod: forever}",
                 "controller.dhchapReauthPeriod: \"forever\" is not a duration");
         assertError("multipath: {iopolicy: fastest}", "multipath.iopolicy: unknown iopolicy 'fastest'");
