@@ -526,10 +526,10 @@ final class TargetQueue extends ChannelInboundHandlerAdapter {
             return;
         }
         TargetController c = controller;
-        loop.execute(() -> {
-            ctx.flush();
-            c.delete("re-authentication of host " + c.hostNqn + " failed on queue " + qid);
-        });
+        String reason = "re-authentication of host " + c.hostNqn + " failed on queue " + qid;
+        // after what was answered has left (an empty write completes after the writes before it): on
+        // io_uring a close may otherwise overtake the Failure1 still in the ring
+        loop.execute(() -> ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> c.delete(reason)));
     }
 
     /** The target withdraws this queue's authentication (a fault): on the queue's loop. */

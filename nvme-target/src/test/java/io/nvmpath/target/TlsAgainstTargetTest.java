@@ -113,6 +113,22 @@ class TlsAgainstTargetTest {
         assertThat(logs.text()).doesNotContain(psk.format());
     }
 
+    /** A 48-byte PSK with the specification's handshake on both sides: TLS_AES_256_GCM_SHA384, every queue. */
+    @Test
+    void should_run_every_queue_over_tls_aes_256_gcm_sha384_with_the_spec_handshake() throws Exception {
+        TlsPsk psk = psk(AuthHash.SHA384).withHandshake(io.nvmpath.fabric.auth.TlsHandshake.SPECIFICATION);
+        startTarget(psk, Map.of());
+        try (Controller c = connect(new ControllerOptions().tlsPsk(TlsPsk.parse(psk.format())
+                .withHandshake(io.nvmpath.fabric.auth.TlsHandshake.SPECIFICATION)))) {
+            assertWorks(c);
+        }
+        // and a host with the Linux handshake does not meet it on this key: refused at the handshake
+        Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> connect(new ControllerOptions()
+                .tlsPsk(TlsPsk.parse(psk.format())).reconnectDelay(Duration.ofMillis(50))));
+        assertThat(t).isNotNull();
+        assertThat(t.getCause().getMessage()).contains("TLS handshake failed");
+    }
+
     @Test
     void should_run_tls_with_digests_and_dhchap_together() throws Exception {
         TlsPsk psk = psk(AuthHash.SHA384);

@@ -42,10 +42,26 @@ public final class TlsPsk {
 
     private final byte[] key;
     private final AuthHash transform;
+    private final TlsHandshake handshake;
 
     private TlsPsk(byte[] key, AuthHash transform) {
+        this(key, transform, TlsHandshake.LINUX);
+    }
+
+    private TlsPsk(byte[] key, AuthHash transform, TlsHandshake handshake) {
         this.key = key;
         this.transform = transform;
+        this.handshake = handshake;
+    }
+
+    /** This PSK, used in handshakes of {@code h} (configured beside the key, not part of it). */
+    public TlsPsk withHandshake(TlsHandshake h) {
+        return new TlsPsk(key, transform, java.util.Objects.requireNonNull(h, "handshake"));
+    }
+
+    /** How handshakes under this PSK choose their hash: {@link TlsHandshake#LINUX} unless configured. */
+    public TlsHandshake handshake() {
+        return handshake;
     }
 
     /**
@@ -191,10 +207,11 @@ public final class TlsPsk {
     }
 
     /** Names the hash and the length; never the key. */
-    /** Same key bytes (compared in constant time) and same transformation. */
+    /** Same key bytes (compared in constant time), same transformation, same handshake. */
     @Override
     public boolean equals(Object o) {
-        return o instanceof TlsPsk p && p.transform == transform && java.security.MessageDigest.isEqual(p.key, key);
+        return o instanceof TlsPsk p && p.transform == transform && p.handshake == handshake
+                && java.security.MessageDigest.isEqual(p.key, key);
     }
 
     /** From the transformation and the length only. */
@@ -205,7 +222,8 @@ public final class TlsPsk {
 
     @Override
     public String toString() {
-        return "TlsPsk[" + (transform == null ? "no transform" : transform.hmacName()) + ", " + key.length + " bytes]";
+        return "TlsPsk[" + (transform == null ? "no transform" : transform.hmacName()) + ", " + key.length + " bytes"
+                + (handshake == TlsHandshake.LINUX ? "" : ", " + handshake.label() + " handshake") + "]";
     }
 
     static void checkTlsHash(AuthHash hash) {

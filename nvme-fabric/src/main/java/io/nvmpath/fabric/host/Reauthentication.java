@@ -124,9 +124,14 @@ final class Reauthentication {
                 return;
             }
             Throwable cause = unwrap(err);
-            if (association.isCurrent(gen)) {
+            // a refusal counts even when the controller has ended the association meanwhile (nvmet does
+            // at once); a round cut short by the association going is not a refusal
+            if (cause instanceof AuthenticationException || association.isCurrent(gen)) {
                 failed.incrementAndGet();
                 log.warn("{}: {} ({})", controller, cause.getMessage(), why);
+            } else {
+                log.debug("{}: re-authentication ({}) ended with the association: {}", controller, why,
+                        cause.getMessage());
             }
             done.completeExceptionally(cause);
         }, mgmt.eventLoop());

@@ -2,6 +2,7 @@ package io.nvmpath.fabric.tls;
 
 import io.nvmpath.fabric.auth.AuthHash;
 import io.nvmpath.fabric.auth.HkdfLabelEncoding;
+import io.nvmpath.fabric.auth.TlsHandshake;
 import io.nvmpath.fabric.auth.TlsPsk;
 import io.nvmpath.fabric.auth.TlsPskIdentity;
 
@@ -13,25 +14,33 @@ import java.util.Objects;
  * names, with the hash that selects the cipher suite. {@link #toString()} shows the identity, never the
  * key.
  *
- * <p>The handshake's hash ({@link #handshakeHash()}) is SHA-256 for every PSK, the one Linux's tlshd
- * (ktls-utils 1.0, GnuTLS's PSK credentials without a MAC) uses on both sides: a 48-byte PSK under an
- * {@code NVMe0R02} identity runs TLS_AES_128_GCM_SHA256 there, not the TLS_AES_256_GCM_SHA384 that
- * NVMe TCP 3.6.1.3 pairs with hash 02 (a handshake with the SHA-384 binder fails against Linux with
- * decrypt_error; proven in TlsAgainstKernelTargetIT and KernelHostTlsAgainstOwnTargetIT).
+ * <p>The handshake's hash ({@link #handshakeHash()}) follows {@link TlsHandshake}: by default SHA-256
+ * for every PSK, the one Linux's tlshd (ktls-utils 1.0, GnuTLS's PSK credentials without a MAC) uses on
+ * both sides: a 48-byte PSK under an {@code NVMe0R02} identity runs TLS_AES_128_GCM_SHA256 there, not
+ * the TLS_AES_256_GCM_SHA384 that NVMe TCP 3.6.1.3 pairs with hash 02 (a handshake with the SHA-384
+ * binder fails against Linux with decrypt_error; proven in TlsAgainstKernelTargetIT and
+ * KernelHostTlsAgainstOwnTargetIT). {@link TlsHandshake#SPECIFICATION} pairs them as the specification does.
  *
  * @param identity the PSK identity, e.g. {@code NVMe0R01 <hostnqn> <subsysnqn>}
  * @param key the TLS PSK (32 bytes for SHA-256, 48 for SHA-384)
  * @param hash the identity's hash: SHA-256 or SHA-384
+ * @param handshake how the handshake's hash is chosen
  */
-public record PskCredentials(String identity, byte[] key, AuthHash hash) {
+public record PskCredentials(String identity, byte[] key, AuthHash hash, TlsHandshake handshake) {
 
-    /** The hash of the TLS 1.3 handshake (binder, key schedule, suite): SHA-256, as Linux's tlshd. */
+    /** Credentials for the default handshake ({@link TlsHandshake#LINUX}). */
+    public PskCredentials(String identity, byte[] key, AuthHash hash) {
+        this(identity, key, hash, TlsHandshake.LINUX);
+    }
+
+    /** The hash of the TLS 1.3 handshake (binder, key schedule, suite). */
     public AuthHash handshakeHash() {
-        return AuthHash.SHA256;
+        return handshake.handshakeHash(hash);
     }
 
     public PskCredentials {
         Objects.requireNonNull(identity, "identity");
+        Objects.requireNonNull(handshake, "handshake");
         if (hash != AuthHash.SHA256 && hash != AuthHash.SHA384) {
             throw new IllegalArgumentException("TLS PSK: " + hash + " is not SHA-256 or SHA-384");
         }
@@ -55,7 +64,7 @@ public record PskCredentials(String identity, byte[] key, AuthHash hash) {
     public static PskCredentials of(TlsPsk psk, int version, String hostNqn, String subsysNqn) {
         HkdfLabelEncoding encoding = HkdfLabelEncoding.LIBNVME_LEGACY;
         TlsPskIdentity id = psk.identity(version, hostNqn, subsysNqn, encoding);
-        return new PskCredentials(id.toString(), psk.tlsPsk(id, encoding), psk.hash());
+        return new PskCredentials(id.toString(), psk.tlsPsk(id, encoding), psk.hash(), psk.handshake());
     }
 
     /**
@@ -99,7 +108,7 @@ public record PskCredentials(String identity, byte[] key, AuthHash hash) {
     @Override
     public boolean equals(Object o) {
         return o instanceof PskCredentials c && c.identity.equals(identity) && c.hash == hash
-                && java.security.MessageDigest.isEqual(c.key, key);
+                && c.handshake == handshake && java.security.MessageDigest.isEqual(c.key, key);
     }
 
     @Override
@@ -109,6 +118,6 @@ public record PskCredentials(String identity, byte[] key, AuthHash hash) {
 
     @Override
     public String toString() {
-        return "PskCredentials[" + identity + ", " + hash.hmacName() + "]";
+        return "PskCredentials[" + identity + ", " + hash.hmacName() + ", " + handshake.label() + " handshake]";
     }
 }

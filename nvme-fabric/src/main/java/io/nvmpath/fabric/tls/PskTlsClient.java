@@ -62,8 +62,16 @@ final class PskTlsClient extends AbstractTlsClient {
         };
     }
 
+    /** The suite of the completed handshake, or -1 before. */
+    private volatile int negotiated = -1;
+
+    int negotiatedSuite() {
+        return negotiated;
+    }
+
     @Override
     public void notifyHandshakeComplete() {
+        negotiated = context.getSecurityParametersConnection().getCipherSuite();
         onHandshake.run();
     }
 }

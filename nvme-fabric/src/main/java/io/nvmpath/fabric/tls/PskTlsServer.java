@@ -93,8 +93,16 @@ final class PskTlsServer extends AbstractTlsServer {
         return null;
     }
 
+    /** The suite of the completed handshake, or -1 before. */
+    private volatile int negotiated = -1;
+
+    int negotiatedSuite() {
+        return negotiated;
+    }
+
     @Override
     public void notifyHandshakeComplete() {
+        negotiated = context.getSecurityParametersConnection().getCipherSuite();
         onHandshake.accept(selected);
     }
 

@@ -79,6 +79,14 @@ public final class TlsPskHandler extends ChannelDuplexHandler {
         return new TlsPskHandler(null, java.util.Objects.requireNonNull(keys, "keys"), null);
     }
 
+    /** The cipher suite the handshake agreed on (e.g. {@code TLS_AES_256_GCM_SHA384}); null before it completes. */
+    public String cipherSuite() {
+        if (!handshake.isDone() || handshake.isCompletedExceptionally()) {
+            return null;
+        }
+        return PskSuites.name(client != null ? client.negotiatedSuite() : server.negotiatedSuite());
+    }
+
     /** Completes with the credentials the handshake used; fails with a {@link TlsHandshakeException}. */
     public CompletableFuture<PskCredentials> handshake() {
         return handshake;

@@ -198,4 +198,46 @@ class TlsPskHandlerTest {
         assertThat(client.all.get(10, TimeUnit.SECONDS)).isEqualTo("ICReq");
         assertThat(tls.handshake().get(5, TimeUnit.SECONDS)).isEqualTo(c);
     }
+
+    /**
+     * The handshake's hash by configuration: linux (the default) runs SHA-256 for every PSK; spec runs the
+     * PSK's own hash, so a 48-byte PSK gets TLS_AES_256_GCM_SHA384 — the other suite the specification
+     * requires; and the two do not meet on a 48-byte PSK (the binder is made with another hash).
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"SHA256, linux, TLS_AES_128_GCM_SHA256",
+            "SHA256, spec, TLS_AES_128_GCM_SHA256", "SHA384, linux, TLS_AES_128_GCM_SHA256",
+            "SHA384, spec, TLS_AES_256_GCM_SHA384"})
+    void should_run_the_suite_the_configured_handshake_pairs_with_the_psk(AuthHash hash, String handshake,
+                                                                       String suite) throws Exception {
+        byte[] key = new byte[hash.length()];
+        RANDOM.nextBytes(key);
+        TlsPsk psk = TlsPsk.of(key, hash).withHandshake(io.nvmpath.fabric.auth.TlsHandshake.fromLabel(handshake));
+        PskCredentials c = PskCredentials.of(psk, HOST, SUB);
+        CompletableFuture<TlsPskHandler> serverSide = new CompletableFuture<>();
+        LocalAddress addr = echoServer(Map.of(c.identity(), c), serverSide);
+        EchoClient client = new EchoClient();
+        TlsPskHandler tls = connect(addr, c, client, "ICReq");
+        assertThat(client.all.get(10, TimeUnit.SECONDS)).isEqualTo("ICReq");
+        assertThat(tls.cipherSuite()).isEqualTo(suite);
+        serverSide.get().handshake().get(5, TimeUnit.SECONDS);
+        assertThat(serverSide.get().cipherSuite()).isEqualTo(suite);
+    }
+
+    @Test
+    void should_not_meet_a_linux_handshake_with_a_spec_one_on_a_48_byte_psk() throws Exception {
+        byte[] key = new byte[48];
+        RANDOM.nextBytes(key);
+        TlsPsk linux = TlsPsk.of(key, AuthHash.SHA384);
+        PskCredentials target = PskCredentials.of(linux, HOST, SUB);
+        PskCredentials host = PskCredentials.of(linux.withHandshake(io.nvmpath.fabric.auth.TlsHandshake.SPECIFICATION),
+                HOST, SUB);
+        CompletableFuture<TlsPskHandler> serverSide = new CompletableFuture<>();
+        LocalAddress addr = echoServer(Map.of(target.identity(), target), serverSide);
+        EchoClient client = new EchoClient();
+        TlsPskHandler tls = connect(addr, host, client, "ICReq");
+        assertThatThrownBy(() -> tls.handshake().get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOf(TlsHandshakeException.class).hasMessageStartingWith("TLS handshake failed: ");
+        client.closed.get(5, TimeUnit.SECONDS);
+    }
 }

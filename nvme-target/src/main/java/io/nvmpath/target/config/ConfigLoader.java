@@ -77,7 +77,7 @@ public final class ConfigLoader {
             "eui64", "uuid", "readOnly");
     private static final Set<String> PORT_KEYS = keys("id", "address", "port", "advertise", "subsystems", "anaStates",
             "tls");
-    private static final Set<String> PORT_TLS_KEYS = keys("psk");
+    private static final Set<String> PORT_TLS_KEYS = keys("psk", "handshake");
     private static final Set<String> LISTEN_KEYS = keys("address", "port");
     private static final Set<String> LIMIT_KEYS = keys("mdts", "inCapsuleDataSize", "maxH2CData", "ioQueueSize",
             "maxIoQueues", "headerDigest", "dataDigest");
@@ -221,7 +221,19 @@ public final class ConfigLoader {
         if (psk == null) {
             throw new ConfigException(t.at("psk"), "required: the file that holds the PSK (NVMeTLSkey-1:..)");
         }
-        return psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse);
+        return psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse).withHandshake(handshake(t));
+    }
+
+    /** {@code handshake: linux|spec} beside a PSK ({@link io.nvmpath.fabric.auth.TlsHandshake}); linux when absent. */
+    static io.nvmpath.fabric.auth.TlsHandshake handshake(YamlFields t) {
+        if (!t.has("handshake")) {
+            return io.nvmpath.fabric.auth.TlsHandshake.LINUX;
+        }
+        try {
+            return io.nvmpath.fabric.auth.TlsHandshake.fromLabel(YamlFields.asString(t.get("handshake"), t.at("handshake")));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(t.at("handshake"), e.getMessage());
+        }
     }
 
     /** ANA group number to state label, e.g. {@code {1: optimized, 2: inaccessible}}. */

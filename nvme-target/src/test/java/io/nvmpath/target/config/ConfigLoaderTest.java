@@ -374,5 +374,11 @@ class ConfigLoaderTest {
         Files.writeString(cfg, base + "ports: [{port: 0, tls: {psk: bad.key}}]\n");
         assertThatThrownBy(() -> ConfigLoader.load(cfg)).isInstanceOf(ConfigException.class)
                 .hasMessageStartingWith("ports[0].tls.psk: ");
+        Files.writeString(cfg, base + "ports: [{port: 0, tls: {psk: tls.key, handshake: spec}}]\n");
+        assertThat(ConfigLoader.load(cfg).ports().get(0).tlsPsk().handshake())
+                .isEqualTo(io.nvmpath.fabric.auth.TlsHandshake.SPECIFICATION);
+        Files.writeString(cfg, base + "ports: [{port: 0, tls: {psk: tls.key, handshake: rfc}}]\n");
+        assertThatThrownBy(() -> ConfigLoader.load(cfg)).isInstanceOf(ConfigException.class)
+                .hasMessage("ports[0].tls.handshake: \"rfc\" is not a TLS handshake (linux, spec)");
     }
 }

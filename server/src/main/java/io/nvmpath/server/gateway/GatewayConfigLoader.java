@@ -97,7 +97,7 @@ public final class GatewayConfigLoader {
     private static final Set<String> DHCHAP = Set.of("dhchapSecretFile", "dhchapCtrlSecretFile", "dhchapSecret",
             "dhchapCtrlSecret");
     private static final Set<String> PORTAL = union(Set.of("traddr", "trsvcid", "subnqn", "tls"), DHCHAP);
-    private static final Set<String> PORTAL_TLS = Set.of("psk");
+    private static final Set<String> PORTAL_TLS = Set.of("psk", "handshake");
     private static final Set<String> CONTROLLER = Set.of("keepAliveTimeout", "reconnectDelay", "ctrlLossTimeout",
             "ioTimeout", "connectTimeout", "ioQueues", "ioQueueSize", "headerDigest", "dataDigest",
             "dhchapReauthPeriod");
@@ -230,7 +230,10 @@ public final class GatewayConfigLoader {
                 host.file(), ctrl == null ? null : ctrl.file());
     }
 
-    /** {@code tls: {psk: FILE}} of a portal or subsystem: the PSK read and checked; null without it. */
+    /**
+     * {@code tls: {psk: FILE, handshake: linux|spec}} of a portal or subsystem: the PSK read and checked
+     * (handshake: {@link io.nvmpath.fabric.auth.TlsHandshake}, linux when absent); null without it.
+     */
     private GatewayConfig.NvmeTls portalTls(YamlFields f) {
         if (!f.has("tls")) {
             return null;
@@ -240,7 +243,17 @@ public final class GatewayConfigLoader {
         if (psk == null) {
             throw new ConfigException(t.at("psk"), "required: the file that holds the PSK (NVMeTLSkey-1:..)");
         }
-        return new GatewayConfig.NvmeTls(psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse), psk.file());
+        io.nvmpath.fabric.auth.TlsHandshake handshake = io.nvmpath.fabric.auth.TlsHandshake.LINUX;
+        if (t.has("handshake")) {
+            try {
+                handshake = io.nvmpath.fabric.auth.TlsHandshake.fromLabel(
+                        YamlFields.asString(t.get("handshake"), t.at("handshake")));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(t.at("handshake"), e.getMessage());
+            }
+        }
+        return new GatewayConfig.NvmeTls(psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse).withHandshake(handshake),
+                psk.file());
     }
 
     /** Two portals for the same controller would be one portal with two sets of secrets. */

@@ -242,5 +242,13 @@ class GatewayConfigLoaderTest {
         assertThatThrownBy(() -> GatewayConfigLoader.load(cfg)).isInstanceOf(ConfigException.class)
                 .hasMessageStartingWith("portals[0].tls.psk: ");
         assertError("portals: [{traddr: a, subnqn: nqn.2026-12.a:b, tls: {}}]", "portals[0].tls.psk: required");
+        assertThat(c.tlsFor("10.0.0.1", 4420, "nqn.2026-12.a:tls").psk().handshake()).as("the default")
+                .isEqualTo(io.nvmpath.fabric.auth.TlsHandshake.LINUX);
+        Files.writeString(cfg, "portals: [{traddr: a, subnqn: nqn.2026-12.a:b, tls: {psk: tls.key, handshake: spec}}]\n");
+        assertThat(GatewayConfigLoader.load(cfg).tlsFor("a", 4420, "nqn.2026-12.a:b").psk().handshake())
+                .isEqualTo(io.nvmpath.fabric.auth.TlsHandshake.SPECIFICATION);
+        Files.writeString(cfg, "portals: [{traddr: a, subnqn: nqn.2026-12.a:b, tls: {psk: tls.key, handshake: 2}}]\n");
+        assertThatThrownBy(() -> GatewayConfigLoader.load(cfg)).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("portals[0].tls.handshake: ");
     }
 }
