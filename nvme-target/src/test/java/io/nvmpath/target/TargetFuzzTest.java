@@ -120,6 +120,7 @@ class TargetFuzzTest {
                 String all = LOGS.text();
                 throw new AssertionError("the target kept a connection open 10 s after the host's end of stream (mode "
                         + mode + "); its log for this input:\n" + all.substring(Math.min(logSeen, all.length()))
+                        + "\nthe socket as the kernel sees it: " + sockets(s.getLocalPort())
                         + "\nits threads:\n" + threads(), e);
             } catch (java.net.SocketException reset) {
                 // closed with the host's bytes unread: a reset instead of an orderly end
@@ -156,6 +157,18 @@ class TargetFuzzTest {
                         Unpooled.wrappedBuffer(in.consumeBytes(in.consumeInt(0, 8192))), in.consumeBoolean());
             }
             out.write(bytes(pdu));
+        }
+    }
+
+    /** {@code ss -tan} for the connection from {@code localPort}: which side has closed. */
+    private static String sockets(int localPort) {
+        try {
+            Process p = new ProcessBuilder("ss", "-tan").redirectErrorStream(true).start();
+            String all = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+            return all.lines().filter(l -> l.contains(":" + localPort + " ")).reduce("", (a, b) -> a + "\n  " + b);
+        } catch (Exception e) {
+            return "(ss: " + e + ")";
         }
     }
 
