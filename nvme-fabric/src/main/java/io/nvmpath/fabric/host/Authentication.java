@@ -17,6 +17,7 @@ import io.nvmpath.fabric.auth.DhchapSuccess1;
 import io.nvmpath.fabric.auth.DhchapSuccess2;
 import io.nvmpath.fabric.auth.FailureExplanation;
 import io.nvmpath.fabric.auth.SecureChannel;
+import io.nvmpath.fabric.nvme.Status;
 
 import java.security.SecureRandom;
 import java.util.concurrent.CompletableFuture;
@@ -225,8 +226,16 @@ final class Authentication {
         CompletableFuture<AuthMessage> f = new CompletableFuture<>();
         r.callback(done -> {
             if (!done.ok()) {
-                f.completeExceptionally(failure("Authentication Receive (" + what + ") failed: "
-                        + done.describeStatus()));
+                if (Status.isPathError(done.status())) {
+                    // Linux nvmet ends the association as it refuses (nvmet_ctrl_fatal_error before the
+                    // Receive completes): the connection may close before the Failure1 arrives
+                    f.completeExceptionally(failure("the controller closed the connection instead of answering "
+                            + what + " (a controller that refuses the host's response may: Linux nvmet does); "
+                            + done.describeStatus()));
+                } else {
+                    f.completeExceptionally(failure("Authentication Receive (" + what + ") failed: "
+                            + done.describeStatus()));
+                }
                 return;
             }
             ByteBuf data = done.takeReadData();
