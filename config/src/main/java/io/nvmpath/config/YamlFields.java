@@ -173,6 +173,21 @@ public record YamlFields(JsonNode node, String path) {
         throw new ConfigException(at, "expected a string, not " + describe(v));
     }
 
+    /**
+     * A label read by {@code parse} (which names the choices in its IllegalArgumentException), or
+     * {@code absent} when the key is not there; a wrong one is a {@link ConfigException} at the key.
+     */
+    public <T> T label(String key, T absent, java.util.function.Function<String, T> parse) {
+        if (!has(key)) {
+            return absent;
+        }
+        try {
+            return parse.apply(asString(get(key), at(key)));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(at(key), e.getMessage());
+        }
+    }
+
     public int integer(String key, int absent) {
         if (!has(key)) {
             return absent;

@@ -221,19 +221,8 @@ public final class ConfigLoader {
         if (psk == null) {
             throw new ConfigException(t.at("psk"), "required: the file that holds the PSK (NVMeTLSkey-1:..)");
         }
-        return psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse).withHandshake(handshake(t));
-    }
-
-    /** {@code handshake: linux|spec} beside a PSK ({@link io.nvmpath.fabric.auth.TlsHandshake}); linux when absent. */
-    static io.nvmpath.fabric.auth.TlsHandshake handshake(YamlFields t) {
-        if (!t.has("handshake")) {
-            return io.nvmpath.fabric.auth.TlsHandshake.LINUX;
-        }
-        try {
-            return io.nvmpath.fabric.auth.TlsHandshake.fromLabel(YamlFields.asString(t.get("handshake"), t.at("handshake")));
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(t.at("handshake"), e.getMessage());
-        }
+        return psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse).withHandshake(t.label("handshake",
+                io.nvmpath.fabric.auth.TlsHandshake.LINUX, io.nvmpath.fabric.auth.TlsHandshake::fromLabel));
     }
 
     /** ANA group number to state label, e.g. {@code {1: optimized, 2: inaccessible}}. */

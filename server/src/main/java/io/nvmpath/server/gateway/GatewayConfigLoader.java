@@ -243,15 +243,8 @@ public final class GatewayConfigLoader {
         if (psk == null) {
             throw new ConfigException(t.at("psk"), "required: the file that holds the PSK (NVMeTLSkey-1:..)");
         }
-        io.nvmpath.fabric.auth.TlsHandshake handshake = io.nvmpath.fabric.auth.TlsHandshake.LINUX;
-        if (t.has("handshake")) {
-            try {
-                handshake = io.nvmpath.fabric.auth.TlsHandshake.fromLabel(
-                        YamlFields.asString(t.get("handshake"), t.at("handshake")));
-            } catch (IllegalArgumentException e) {
-                throw new ConfigException(t.at("handshake"), e.getMessage());
-            }
-        }
+        io.nvmpath.fabric.auth.TlsHandshake handshake = t.label("handshake", io.nvmpath.fabric.auth.TlsHandshake.LINUX,
+                io.nvmpath.fabric.auth.TlsHandshake::fromLabel);
         return new GatewayConfig.NvmeTls(psk.parse(io.nvmpath.fabric.auth.TlsPsk::parse).withHandshake(handshake),
                 psk.file());
     }
